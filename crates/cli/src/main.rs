@@ -1,0 +1,2 @@
+//! The `polyedge` binary.
+fn main() {}

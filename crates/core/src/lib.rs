@@ -1,0 +1,26 @@
+//! # polyedge-core
+//!
+//! The domain core of polyedge: exact fixed-point money types in Polymarket's 6-decimal units,
+//! identifiers, nanosecond timestamps, the [`Window`] of an Up/Down market, the L2
+//! [`OrderBook`](book::OrderBook) of one outcome token, the two-sided [`WindowBook`](window_book::WindowBook)
+//! view of a window, the venue fee schedule, and the normalized [`MarketEvent`](event::MarketEvent).
+//!
+//! Nothing here does I/O. Accounting never touches `f64`.
+
+pub mod book;
+pub mod event;
+pub mod fees;
+pub mod fixed;
+pub mod ids;
+pub mod market;
+pub mod time;
+pub mod window_book;
+
+pub use book::{BookError, OrderBook};
+pub use event::{EventKind, MarketEvent};
+pub use fees::FeeSchedule;
+pub use fixed::{Cash, DecimalError, Fixed18, Price, Size};
+pub use ids::{ConditionId, IdError, Symbol, TokenId};
+pub use market::{Asset, BookSide, Outcome, OutcomeSource, Side, Window, WindowDuration};
+pub use time::UnixNanos;
+pub use window_book::{LevelSource, WindowBook};

@@ -1,0 +1,1 @@
+//! polyedge-store (under construction).

@@ -1,0 +1,1 @@
+//! polyedge-venues (under construction).
