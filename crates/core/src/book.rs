@@ -288,12 +288,12 @@ impl OrderBook {
         }
         self.bids.clear();
         self.asks.clear();
-        for l in &snap.bids {
+        for l in snap.bids.iter().filter(|l| !l.size.is_zero()) {
             if let Ok(i) = slot(l.price) {
                 self.bids.set(i, l.size.micros());
             }
         }
-        for l in &snap.asks {
+        for l in snap.asks.iter().filter(|l| !l.size.is_zero()) {
             if let Ok(i) = slot(l.price) {
                 self.asks.set(i, l.size.micros());
             }
@@ -614,6 +614,15 @@ mod tests {
         ));
         assert_eq!(b.best_bid(), Some(lv("0.48", "10")));
         assert_eq!(b.update_count(), 1);
+    }
+
+    #[test]
+    fn zero_size_snapshot_levels_are_ignored() {
+        let mut b = OrderBook::new(tok());
+        b.apply_snapshot(&snap(vec![lv("0.48", "10"), lv("0.48", "0"), lv("0.47", "0")], vec![]), UnixNanos(1))
+            .unwrap();
+        assert_eq!(b.best_bid(), Some(lv("0.48", "10")));
+        assert_eq!(b.level_count(BookSide::Bid), 1);
     }
 
     #[test]

@@ -51,7 +51,11 @@ impl FeeSchedule {
     /// 0.05640625).
     pub fn taker_fee_exact(&self, shares: Size, price: Price) -> Fixed18 {
         let (n, scale) = self.numerator(shares, price);
-        // n is in 10^-scale pUSD; scale ≥ 24 > 18.
+        // n is in 10^-scale pUSD (scale = 12 + 12e: 12 for a flat fee, ≥ 24 otherwise).
+        if scale < 18 {
+            let v = n.to_u128().saturating_mul(10u128.pow(18 - scale));
+            return Fixed18(i128::try_from(v).unwrap_or(i128::MAX));
+        }
         let v = div_pow10_round_half_even(n, scale - 18);
         Fixed18(i128::try_from(v.to_u128()).unwrap_or(i128::MAX))
     }
