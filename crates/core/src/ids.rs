@@ -38,20 +38,28 @@ impl TokenId {
         if text.is_empty() || text.len() > 78 {
             return Err(bad());
         }
+        let bytes = text.as_bytes();
+        if !bytes.iter().all(u8::is_ascii_digit) {
+            return Err(bad());
+        }
+        // Up to 19 decimal digits fit a u64: fold the number in chunks of 19 digits,
+        // limbs = limbs × 10^len(chunk) + chunk (5 steps for a 78-digit id).
         let mut limbs = [0u64; 4];
-        for b in text.bytes() {
-            if !b.is_ascii_digit() {
-                return Err(bad());
+        for chunk in bytes.rchunks(19).rev() {
+            let mut v: u64 = 0;
+            for &b in chunk {
+                v = v * 10 + u64::from(b - b'0');
             }
-            let mut carry = u128::from(b - b'0');
+            let mul = 10u64.pow(u32::try_from(chunk.len()).unwrap_or(19));
+            let mut carry = u128::from(v);
             for limb in &mut limbs {
-                let v = u128::from(*limb) * 10 + carry;
+                let cur = u128::from(*limb) * u128::from(mul) + carry;
                 // Low 64 bits stay in the limb, the rest carries.
                 #[allow(clippy::cast_possible_truncation)]
                 {
-                    *limb = v as u64;
+                    *limb = cur as u64;
                 }
-                carry = v >> 64;
+                carry = cur >> 64;
             }
             if carry != 0 {
                 return Err(bad());
