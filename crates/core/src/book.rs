@@ -619,8 +619,14 @@ mod tests {
     #[test]
     fn zero_size_snapshot_levels_are_ignored() {
         let mut b = OrderBook::new(tok());
-        b.apply_snapshot(&snap(vec![lv("0.48", "10"), lv("0.48", "0"), lv("0.47", "0")], vec![]), UnixNanos(1))
-            .unwrap();
+        b.apply_snapshot(
+            &snap(
+                vec![lv("0.48", "10"), lv("0.48", "0"), lv("0.47", "0")],
+                vec![],
+            ),
+            UnixNanos(1),
+        )
+        .unwrap();
         assert_eq!(b.best_bid(), Some(lv("0.48", "10")));
         assert_eq!(b.level_count(BookSide::Bid), 1);
     }

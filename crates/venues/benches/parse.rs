@@ -15,12 +15,15 @@ use polyedge_core::{OrderBook, TokenId, UnixNanos, WindowBook};
 use polyedge_venues::Feed;
 
 fn repo_path(rel: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 /// The 1000th raw `book` frame of the bundled cronos sample (a typical mid-window full book).
 fn cronos_book_frame() -> Vec<u8> {
-    let f = std::fs::File::open(repo_path("data/sample/books_2026-04-15.jsonl.zst")).expect("bundled sample");
+    let f = std::fs::File::open(repo_path("data/sample/books_2026-04-15.jsonl.zst"))
+        .expect("bundled sample");
     let rd = std::io::BufReader::new(zstd::stream::read::Decoder::new(f).expect("zstd"));
     let line = rd.lines().nth(1000).expect("line").expect("utf8");
     let v: serde_json::Value = serde_json::from_str(&line).expect("json");
@@ -52,13 +55,17 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("polymarket");
     g.throughput(Throughput::Bytes(book.len() as u64));
-    Feed::PolymarketMarket.parse(&book, t, &mut out).expect("book parses");
+    Feed::PolymarketMarket
+        .parse(&book, t, &mut out)
+        .expect("book parses");
     let token = out[0].kind.token().expect("token");
     let mut ob = OrderBook::new(token);
     g.bench_function("book_parse_apply", |b| {
         b.iter(|| {
             out.clear();
-            Feed::PolymarketMarket.parse(black_box(&book), t, &mut out).expect("parse");
+            Feed::PolymarketMarket
+                .parse(black_box(&book), t, &mut out)
+                .expect("parse");
             if let EventKind::Book(s) = &out[0].kind {
                 ob.apply_snapshot(s, t).expect("apply");
             }
@@ -66,17 +73,28 @@ fn bench(c: &mut Criterion) {
         });
     });
 
-    for (name, frame) in [("price_change_1_parse_apply", price_change_one_entry()), ("price_change_2_parse_apply", price_change_frame())] {
+    for (name, frame) in [
+        ("price_change_1_parse_apply", price_change_one_entry()),
+        ("price_change_2_parse_apply", price_change_frame()),
+    ] {
         out.clear();
-        Feed::PolymarketMarket.parse(&frame, t, &mut out).expect("price_change parses");
+        Feed::PolymarketMarket
+            .parse(&frame, t, &mut out)
+            .expect("price_change parses");
         let up = out[0].kind.token().expect("token");
-        let down = out.get(1).and_then(|e| e.kind.token()).filter(|d| *d != up).unwrap_or(TokenId::synthetic("x", "down"));
+        let down = out
+            .get(1)
+            .and_then(|e| e.kind.token())
+            .filter(|d| *d != up)
+            .unwrap_or(TokenId::synthetic("x", "down"));
         let mut wb = WindowBook::new(up, down);
         g.throughput(Throughput::Bytes(frame.len() as u64));
         g.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();
-                Feed::PolymarketMarket.parse(black_box(&frame), t, &mut out).expect("parse");
+                Feed::PolymarketMarket
+                    .parse(black_box(&frame), t, &mut out)
+                    .expect("parse");
                 for e in &out {
                     wb.apply(e).expect("apply");
                 }
@@ -86,13 +104,18 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
-    let agg = std::fs::read(repo_path("../shared/fixtures/binance/spot_ws_aggTrade_docexample.json")).expect("fixture");
+    let agg = std::fs::read(repo_path(
+        "../shared/fixtures/binance/spot_ws_aggTrade_docexample.json",
+    ))
+    .expect("fixture");
     let mut g = c.benchmark_group("binance");
     g.throughput(Throughput::Bytes(agg.len() as u64));
     g.bench_function("aggTrade_parse", |b| {
         b.iter(|| {
             out.clear();
-            Feed::BinanceSpot.parse(black_box(&agg), t, &mut out).expect("parse");
+            Feed::BinanceSpot
+                .parse(black_box(&agg), t, &mut out)
+                .expect("parse");
             black_box(out.len())
         });
     });

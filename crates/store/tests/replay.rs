@@ -1,0 +1,682 @@
+//! Replay: merge order, filters, torn tails, corruption, parse errors, bounded memory.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::type_complexity
+)]
+
+use std::path::{Path, PathBuf};
+
+use polyedge_core::event::{BookDelta, Gap, ReferenceSource, ReferenceTick, SpotTrade, Venue};
+use polyedge_core::{
+    Asset, BookSide, ConditionId, EventKind, Fixed18, MarketEvent, Price, Size, Symbol, TokenId,
+    UnixNanos, Window, WindowDuration,
+};
+use polyedge_store::segment::READ_BUF;
+use polyedge_store::{
+    EventReplay, Frame, FrameReplay, Recording, RecordingMeta, RecordingWriter, ReplayFilter,
+    StoreError, StreamId,
+};
+use polyedge_venues::{Feed, ParseError};
+
+const T0_S: u64 = 1_776_081_600; // 2026-04-13T12:00:00Z
+const T0: u64 = T0_S * 1_000_000_000;
+const SEC: u64 = 1_000_000_000;
+const HOUR: u64 = 3_600 * SEC;
+
+fn meta() -> RecordingMeta {
+    RecordingMeta {
+        created_by: "replay tests".into(),
+        ..RecordingMeta::default()
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Writes frames `(stream, recv_ns, bytes)` in the given order into a new recording.
+fn write_recording(dir: &Path, frames: &[(StreamId, u64, Vec<u8>)], windows: &[Window]) {
+    let mut w = RecordingWriter::create(dir, meta()).unwrap();
+    for (s, t, b) in frames {
+        w.append(s, UnixNanos(*t), b).unwrap();
+    }
+    for win in windows {
+        w.upsert_window(win.clone());
+    }
+    w.finish().unwrap();
+}
+
+fn collect(replay: FrameReplay) -> Vec<Frame> {
+    replay.collect::<Result<Vec<_>, _>>().unwrap()
+}
+
+fn key(f: &Frame) -> (String, u64, Vec<u8>) {
+    (f.stream.name.clone(), f.recv_ns.0, f.bytes.clone())
+}
+
+/// Two streams over three hours with random gaps and some equal timestamps across streams.
+fn two_streams_three_hours(seed: u64) -> Vec<(StreamId, u64, Vec<u8>)> {
+    let pm = StreamId::of(Feed::PolymarketMarket);
+    let bn = StreamId::of(Feed::BinanceSpot);
+    let mut rng = Rng(seed);
+    let mut out = Vec::new();
+    let (mut ta, mut tb) = (T0, T0);
+    for i in 0..3_000u64 {
+        ta += rng.below(7 * SEC);
+        tb = if rng.below(5) == 0 && ta >= tb {
+            ta
+        } else {
+            tb + rng.below(7 * SEC)
+        };
+        out.push((pm.clone(), ta, format!("pm-{i}").into_bytes()));
+        out.push((bn.clone(), tb, format!("bn-{i}").into_bytes()));
+    }
+    assert!(ta > T0 + 2 * HOUR && tb > T0 + 2 * HOUR, "spans 3 hours");
+    out
+}
+
+/// Expected merge: stable sort by (recv_ns, recording, stream name); within a stream the write
+/// order (which is time order here).
+fn expected(recs: &[&[(StreamId, u64, Vec<u8>)]]) -> Vec<(String, u64, Vec<u8>)> {
+    let mut all: Vec<(u64, usize, String, usize, Vec<u8>)> = Vec::new();
+    for (ri, frames) in recs.iter().enumerate() {
+        for (i, (s, t, b)) in frames.iter().enumerate() {
+            all.push((*t, ri, s.name.clone(), i, b.clone()));
+        }
+    }
+    all.sort();
+    all.into_iter().map(|(t, _, s, _, b)| (s, t, b)).collect()
+}
+
+#[test]
+fn round_trip_in_receive_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let frames = two_streams_three_hours(1);
+    write_recording(&dir, &frames, &[]);
+    let rec = Recording::open(&dir).unwrap();
+    assert_eq!(rec.segments().count(), 6);
+    let mut replay = FrameReplay::open(&[rec], ReplayFilter::default()).unwrap();
+    let mut got = Vec::new();
+    while let Some(f) = replay.next_frame() {
+        let f = f.unwrap();
+        got.push((f.stream.name.clone(), f.recv_ns.0, f.bytes.to_vec()));
+    }
+    assert_eq!(got, expected(&[&frames]));
+    let st = replay.stats();
+    assert_eq!(st.frames, 6_000);
+    assert_eq!(st.segments, 6);
+    assert_eq!((st.out_of_order, st.torn_tails, st.errors), (0, 0, 0));
+    assert!(got.windows(2).all(|w| w[0].1 <= w[1].1));
+}
+
+#[test]
+fn merge_across_two_recordings_is_ordered_and_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d1, d2) = (tmp.path().join("a"), tmp.path().join("b"));
+    let f1 = two_streams_three_hours(2);
+    // The second recording shares timestamps with the first (ties) and has a third stream.
+    let rt = StreamId::of(Feed::Rtds);
+    let mut f2: Vec<_> = f1
+        .iter()
+        .step_by(3)
+        .map(|(s, t, _)| (s.clone(), *t, b"second".to_vec()))
+        .collect();
+    f2.extend((0..500).map(|i| (rt.clone(), T0 + i * 20 * SEC, b"rtds".to_vec())));
+    write_recording(&d1, &f1, &[]);
+    write_recording(&d2, &f2, &[]);
+    let got: Vec<_> =
+        collect(FrameReplay::open_dirs(&[&d1, &d2], ReplayFilter::default()).unwrap())
+            .iter()
+            .map(key)
+            .collect();
+    assert_eq!(got.len(), f1.len() + f2.len());
+    assert_eq!(got, expected(&[&f1, &f2]));
+    // Swapping the recordings swaps who wins ties.
+    let swapped: Vec<_> =
+        collect(FrameReplay::open_dirs(&[&d2, &d1], ReplayFilter::default()).unwrap())
+            .iter()
+            .map(key)
+            .collect();
+    assert_eq!(swapped, expected(&[&f2, &f1]));
+}
+
+#[test]
+fn time_filter_and_segment_skipping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let frames = two_streams_three_hours(3);
+    write_recording(&dir, &frames, &[]);
+    let from = T0 + HOUR + 600 * SEC;
+    let to = T0 + 2 * HOUR; // exclusive; the third hour is never opened
+    let filter = ReplayFilter {
+        from: Some(UnixNanos(from)),
+        to: Some(UnixNanos(to)),
+        ..ReplayFilter::default()
+    };
+    let mut replay = FrameReplay::open_dirs(&[&dir], filter).unwrap();
+    let got: Vec<_> = replay.by_ref().map(|f| key(&f.unwrap())).collect();
+    let want: Vec<_> = expected(&[&frames])
+        .into_iter()
+        .filter(|(_, t, _)| (from..to).contains(t))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    assert_eq!(replay.stats().segments, 2);
+    assert_eq!(replay.stats().segments_skipped, 4);
+
+    let bad = ReplayFilter {
+        from: Some(UnixNanos(to)),
+        to: Some(UnixNanos(from)),
+        ..ReplayFilter::default()
+    };
+    assert!(matches!(
+        FrameReplay::open_dirs(&[&dir], bad),
+        Err(StoreError::Usage(_))
+    ));
+}
+
+#[test]
+fn backwards_records_are_emitted_in_file_order_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let s = StreamId::of(Feed::Coinbase);
+    let times = [10, 20, 15, 30, 5, 40];
+    let frames: Vec<_> = times
+        .iter()
+        .map(|&t| (s.clone(), T0 + t, t.to_string().into_bytes()))
+        .collect();
+    write_recording(&dir, &frames, &[]);
+    let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
+    let got: Vec<u64> = replay.by_ref().map(|f| f.unwrap().recv_ns.0 - T0).collect();
+    assert_eq!(got, times);
+    assert_eq!(replay.stats().out_of_order, 2);
+}
+
+#[test]
+fn killed_writer_replays_exactly_the_flushed_frames() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let pm = StreamId::of(Feed::PolymarketMarket);
+    let rt = StreamId::of(Feed::Rtds);
+    let mut w = RecordingWriter::create(&dir, meta()).unwrap();
+    let mut flushed = Vec::new();
+    for i in 0..2_000u64 {
+        let (s, t) = if i % 2 == 0 {
+            (&pm, T0 + i * SEC)
+        } else {
+            (&rt, T0 + i * SEC)
+        };
+        let b = format!("frame-{i}").into_bytes();
+        w.append(s, UnixNanos(t), &b).unwrap();
+        flushed.push((s.name.clone(), t, b));
+    }
+    w.flush().unwrap();
+    for i in 2_000..2_500u64 {
+        w.append(&pm, UnixNanos(T0 + i * SEC), b"unflushed")
+            .unwrap();
+    }
+    let snap = tmp.path().join("snap");
+    copy_dir(&dir, &snap);
+    // Also tear the last rtds segment mid-frame: append half of a real zstd frame.
+    let rtds_dir = snap.join("capture/rtds");
+    let mut last = std::fs::read_dir(&rtds_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect::<Vec<PathBuf>>();
+    last.sort();
+    let last = last.pop().unwrap();
+    let junk = zstd::encode_all(&[0x55u8; 5000][..], 3).unwrap();
+    let mut bytes = std::fs::read(&last).unwrap();
+    bytes.extend_from_slice(&junk[..junk.len() / 2]);
+    std::fs::write(&last, bytes).unwrap();
+    std::mem::forget(w);
+
+    let mut replay = FrameReplay::open_dirs(&[&snap], ReplayFilter::default()).unwrap();
+    let got: Vec<_> = replay.by_ref().map(|f| key(&f.unwrap())).collect();
+    assert_eq!(got, flushed);
+    assert_eq!(replay.stats().torn_tails, 1);
+    assert_eq!(replay.stats().torn_tail_details[0].path, last);
+    assert_eq!(replay.stats().errors, 0);
+}
+
+#[test]
+fn cut_segment_at_many_offsets_never_returns_garbage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let s = StreamId::of(Feed::Deribit);
+    let mut w = RecordingWriter::create(&dir, meta()).unwrap();
+    let mut frames = Vec::new();
+    let mut rng = Rng(17);
+    for i in 0..400u64 {
+        let b: Vec<u8> = (0..rng.below(200)).map(|_| rng.next() as u8).collect();
+        w.append(&s, UnixNanos(T0 + i), &b).unwrap();
+        frames.push(("deribit".to_string(), T0 + i, b));
+        if rng.below(20) == 0 {
+            w.flush().unwrap();
+        }
+    }
+    w.finish().unwrap();
+    let seg = Recording::open(&dir).unwrap().streams()[0].segments[0]
+        .path
+        .clone();
+    let len = std::fs::metadata(&seg).unwrap().len();
+    // Shrink in place, from the end towards 0 (cheap, unlike rewriting the file).
+    for cut in (0..len).rev().step_by(7) {
+        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        f.set_len(cut).unwrap();
+        drop(f);
+        let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
+        let got: Vec<_> = replay.by_ref().map(|f| key(&f.unwrap())).collect();
+        assert_eq!(got[..], frames[..got.len()], "cut at {cut}");
+        assert!(replay.stats().torn_tails <= 1, "cut at {cut}");
+        assert_eq!(replay.stats().errors, 0, "cut at {cut}");
+    }
+}
+
+#[test]
+fn corrupt_segment_yields_an_error_naming_the_file_and_replay_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let frames = two_streams_three_hours(4);
+    write_recording(&dir, &frames, &[]);
+    // Corrupt one record of the polymarket stream's second hour.
+    let seg = dir.join("capture/polymarket-market/20260413T13.seg.zst");
+    let mut raw = zstd::decode_all(std::fs::File::open(&seg).unwrap()).unwrap();
+    let mid = raw.len() / 2;
+    let pos = mid + raw[mid..].windows(3).position(|w| w == b"pm-").unwrap();
+    raw[pos + 1] ^= 0xff; // inside a payload: only the CRC can notice
+    std::fs::write(&seg, zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+
+    let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
+    let mut errors = Vec::new();
+    let mut last_pm_hour = 0;
+    let mut count = 0;
+    for f in replay.by_ref() {
+        match f {
+            Ok(f) => {
+                count += 1;
+                if f.stream.name == "polymarket-market" {
+                    last_pm_hour = (f.recv_ns.0 - T0) / HOUR;
+                }
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("20260413T13.seg.zst") && errors[0].contains("CRC"),
+        "{errors:?}"
+    );
+    assert_eq!(
+        last_pm_hour, 2,
+        "the stream continues with its next segment"
+    );
+    assert!(count < frames.len() && count > frames.len() / 2);
+    assert_eq!(replay.stats().errors, 1);
+}
+
+#[test]
+fn replay_memory_is_bounded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let streams = [
+        StreamId::of(Feed::PolymarketMarket),
+        StreamId::of(Feed::BinanceSpot),
+        StreamId::of(Feed::Rtds),
+    ];
+    let mut w = RecordingWriter::create(&dir, meta()).unwrap();
+    let mut rng = Rng(23);
+    let mut t = T0;
+    let mut sum: u64 = 0;
+    let n = 200_000u64;
+    for i in 0..n {
+        t += rng.below(120_000_000); // ~3.3 h in total
+        let len = 50 + rng.below(450) as usize;
+        let b: Vec<u8> = (0..len).map(|j| (i as usize + j) as u8).collect();
+        sum = sum.wrapping_add(b.iter().map(|&x| u64::from(x)).sum::<u64>());
+        w.append(&streams[(i % 3) as usize], UnixNanos(t), &b)
+            .unwrap();
+    }
+    let summary = w.finish().unwrap();
+    assert!(summary.segments >= 9);
+    let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
+    let bound = replay.cursor_count() * READ_BUF;
+    let (mut frames, mut got_sum, mut last, mut peak) = (0u64, 0u64, 0u64, 0usize);
+    while let Some(f) = replay.next_frame() {
+        let f = f.unwrap();
+        assert!(f.recv_ns.0 >= last);
+        last = f.recv_ns.0;
+        got_sum = got_sum.wrapping_add(f.bytes.iter().map(|&x| u64::from(x)).sum::<u64>());
+        frames += 1;
+        if frames % 1_000 == 0 {
+            peak = peak.max(replay.buffered_bytes());
+            assert!(replay.open_segments() <= replay.cursor_count());
+        }
+    }
+    assert_eq!(frames, n);
+    assert_eq!(got_sum, sum);
+    assert!(peak > 0 && peak <= bound, "peak {peak} > bound {bound}");
+}
+
+// ---- EventReplay ----------------------------------------------------------------------------
+
+/// A test parser: frames are JSON `MarketEvent`s; `bad…` frames fail.
+fn json_parser(
+    _feed: Feed,
+    frame: &[u8],
+    _recv: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<usize, ParseError> {
+    if frame.starts_with(b"bad") {
+        return Err(ParseError::Json("test: bad frame".into()));
+    }
+    let evs: Vec<MarketEvent> =
+        serde_json::from_slice(frame).map_err(|e| ParseError::Json(e.to_string()))?;
+    let n = evs.len();
+    out.extend(evs);
+    Ok(n)
+}
+
+fn token(n: u64) -> TokenId {
+    TokenId::parse(&n.to_string()).unwrap()
+}
+
+fn cond(n: u8) -> ConditionId {
+    ConditionId::parse(&format!("0x{}", format!("{n:02x}").repeat(32))).unwrap()
+}
+
+fn window(slug: &str, asset: Asset, start_s: u64, up: u64, down: u64, c: u8) -> Window {
+    let mut w = Window::new(slug, asset, WindowDuration::M5, start_s);
+    w.up_token = Some(token(up));
+    w.down_token = Some(token(down));
+    w.condition_id = Some(cond(c));
+    w
+}
+
+fn delta(t: u64, tok: u64, c: u8) -> MarketEvent {
+    MarketEvent {
+        recv_ns: UnixNanos(t),
+        venue_ns: None,
+        kind: EventKind::BookDelta(BookDelta {
+            market: cond(c),
+            token: token(tok),
+            side: BookSide::Bid,
+            price: Price::parse("0.5").unwrap(),
+            size: Size::from_shares(10),
+            best_bid: None,
+            best_ask: None,
+        }),
+    }
+}
+
+fn reference(t: u64, sym: &str) -> MarketEvent {
+    MarketEvent {
+        recv_ns: UnixNanos(t),
+        venue_ns: Some(UnixNanos(t - 1)),
+        kind: EventKind::Reference(ReferenceTick {
+            source: ReferenceSource::Chainlink,
+            symbol: Symbol::new(sym).unwrap(),
+            price: Fixed18::parse("100000.5").unwrap(),
+            backfill: false,
+        }),
+    }
+}
+
+fn spot(t: u64, sym: &str) -> MarketEvent {
+    MarketEvent {
+        recv_ns: UnixNanos(t),
+        venue_ns: None,
+        kind: EventKind::SpotTrade(SpotTrade {
+            venue: Venue::BinanceSpot,
+            symbol: Symbol::new(sym).unwrap(),
+            price: Fixed18::parse("3000").unwrap(),
+            qty: Fixed18::parse("1").unwrap(),
+            taker_side: None,
+            trade_id: Some(1),
+        }),
+    }
+}
+
+fn gap(t: u64) -> MarketEvent {
+    MarketEvent {
+        recv_ns: UnixNanos(t),
+        venue_ns: None,
+        kind: EventKind::Gap(Gap {
+            stream: "binance-spot".into(),
+            reason: "reconnect".into(),
+        }),
+    }
+}
+
+/// Windows: btc 12:00–12:05 (tokens 1/2), eth 12:05–12:10 (tokens 3/4); events on all streams.
+fn event_recording(dir: &Path) -> Vec<MarketEvent> {
+    let pm = StreamId::of(Feed::PolymarketMarket);
+    let rt = StreamId::of(Feed::Rtds);
+    let bn = StreamId::of(Feed::BinanceSpot);
+    let windows = [
+        window("btc-updown-5m-1776081600", Asset::Btc, T0_S, 1, 2, 0xaa),
+        window(
+            "eth-updown-5m-1776081900",
+            Asset::Eth,
+            T0_S + 300,
+            3,
+            4,
+            0xbb,
+        ),
+    ];
+    let mut frames = Vec::new();
+    let mut events = Vec::new();
+    let mut push = |s: &StreamId, evs: Vec<MarketEvent>| {
+        let t = evs[0].recv_ns.0;
+        frames.push((s.clone(), t, serde_json::to_vec(&evs).unwrap()));
+        events.extend(evs);
+    };
+    for k in 0..12u64 {
+        let t = T0 - 60 * SEC + k * 60 * SEC; // 11:59 … 12:10
+        push(&pm, vec![delta(t, 1, 0xaa), delta(t, 3, 0xbb)]);
+        push(&pm, vec![delta(t + 1, 99, 0xcc)]); // a token of no window
+        push(
+            &rt,
+            vec![reference(t + 2, "btc/usd"), reference(t + 2, "eth/usd")],
+        );
+        push(&bn, vec![spot(t + 3, "ETHUSDT"), spot(t + 3, "BTCUSDT")]);
+    }
+    push(&bn, vec![gap(T0 + HOUR)]);
+    write_recording(dir, &frames, &windows);
+    events
+}
+
+fn run(dir: &Path, filter: ReplayFilter) -> (Vec<MarketEvent>, polyedge_store::ReplayStats) {
+    let mut r = EventReplay::open_dirs(&[dir], filter)
+        .unwrap()
+        .with_parser(json_parser);
+    let evs: Vec<_> = r.by_ref().collect::<Result<_, _>>().unwrap();
+    (evs, r.stats().clone())
+}
+
+fn sorted_by_time(mut evs: Vec<MarketEvent>) -> Vec<MarketEvent> {
+    evs.sort_by_key(|e| e.recv_ns);
+    evs
+}
+
+#[test]
+fn events_unfiltered_come_in_order_with_their_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let all = event_recording(&dir);
+    let (evs, st) = run(&dir, ReplayFilter::default());
+    assert_eq!(evs, sorted_by_time(all.clone()));
+    assert_eq!(st.events, all.len() as u64);
+    assert_eq!(st.filtered_events, 0);
+
+    let mut r = EventReplay::open_dirs(&[&dir], ReplayFilter::default())
+        .unwrap()
+        .with_parser(json_parser);
+    while let Some(ev) = r.next() {
+        let ev = ev.unwrap();
+        let stream = r.current_stream().unwrap();
+        let expect = match ev.kind {
+            EventKind::BookDelta(_) => Feed::PolymarketMarket,
+            EventKind::Reference(_) => Feed::Rtds,
+            _ => Feed::BinanceSpot,
+        };
+        assert_eq!(stream.feed, expect);
+    }
+}
+
+#[test]
+fn window_filter_uses_the_window_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let all = event_recording(&dir);
+    let filter = ReplayFilter {
+        windows: Some(vec!["btc-updown-5m-1776081600".into()]),
+        ..ReplayFilter::default()
+    };
+    let (evs, st) = run(&dir, filter);
+    let (start, end) = (T0, T0 + 300 * SEC);
+    let want: Vec<_> = sorted_by_time(all.clone())
+        .into_iter()
+        .filter(|e| match &e.kind {
+            EventKind::BookDelta(d) => d.token == token(1),
+            EventKind::Gap(_) => true,
+            _ => (start..=end).contains(&e.recv_ns.0),
+        })
+        .collect();
+    assert_eq!(evs, want);
+    assert_eq!(st.events + st.filtered_events, all.len() as u64);
+    // Spot/reference events of any symbol inside the window's time are kept (windows only).
+    assert!(
+        evs.iter()
+            .any(|e| matches!(&e.kind, EventKind::SpotTrade(t) if t.symbol.as_str() == "ETHUSDT"))
+    );
+
+    let unknown = ReplayFilter {
+        windows: Some(vec!["sol-updown-5m-1".into()]),
+        ..ReplayFilter::default()
+    };
+    let err = EventReplay::open_dirs(&[&dir], unknown).unwrap_err();
+    assert!(err.to_string().contains("sol-updown-5m-1"), "{err}");
+}
+
+#[test]
+fn asset_filter_keeps_that_assets_tokens_and_symbols() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let all = event_recording(&dir);
+    let filter = ReplayFilter {
+        assets: Some(vec![Asset::Eth]),
+        ..ReplayFilter::default()
+    };
+    let (evs, _) = run(&dir, filter);
+    let want: Vec<_> = sorted_by_time(all.clone())
+        .into_iter()
+        .filter(|e| match &e.kind {
+            EventKind::BookDelta(d) => d.token == token(3),
+            EventKind::Reference(r) => r.symbol.as_str() == "eth/usd",
+            EventKind::SpotTrade(t) => t.symbol.as_str() == "ETHUSDT",
+            _ => true,
+        })
+        .collect();
+    assert_eq!(evs, want);
+
+    // Both: eth's events, spot only within the btc window's time… which selects no eth window.
+    let both = ReplayFilter {
+        assets: Some(vec![Asset::Btc]),
+        windows: Some(vec![
+            "btc-updown-5m-1776081600".into(),
+            "eth-updown-5m-1776081900".into(),
+        ]),
+        ..ReplayFilter::default()
+    };
+    let (evs, _) = run(&dir, both);
+    for e in &evs {
+        match &e.kind {
+            EventKind::BookDelta(d) => assert_eq!(d.token, token(1)),
+            EventKind::Reference(r) => {
+                assert_eq!(r.symbol.as_str(), "btc/usd");
+                assert!((T0..=T0 + 300 * SEC).contains(&e.recv_ns.0));
+            }
+            EventKind::SpotTrade(t) => assert_eq!(t.symbol.as_str(), "BTCUSDT"),
+            EventKind::Gap(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        evs.iter()
+            .any(|e| matches!(e.kind, EventKind::SpotTrade(_)))
+    );
+}
+
+#[test]
+fn parse_errors_are_counted_sampled_and_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let pm = StreamId::of(Feed::PolymarketMarket);
+    let rt = StreamId::of(Feed::Rtds);
+    let mut frames = Vec::new();
+    for i in 0..30u64 {
+        frames.push((pm.clone(), T0 + i * SEC, b"bad frame".to_vec()));
+        let ok = serde_json::to_vec(&vec![reference(T0 + i * SEC + 1, "btc/usd")]).unwrap();
+        frames.push((rt.clone(), T0 + i * SEC + 1, ok));
+    }
+    frames.push((rt.clone(), T0 + 100 * SEC, b"bad too".to_vec()));
+    write_recording(&dir, &frames, &[]);
+    let (evs, st) = run(&dir, ReplayFilter::default());
+    assert_eq!(evs.len(), 30);
+    assert_eq!(st.parse_errors, 31);
+    assert_eq!(st.parse_errors_by_stream["polymarket-market"], 30);
+    assert_eq!(st.parse_errors_by_stream["rtds"], 1);
+    assert_eq!(st.parse_error_samples.len(), 10);
+    assert_eq!(st.parse_error_samples[0].stream, "polymarket-market");
+    assert_eq!(st.parse_error_samples[0].recv_ns, UnixNanos(T0));
+    assert!(
+        st.parse_error_samples[0]
+            .message
+            .contains("test: bad frame")
+    );
+    assert_eq!(st.frames, 61);
+}
+
+#[test]
+fn default_parser_is_the_feed_parser() {
+    // Whatever the venue parsers accept, they must reject this frame; the replay counts it.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let frames = vec![(
+        StreamId::of(Feed::PolymarketMarket),
+        T0,
+        b"\x00 not json".to_vec(),
+    )];
+    write_recording(&dir, &frames, &[]);
+    let mut r = EventReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
+    assert!(r.next().is_none());
+    assert_eq!(r.stats().parse_errors, 1);
+    assert_eq!(r.stats().frames, 1);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
