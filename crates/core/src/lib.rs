@@ -13,6 +13,7 @@ pub mod fees;
 pub mod fixed;
 pub mod ids;
 pub mod market;
+pub mod order;
 pub mod time;
 pub mod window_book;
 
@@ -22,5 +23,6 @@ pub use fees::FeeSchedule;
 pub use fixed::{Cash, DecimalError, Fixed18, Price, Size};
 pub use ids::{ConditionId, IdError, Symbol, TokenId};
 pub use market::{Asset, BookSide, Outcome, OutcomeSource, Side, Window, WindowDuration};
+pub use order::{ExecReport, Fill, Liquidity, OrderId, OrderIntent, RejectReason, TimeInForce};
 pub use time::UnixNanos;
 pub use window_book::{LevelSource, WindowBook};

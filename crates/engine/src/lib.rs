@@ -1,0 +1,1 @@
+//! polyedge-engine (being written).
