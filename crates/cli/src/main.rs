@@ -4,10 +4,12 @@
 //! polyedge import <kind> <src> --out <recording>   import a public dataset into a recording
 //! polyedge inspect <recording>... [--json]          per-window coverage and book statistics
 //! polyedge replay <recording>... [--limit N]        print the parsed events as JSON lines
+//! polyedge calibrate <recording>... [--json]        score the fair-value model (and market mid)
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG=debug` for more); results go to stdout.
 
+mod calibrate;
 mod inspect;
 mod progress;
 
@@ -64,6 +66,58 @@ enum Command {
         /// Stop after this many events.
         #[arg(long)]
         limit: Option<u64>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Calibration of the fair-value model's P(Up) (and of the market's Up mid where there are
+    /// books) on settled windows: Brier, log loss, paired differences, reliability tables.
+    ///
+    /// For each window with a known outcome and each time left t, the state at end − t (last
+    /// data received at or before it; no look-ahead) gives p_model = model.p_up(spot, strike, t,
+    /// vol). Reference: Chainlink ticks when present, else Binance 1-minute klines (coarse).
+    /// Strike: the index's, else the reference at window start. --window/--asset select windows;
+    /// --from/--to limit the replay (data outside is not seen).
+    Calibrate {
+        /// Recording directories.
+        #[arg(required = true)]
+        recordings: Vec<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Times left at which windows are scored, seconds (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "240,120,60,30")]
+        times: Vec<u32>,
+        /// Fair-value model.
+        #[arg(long, value_enum, default_value = "bs")]
+        model: calibrate::ModelKind,
+        /// Volatility estimator (per-second variance of the reference's log returns).
+        #[arg(long, value_enum, default_value = "ewma")]
+        vol: calibrate::VolKind,
+        /// Volatility lookback, seconds (realized: the window; ewma: λ = 1 − spacing/lookback).
+        #[arg(long, default_value_t = calibrate::DEFAULT_LOOKBACK_S)]
+        lookback_s: u64,
+        /// EWMA decay per observation for every series (overrides 1 − spacing/lookback).
+        #[arg(long)]
+        lambda: Option<f64>,
+        /// Reliability-table bins.
+        #[arg(long, default_value_t = calibrate::DEFAULT_BINS)]
+        bins: usize,
+        /// Model horizon = end − price time of the spot (t plus the spot's age) instead of t.
+        #[arg(long)]
+        tau_from_spot: bool,
+        /// Also write every snapshot (spot, strike, vol, both forecasts, skip reasons) to this
+        /// file as JSON lines.
+        #[arg(long)]
+        snapshots: Option<PathBuf>,
+        /// Merton: expected jumps per hour (illustrative default, not fitted).
+        #[arg(long, default_value_t = calibrate::DEFAULT_JUMPS_PER_HOUR)]
+        jumps_per_hour: f64,
+        /// Merton: mean log jump size.
+        #[arg(long, default_value_t = calibrate::DEFAULT_JUMP_MEAN, allow_hyphen_values = true)]
+        jump_mean: f64,
+        /// Merton: standard deviation of the log jump size.
+        #[arg(long, default_value_t = calibrate::DEFAULT_JUMP_VOL)]
+        jump_vol: f64,
         #[command(flatten)]
         filter: FilterArgs,
     },
@@ -140,6 +194,39 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             filter,
         } => cmd_replay(&recordings, limit, &filter),
+        Command::Calibrate {
+            recordings,
+            json,
+            times,
+            model,
+            vol,
+            lookback_s,
+            lambda,
+            bins,
+            tau_from_spot,
+            snapshots,
+            jumps_per_hour,
+            jump_mean,
+            jump_vol,
+            filter,
+        } => {
+            let config = calibrate::Config {
+                times_s: times,
+                model,
+                merton: polyedge_model::MertonJumpDigital {
+                    drift_per_s: 0.0,
+                    jump_intensity_per_s: jumps_per_hour / 3600.0,
+                    jump_mean,
+                    jump_vol,
+                },
+                vol,
+                lookback_s,
+                lambda,
+                bins,
+                tau_from_spot,
+            };
+            cmd_calibrate(&recordings, json, config, snapshots.as_deref(), &filter)
+        }
     }
 }
 
@@ -214,6 +301,90 @@ fn cmd_inspect(paths: &[PathBuf], json: bool, filter: &FilterArgs) -> Result<()>
         writeln!(out)?;
     } else {
         write!(out, "{}", inspect::render_table(&report))?;
+    }
+    Ok(())
+}
+
+fn cmd_calibrate(
+    paths: &[PathBuf],
+    json: bool,
+    config: calibrate::Config,
+    snapshots: Option<&std::path::Path>,
+    filter: &FilterArgs,
+) -> Result<()> {
+    let recs = open_all(paths)?;
+    let filt = filter.to_filter()?;
+    let mut windows: Vec<polyedge_core::Window> = recs
+        .iter()
+        .flat_map(|r| r.windows().iter().cloned())
+        .collect();
+    if let Some(sel) = &filt.windows {
+        let missing: Vec<&String> = sel
+            .iter()
+            .filter(|s| !windows.iter().any(|w| &w.slug == *s))
+            .collect();
+        if !missing.is_empty() {
+            bail!("window(s) not in the recordings' index: {missing:?}");
+        }
+        windows.retain(|w| sel.contains(&w.slug));
+    }
+    if let Some(assets) = &filt.assets {
+        windows.retain(|w| assets.contains(&w.asset));
+    }
+    let mut cal = calibrate::Calibrator::new(&windows, config)?;
+    let bar = progress::Bar::new();
+    let total: u64 = recs
+        .iter()
+        .flat_map(|r| r.manifest().streams.values())
+        .map(|s| s.frames)
+        .sum();
+    bar.set_total_frames(Some(total));
+    // Only the time range filters the replay: the asset/window filter of the replay would also
+    // cut the reference series to the windows' own spans (no volatility history, no strike).
+    let time_only = polyedge_store::ReplayFilter {
+        from: filt.from,
+        to: filt.to,
+        assets: None,
+        windows: None,
+    };
+    let mut replay = EventReplay::open(&recs, time_only)?;
+    let mut frames_seen = 0;
+    while let Some(ev) = replay.next() {
+        let ev = ev?;
+        let frames = replay.stats().frames;
+        if frames > frames_seen {
+            polyedge_store::Progress::inc(&bar, frames - frames_seen);
+            frames_seen = frames;
+        }
+        cal.on_event(&ev);
+    }
+    bar.finish();
+    let st = replay.stats();
+    if st.parse_errors > 0 || st.torn_tails > 0 {
+        eprintln!(
+            "note: {} frames not parsed, {} torn segment tails",
+            st.parse_errors, st.torn_tails
+        );
+    }
+    cal.advance_to(UnixNanos(u64::MAX));
+    if let Some(path) = snapshots {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        for s in cal.snapshots() {
+            serde_json::to_writer(&mut w, s)?;
+            writeln!(w)?;
+        }
+        w.flush()
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    let report = cal.finish();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", calibrate::render_table(&report))?;
     }
     Ok(())
 }
