@@ -23,7 +23,16 @@
 //! `bids[3].size`; events of an array-wrapped frame are prefixed `[i].`). A `null` field counts
 //! as absent.
 //!
-//! Speed: one pass of serde_json over the frame with a hand-written map visitor that borrows
+//! Speed: frames of the usual shapes (every value an escape-free string, `null`, small integer
+//! or boolean, plus the `bids`/`asks`, `price_changes`, `assets_ids`/`outcomes` arrays; keys in
+//! any order) are read by a hand-written byte scanner (`polymarket_fast.rs`) that matches the
+//! compact `{"price":"…","size":"…"}` level as literal bytes and parses the decimals straight to
+//! micro-units; it fills the same intermediate event and runs the same conversion as the serde
+//! path below, so its events are identical. On anything else — including every invalid frame —
+//! it gives up and the frame is parsed again by serde_json, which produces the errors
+//! described above.
+//!
+//! Serde path: one pass of serde_json over the frame with a hand-written map visitor that borrows
 //! strings from the frame, converts `bids`/`asks` and `price_changes[]` entries while they are
 //! read (no intermediate buffers, no `serde_json::Value`), and parses the common decimal shapes
 //! without going through `i128`. Token and condition ids are memoized per thread (a 77-digit
@@ -46,6 +55,9 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::ParseError;
+
+#[path = "polymarket_fast.rs"]
+mod fast;
 
 /// Parses one raw market-channel frame and appends its events to `out`.
 ///
@@ -76,11 +88,60 @@ pub fn parse(
     if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
         return Ok(0);
     }
-    let before = out.len();
-    let mut failure = None;
     // Validating UTF-8 once for the whole frame is cheaper than serde_json's per-string check.
     let frame = std::str::from_utf8(frame)
         .map_err(|e| ParseError::Json(format!("frame is not UTF-8: {e}")))?;
+    if let Some(n) = fast::parse(frame, recv_ns, out) {
+        return Ok(n);
+    }
+    parse_json(frame, recv_ns, out)
+}
+
+/// [`parse`] without the hand-written fast path: every frame goes through serde_json. Same
+/// contract and results as [`parse`]; exposed so that tests can check the two against each
+/// other.
+///
+/// # Errors
+/// As [`parse`].
+#[doc(hidden)]
+pub fn parse_serde(
+    frame: &[u8],
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<usize, ParseError> {
+    let frame = frame.trim_ascii();
+    if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
+        return Ok(0);
+    }
+    let frame = std::str::from_utf8(frame)
+        .map_err(|e| ParseError::Json(format!("frame is not UTF-8: {e}")))?;
+    parse_json(frame, recv_ns, out)
+}
+
+/// Only the hand-written fast path of [`parse`]: `Some(n)` when it handled the frame (with the
+/// events [`parse`] gives), `None` when [`parse`] would hand the frame to serde_json (nothing is
+/// appended then). Exposed so that tests can check how much the fast path covers.
+#[doc(hidden)]
+pub fn parse_fast_only(
+    frame: &[u8],
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Option<usize> {
+    let frame = frame.trim_ascii();
+    if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
+        return Some(0);
+    }
+    fast::parse(std::str::from_utf8(frame).ok()?, recv_ns, out)
+}
+
+/// The serde_json path for a trimmed, non-empty, UTF-8 frame.
+fn parse_json(
+    frame: &str,
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<usize, ParseError> {
+    let before = out.len();
+    let mut failure = None;
     let mut de = serde_json::Deserializer::from_str(frame);
     let res = if frame.starts_with('[') {
         de.deserialize_seq(FrameVisitor {
@@ -391,7 +452,14 @@ impl Visitor<'_> for KeyVisitor {
         f.write_str("a field name")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(match v {
+        Ok(Key::from_name(v))
+    }
+}
+
+impl Key {
+    /// The key named `v` ([`Key::Other`] for names [`RawEvent`] does not know).
+    fn from_name(v: &str) -> Key {
+        match v {
             "event_type" => Key::EventType,
             "asset_id" => Key::AssetId,
             "market" => Key::Market,
@@ -421,7 +489,7 @@ impl Visitor<'_> for KeyVisitor {
             "winning_asset_id" => Key::WinningAssetId,
             "winning_outcome" => Key::WinningOutcome,
             _ => Key::Other,
-        })
+        }
     }
 }
 
@@ -814,7 +882,8 @@ fn parse_size(text: &str) -> Result<Size, String> {
 /// Epoch milliseconds as a string of digits.
 fn parse_millis(text: &str) -> Result<UnixNanos, DecimalError> {
     let b = text.as_bytes();
-    if !b.is_empty() && b.len() <= 16 && b.iter().all(u8::is_ascii_digit) {
+    // At most 13 digits: 10^13 ms in ns still fits a u64 (longer strings take the checked path).
+    if !b.is_empty() && b.len() <= 13 && b.iter().all(u8::is_ascii_digit) {
         let ms = b.iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
         return Ok(UnixNanos::from_millis(ms));
     }

@@ -1,0 +1,505 @@
+//! Hand-written fast path of the market-channel parser.
+//!
+//! A byte scanner specialised to the shapes the venue sends: a top-level event object (or a
+//! one-level array of them) whose values are strings without escapes, `null`, small integers,
+//! booleans, `bids`/`asks` arrays of `{"price":"…","size":"…"}` objects, `price_changes` arrays of
+//! flat objects, and `assets_ids`/`outcomes` arrays of strings, keys in any order, JSON
+//! whitespace anywhere. It fills the same [`RawEvent`] the serde visitor fills and converts it
+//! with the same [`convert`], so a frame it accepts gives exactly the events of the serde path.
+//!
+//! It never reports an error: on anything unexpected (escapes, nested values under unknown keys,
+//! duplicate keys, exponents, invalid JSON, a value the conversion rejects, a decimal outside the
+//! quick shapes) it returns `None` with `out` untouched and the caller re-parses the frame with
+//! serde_json, which produces the error (or the result) with its usual wording.
+
+use polyedge_core::book::GRID_MICROS;
+use polyedge_core::event::Level;
+use polyedge_core::{EventKind, MarketEvent, Price, Size, UnixNanos};
+
+use super::{At, Changes, Key, Levels, RawChange, RawEvent, Scalar, Seq, convert, delta};
+
+/// Parses a trimmed, non-empty, UTF-8 frame. `None` ⇒ not handled (nothing appended); the
+/// caller falls back to serde_json.
+pub(super) fn parse(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<usize> {
+    let before = out.len();
+    let res = frame_events(frame, recv_ns, out);
+    if res.is_none() {
+        out.truncate(before);
+    }
+    res.map(|()| out.len() - before)
+}
+
+fn frame_events(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<()> {
+    let mut sc = Scan {
+        s: frame,
+        b: frame.as_bytes(),
+        i: 0,
+    };
+    if sc.peek()? == b'[' {
+        sc.i += 1;
+        sc.ws();
+        if sc.peek()? == b']' {
+            sc.i += 1;
+        } else {
+            let mut item = 0;
+            loop {
+                let at = At {
+                    item: Some(item),
+                    list: None,
+                };
+                event(&mut sc, at, recv_ns, out)?;
+                item += 1;
+                sc.ws();
+                match sc.next()? {
+                    b',' => sc.ws(),
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+    } else {
+        event(&mut sc, At::TOP, recv_ns, out)?;
+    }
+    sc.ws();
+    (sc.i == sc.b.len()).then_some(())
+}
+
+/// One event object at the cursor (no leading whitespace), converted and appended to `out`.
+fn event(sc: &mut Scan<'_>, at: At, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<()> {
+    let start = out.len();
+    let mut ev = RawEvent::default();
+    sc.object(|sc, key| {
+        let key = Key::from_name(key);
+        let slot = match key {
+            Key::EventType => &mut ev.event_type,
+            Key::AssetId => &mut ev.asset_id,
+            Key::Market => &mut ev.market,
+            Key::Timestamp => &mut ev.timestamp,
+            Key::Hash => &mut ev.hash,
+            Key::TickSize => &mut ev.tick_size,
+            Key::LastTradePrice => &mut ev.last_trade_price,
+            Key::Price => &mut ev.price,
+            Key::Side => &mut ev.side,
+            Key::Size => &mut ev.size,
+            Key::FeeRateBps => &mut ev.fee_rate_bps,
+            Key::OldTickSize => &mut ev.old_tick_size,
+            Key::NewTickSize => &mut ev.new_tick_size,
+            Key::BestBid => &mut ev.best_bid,
+            Key::BestAsk => &mut ev.best_ask,
+            Key::BestBidSize => &mut ev.best_bid_size,
+            Key::BestAskSize => &mut ev.best_ask_size,
+            Key::Id => &mut ev.id,
+            Key::Question => &mut ev.question,
+            Key::Slug => &mut ev.slug,
+            Key::ConditionId => &mut ev.condition_id,
+            Key::WinningAssetId => &mut ev.winning_asset_id,
+            Key::WinningOutcome => &mut ev.winning_outcome,
+            Key::Bids | Key::Asks => {
+                let slot = if matches!(key, Key::Bids) {
+                    &mut ev.bids
+                } else {
+                    &mut ev.asks
+                };
+                if slot.is_some() {
+                    return None;
+                }
+                *slot = Some(levels(sc)?);
+                return Some(());
+            }
+            Key::PriceChanges => {
+                if ev.price_changes.is_some() {
+                    return None;
+                }
+                ev.price_changes = Some(changes(sc, at, recv_ns, out)?);
+                return Some(());
+            }
+            Key::AssetsIds | Key::Outcomes => {
+                let slot = if matches!(key, Key::AssetsIds) {
+                    &mut ev.assets_ids
+                } else {
+                    &mut ev.outcomes
+                };
+                if slot.is_some() {
+                    return None;
+                }
+                *slot = Some(scalars(sc)?);
+                return Some(());
+            }
+            Key::Other => return sc.skip_scalar(),
+        };
+        // The serde path refuses a second value for a field that already holds one.
+        if !matches!(slot, Scalar::Absent) {
+            return None;
+        }
+        *slot = sc.scalar()?;
+        Some(())
+    })?;
+    convert(&mut ev, at, recv_ns, start, out).ok()
+}
+
+/// A `bids`/`asks` array, best-first.
+fn levels(sc: &mut Scan<'_>) -> Option<Levels> {
+    if sc.next()? != b'[' {
+        return None;
+    }
+    // A full-depth side has ~50-100 levels of ~33 bytes; size the buffer from the frame.
+    let mut levels = Vec::with_capacity((sc.b.len().saturating_sub(sc.i) / 80).clamp(4, 256));
+    sc.ws();
+    if sc.peek()? == b']' {
+        sc.i += 1;
+    } else {
+        loop {
+            levels.push(level(sc)?);
+            sc.ws();
+            match sc.next()? {
+                b',' => sc.ws(),
+                b']' => break,
+                _ => return None,
+            }
+        }
+    }
+    levels.reverse();
+    Some(Levels {
+        levels,
+        error: None,
+    })
+}
+
+/// One `{"price":"…","size":"…"}` level: the compact key order the venue sends is matched as
+/// literal bytes, anything else goes through the general object reader.
+fn level(sc: &mut Scan<'_>) -> Option<Level> {
+    const HEAD: &[u8] = br#"{"price":""#;
+    const MID: &[u8] = br#"","size":""#;
+    let b = sc.b;
+    if b.get(sc.i..)?.starts_with(HEAD) {
+        let (price, i) = decimal(b, sc.i + HEAD.len())?;
+        if b.get(i..)?.starts_with(MID) {
+            let (size, i) = decimal(b, i + MID.len())?;
+            if b.get(i..i + 2)? == br#""}"# {
+                sc.i = i + 2;
+                return Some(Level {
+                    price: price_of(price)?,
+                    size: Size::from_micros(size),
+                });
+            }
+        }
+    }
+    let (mut price, mut size) = (None, None);
+    sc.object(|sc, key| {
+        let slot = match key {
+            "price" => &mut price,
+            "size" => &mut size,
+            _ => return None,
+        };
+        if slot.is_some() || sc.next()? != b'"' {
+            return None;
+        }
+        let (v, i) = decimal(sc.b, sc.i)?;
+        if sc.b.get(i) != Some(&b'"') {
+            return None;
+        }
+        sc.i = i + 1;
+        *slot = Some(v);
+        Some(())
+    })?;
+    Some(Level {
+        price: price_of(price?)?,
+        size: Size::from_micros(size?),
+    })
+}
+
+/// A price in micro-units as the serde path's quick route accepts it: in `[0, 1]`, on the grid.
+fn price_of(micros: u64) -> Option<Price> {
+    if micros > 1_000_000 || !micros.is_multiple_of(u64::from(GRID_MICROS)) {
+        return None;
+    }
+    Price::from_micros(u32::try_from(micros).ok()?).ok()
+}
+
+/// The body of a decimal string starting at `i`: `digits[.digits]` with 1-13 integer digits
+/// and 1-6 decimals (exactly what `quick_micros` accepts), in micro-units, and the index of the
+/// first byte after it. The caller checks that byte is the closing quote.
+fn decimal(b: &[u8], mut i: usize) -> Option<(u64, usize)> {
+    let start = i;
+    let mut v: u64 = 0;
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v * 10 + u64::from(d);
+        i += 1;
+        if i - start > 13 {
+            return None;
+        }
+    }
+    if i == start {
+        return None;
+    }
+    let mut scale = 1_000_000;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let frac = i;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            if i - frac == 6 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
+            scale /= 10;
+            i += 1;
+        }
+        if i == frac {
+            return None;
+        }
+    }
+    Some((v * scale, i))
+}
+
+/// A `price_changes` array: its entries are converted and appended to `out` as the serde path
+/// does; any entry the conversion rejects abandons the fast path.
+fn changes(
+    sc: &mut Scan<'_>,
+    at: At,
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Option<Changes> {
+    let start = out.len();
+    if sc.next()? != b'[' {
+        return None;
+    }
+    sc.ws();
+    if sc.peek()? == b']' {
+        sc.i += 1;
+        return Some(Changes { start, error: None });
+    }
+    let mut i = 0;
+    loop {
+        let mut c = RawChange::default();
+        // serde's derive refuses any repeated field, even after a `null`.
+        let mut seen = 0u8;
+        sc.object(|sc, key| {
+            let (bit, slot) = match key {
+                "asset_id" => (1, &mut c.asset_id),
+                "price" => (2, &mut c.price),
+                "size" => (4, &mut c.size),
+                "side" => (8, &mut c.side),
+                "best_bid" => (16, &mut c.best_bid),
+                "best_ask" => (32, &mut c.best_ask),
+                _ => return sc.skip_scalar(),
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            *slot = sc.scalar()?;
+            Some(())
+        })?;
+        let d = delta(&c, at.in_list("price_changes", i)).ok()?;
+        out.push(MarketEvent {
+            recv_ns,
+            venue_ns: None,
+            kind: EventKind::BookDelta(d),
+        });
+        i += 1;
+        sc.ws();
+        match sc.next()? {
+            b',' => sc.ws(),
+            b']' => return Some(Changes { start, error: None }),
+            _ => return None,
+        }
+    }
+}
+
+/// An `assets_ids`/`outcomes` array of scalars.
+fn scalars<'a>(sc: &mut Scan<'a>) -> Option<Seq<Scalar<'a>>> {
+    if sc.next()? != b'[' {
+        return None;
+    }
+    let mut items = Vec::new();
+    sc.ws();
+    if sc.peek()? == b']' {
+        sc.i += 1;
+        return Some(Seq::Items(items));
+    }
+    loop {
+        items.push(sc.scalar()?);
+        sc.ws();
+        match sc.next()? {
+            b',' => sc.ws(),
+            b']' => return Some(Seq::Items(items)),
+            _ => return None,
+        }
+    }
+}
+
+/// A skipped JSON number.
+enum Number {
+    /// A non-negative integer (no sign, no fraction).
+    UInt(u64),
+    /// Negative or fractional.
+    Other,
+}
+
+/// A cursor over the frame. Every method returns `None` on input it does not handle.
+struct Scan<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// Skips JSON whitespace (exactly serde_json's set).
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek()?;
+        self.i += 1;
+        Some(c)
+    }
+
+    /// An object at the cursor: `{`, then for each key `f(self, key)` with the cursor on the
+    /// value (whitespace skipped), which must consume the value; then `}`.
+    fn object(&mut self, mut f: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        if self.next()? != b'{' {
+            return None;
+        }
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            if self.next()? != b'"' {
+                return None;
+            }
+            let key = self.string_body()?;
+            self.ws();
+            if self.next()? != b':' {
+                return None;
+            }
+            self.ws();
+            f(self, key)?;
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The rest of a string whose opening quote was consumed; `None` on an escape, a control
+    /// character or a missing closing quote.
+    fn string_body(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let len = self
+            .b
+            .get(start..)?
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let end = start + len;
+        if self.b.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.i = end + 1;
+        // Quotes are never inside a multi-byte character, so this always succeeds.
+        self.s.get(start..end)
+    }
+
+    /// A value stored as a [`Scalar`]: an escape-free string, `null`, or a small non-negative
+    /// integer. Anything else is left to serde.
+    fn scalar(&mut self) -> Option<Scalar<'a>> {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                self.string_body().map(Scalar::Str)
+            }
+            b'n' => self.literal(b"null").map(|()| Scalar::Absent),
+            b'0'..=b'9' => match self.number()? {
+                Number::UInt(v) => Some(Scalar::UInt(v)),
+                Number::Other => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Skips the value of a key nobody reads: a string, number, boolean or `null`.
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                self.string_body().map(|_| ())
+            }
+            b'n' => self.literal(b"null"),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..)?.starts_with(word) {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A JSON number without exponent and with at most 18 integer and 18 fractional digits
+    /// (bounds inside which serde_json never fails).
+    fn number(&mut self) -> Option<Number> {
+        let b = self.b;
+        let neg = b.get(self.i) == Some(&b'-');
+        if neg {
+            self.i += 1;
+        }
+        let start = self.i;
+        let mut v: u64 = 0;
+        while let Some(&c @ b'0'..=b'9') = b.get(self.i) {
+            v = v * 10 + u64::from(c - b'0');
+            self.i += 1;
+            if self.i - start > 18 {
+                return None;
+            }
+        }
+        let digits = self.i - start;
+        // No digits, or a leading zero followed by more digits: invalid JSON.
+        if digits == 0 || (digits > 1 && b.get(start) == Some(&b'0')) {
+            return None;
+        }
+        let mut int_only = !neg;
+        if b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            let frac = self.i;
+            while let Some(b'0'..=b'9') = b.get(self.i) {
+                self.i += 1;
+            }
+            if self.i == frac || self.i - frac > 18 {
+                return None;
+            }
+            int_only = false;
+        }
+        if let Some(b'e' | b'E') = b.get(self.i) {
+            return None;
+        }
+        Some(if int_only {
+            Number::UInt(v)
+        } else {
+            Number::Other
+        })
+    }
+}
