@@ -54,6 +54,7 @@ struct WinState {
     min_set_ask: Option<u32>,
     final_top: Top,
     book_errors: u64,
+    ref_frames: u64,
 }
 
 /// Statistics of one window.
@@ -83,6 +84,8 @@ pub struct WindowStats {
     pub outcome_source: Option<OutcomeSource>,
     /// Book updates the book refused (off-grid prices …).
     pub book_errors: u64,
+    /// Reference and spot frames (Chainlink, Binance, …) received inside `[start, end]`.
+    pub ref_frames: u64,
 }
 
 /// Totals over the recording.
@@ -125,6 +128,9 @@ pub struct Inspector {
     states: Vec<WinState>,
     by_token: HashMap<TokenId, usize>,
     by_market: HashMap<ConditionId, usize>,
+    /// Window indices sorted by start, and the longest window, to find windows by time.
+    by_start: Vec<usize>,
+    max_len_ns: u64,
     totals: Totals,
 }
 
@@ -159,13 +165,23 @@ impl Inspector {
                 min_set_ask: None,
                 final_top: Top::default(),
                 book_errors: 0,
+                ref_frames: 0,
             });
         }
+        let mut by_start: Vec<usize> = (0..windows.len()).collect();
+        by_start.sort_by_key(|&i| windows[i].start);
+        let max_len_ns = windows
+            .iter()
+            .map(|w| w.end.saturating_sub(w.start))
+            .max()
+            .unwrap_or(0);
         Inspector {
             windows: windows.to_vec(),
             states,
             by_token,
             by_market,
+            by_start,
+            max_len_ns,
             totals: Totals::default(),
         }
     }
@@ -201,6 +217,23 @@ impl Inspector {
         self.by_market.get(&market).copied()
     }
 
+    /// Counts a reference/spot frame in every window whose `[start, end]` contains `t`.
+    fn count_reference(&mut self, t: UnixNanos) {
+        // Windows starting at or before t, scanned back while they could still contain t.
+        let upto = self
+            .by_start
+            .partition_point(|&i| self.windows[i].start <= t);
+        for &i in self.by_start[..upto].iter().rev() {
+            let w = &self.windows[i];
+            if t.saturating_sub(w.start) > self.max_len_ns {
+                break;
+            }
+            if t <= w.end {
+                self.states[i].ref_frames += 1;
+            }
+        }
+    }
+
     /// Feeds one parsed frame: its stream, receive time and events.
     pub fn on_frame(&mut self, stream: &str, recv_ns: UnixNanos, events: &[MarketEvent]) {
         *self
@@ -216,6 +249,7 @@ impl Inspector {
             );
         if !is_pm {
             self.totals.other_frames += 1;
+            self.count_reference(recv_ns);
             return;
         }
         let Some(wi) = events.iter().find_map(|e| self.window_of(e)) else {
@@ -313,6 +347,7 @@ impl Inspector {
                 outcome: w.outcome,
                 outcome_source: w.outcome_source,
                 book_errors: st.book_errors,
+                ref_frames: st.ref_frames,
             });
         }
         self.totals.windows = self.windows.len() as u64;
@@ -394,7 +429,7 @@ pub fn render_table(r: &InspectReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<26} {:<20} {:>7} {:>8} {:>5} {:>7} {:>7} {:>11} {:<18}",
+        "{:<26} {:<20} {:>7} {:>8} {:>5} {:>7} {:>7} {:>11} {:>6} {:<18}",
         "slug",
         "start (UTC)",
         "frames",
@@ -403,6 +438,7 @@ pub fn render_table(r: &InspectReport) -> String {
         "med spr",
         "min U+D",
         "final b/a Up",
+        "ref",
         "outcome (source)"
     );
     let f2 = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3}"));
@@ -414,7 +450,7 @@ pub fn render_table(r: &InspectReport) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<26} {:<20} {:>7} {:>7.1}s {:>5} {:>7} {:>7} {:>5}/{:<5} {:<18}",
+            "{:<26} {:<20} {:>7} {:>7.1}s {:>5} {:>7} {:>7} {:>5}/{:<5} {:>6} {:<18}",
             w.slug,
             &w.start_utc[..19],
             w.frames,
@@ -425,6 +461,7 @@ pub fn render_table(r: &InspectReport) -> String {
             f2(w.min_up_plus_down_ask),
             f2(w.final_up_bid),
             f2(w.final_up_ask),
+            w.ref_frames,
             outcome
         );
     }
@@ -539,6 +576,34 @@ mod tests {
         let table = render_table(&r);
         assert!(table.contains("btc-updown-5m-1000"));
         assert!(table.contains("Down (inferred)"));
+    }
+
+    #[test]
+    fn reference_frames_counted_per_window_by_time() {
+        use polyedge_core::event::{ReferenceSource, ReferenceTick};
+        use polyedge_core::{Fixed18, Symbol};
+        let mut w2 = Window::from_slug("btc-updown-5m-1300").unwrap();
+        w2.up_token = Some(TokenId::parse("3").unwrap());
+        w2.down_token = Some(TokenId::parse("4").unwrap());
+        let mut ins = Inspector::new(&[window(), w2]);
+        for t in [999, 1000, 1150, 1300, 1301, 1601] {
+            let e = MarketEvent {
+                recv_ns: UnixNanos::from_secs(t),
+                venue_ns: None,
+                kind: EventKind::Reference(ReferenceTick {
+                    source: ReferenceSource::Chainlink,
+                    symbol: Symbol::new("btc/usd").unwrap(),
+                    price: Fixed18::parse("65000").unwrap(),
+                    backfill: false,
+                }),
+            };
+            ins.on_frame("rtds", e.recv_ns, &[e]);
+        }
+        let r = ins.finish();
+        // [1000, 1300] holds 1000, 1150, 1300; [1300, 1600] holds 1300 and 1301.
+        assert_eq!(r.windows[0].ref_frames, 3);
+        assert_eq!(r.windows[1].ref_frames, 2);
+        assert_eq!(r.totals.other_frames, 6);
     }
 
     #[test]
