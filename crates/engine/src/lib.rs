@@ -8,6 +8,7 @@
 //!   books, with latency, taker delay, queue position, partial fills, fees and estimated rebates.
 //! * [`portfolio`] — [`Portfolio`]: exact fixed-point positions, cash, fees, merges, settlement, PnL.
 //! * [`risk`] — [`RiskConfig`]: pre-trade limits with defaults from the seed documents.
+//! * [`run`] — [`Engine`]: the deterministic event loop running strategies over a data source.
 //!
 //! The fill model, its assumptions and what the recorded data lacks are described in
 //! `docs/fill-model.md`. Money never touches `f64`.
@@ -16,10 +17,12 @@ pub mod fee_regime;
 pub mod latency;
 pub mod portfolio;
 pub mod risk;
+pub mod run;
 pub mod sim_exec;
 
 pub use fee_regime::fee_schedule_at;
 pub use latency::LatencyConfig;
 pub use portfolio::{Portfolio, PortfolioError, Position, Settlement};
 pub use risk::RiskConfig;
+pub use run::{Engine, EngineConfig, EquityPoint, RunResult, StrategyResult};
 pub use sim_exec::{OrderStage, OrderView, ShrinkFill, SimConfig, SimError, SimExecutor, SimStats};

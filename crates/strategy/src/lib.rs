@@ -1,0 +1,156 @@
+//! # polyedge-strategy
+//!
+//! The one strategy API shared by backtest, shadow, paper and live runs.
+//!
+//! A [`Strategy`] reacts to market events, timers, execution reports and window lifecycle
+//! phases. On every callback it gets a [`Ctx`]: read access to the market state through a
+//! [`MarketView`] (active windows, both outcome books, reference prices, the time now, time left,
+//! own positions and open orders) and a queue for actions (submit, cancel, set a timer). Actions
+//! only queue: the driver (the engine in backtest, the live runner otherwise) runs pre-trade risk
+//! checks and hands them to an executor after the callback returns.
+//!
+//! A strategy cannot tell backtest from live: it sees only this API. The driver guarantees that
+//! [`MarketView::now`] is never earlier than the receive time of any event the strategy has seen,
+//! so a strategy cannot look ahead.
+//!
+//! Reference strategies: [`complete_set`] and the [`random`] baseline.
+
+pub mod complete_set;
+pub mod random;
+
+use polyedge_core::event::{ReferenceSource, Venue};
+use polyedge_core::{
+    ExecReport, FeeSchedule, Fixed18, MarketEvent, OrderId, OrderIntent, Outcome, Size, UnixNanos,
+    Window, WindowBook,
+};
+use serde::{Deserialize, Serialize};
+
+pub use complete_set::{CompleteSet, CompleteSetParams};
+pub use random::{RandomBaseline, RandomParams, XorShift64};
+
+/// Lifecycle phase of a window, announced to strategies through [`Strategy::on_window`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WindowPhase {
+    /// The window's start time has passed: it is trading.
+    Opened,
+    /// The strike (opening reference price) is known ([`Window::strike`]).
+    StrikeKnown,
+    /// The window is about to end (the driver's closing lead time before the end).
+    Closing,
+    /// The window ended and was settled with this outcome (`None`: unknown, excluded from PnL).
+    Resolved(Option<Outcome>),
+}
+
+/// Read-only market state as of [`MarketView::now`].
+pub trait MarketView {
+    /// The decision time: the receive time of the event being handled, or the due time of the
+    /// timer or lifecycle phase. Never earlier than any event the strategy has seen.
+    fn now(&self) -> UnixNanos;
+    /// Windows opened and not yet resolved, in slug order.
+    fn active_windows(&self) -> Vec<&Window>;
+    /// A known window (active or not) by slug.
+    fn window(&self, slug: &str) -> Option<&Window>;
+    /// The Up/Down books of a window, if its tokens are known.
+    fn book(&self, slug: &str) -> Option<&WindowBook>;
+    /// The last reference price from `source` whose symbol equals `symbol` (case-insensitive).
+    fn reference_price(&self, source: ReferenceSource, symbol: &str) -> Option<Fixed18>;
+    /// The last spot price on `venue` for `symbol` (case-insensitive): the last trade price or
+    /// quote mid, whichever came last.
+    fn spot_price(&self, venue: Venue, symbol: &str) -> Option<Fixed18>;
+    /// The fee schedule that applies to a taker order on `slug` now.
+    fn fee_schedule(&self, slug: &str) -> Option<FeeSchedule>;
+    /// Shares of `outcome` of `slug` this strategy holds.
+    fn position(&self, slug: &str, outcome: Outcome) -> Size;
+    /// This strategy's working orders (size = shares still working), in id order.
+    fn open_orders(&self) -> &[OrderIntent];
+}
+
+/// An action a strategy queued during a callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Send an order.
+    Submit(OrderIntent),
+    /// Cancel a working order.
+    Cancel(OrderId),
+    /// Call [`Strategy::on_timer`] at (or, if already past, right after) this time.
+    Timer(UnixNanos),
+}
+
+/// What a strategy gets on each callback: the market view and an action queue.
+pub struct Ctx<'a> {
+    view: &'a dyn MarketView,
+    next_id: &'a mut u64,
+    actions: Vec<Action>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context over `view`; order ids are drawn from `next_id` (incremented per submit).
+    pub fn new(view: &'a dyn MarketView, next_id: &'a mut u64) -> Self {
+        Ctx {
+            view,
+            next_id,
+            actions: Vec::new(),
+        }
+    }
+
+    /// The market view.
+    pub fn view(&self) -> &dyn MarketView {
+        self.view
+    }
+
+    /// The decision time.
+    pub fn now(&self) -> UnixNanos {
+        self.view.now()
+    }
+
+    /// Nanoseconds left before `slug` ends (0 when ended or unknown).
+    pub fn time_left_ns(&self, slug: &str) -> u64 {
+        self.view
+            .window(slug)
+            .map_or(0, |w| w.end.0.saturating_sub(self.now().0))
+    }
+
+    /// Queues `intent` for submission; its `id` is replaced by a fresh one, which is returned.
+    pub fn submit(&mut self, mut intent: OrderIntent) -> OrderId {
+        *self.next_id += 1;
+        let id = OrderId(*self.next_id);
+        intent.id = id;
+        self.actions.push(Action::Submit(intent));
+        id
+    }
+
+    /// Queues a cancel of `order`.
+    pub fn cancel(&mut self, order: OrderId) {
+        self.actions.push(Action::Cancel(order));
+    }
+
+    /// Asks for [`Strategy::on_timer`] at `at`.
+    pub fn set_timer(&mut self, at: UnixNanos) {
+        self.actions.push(Action::Timer(at));
+    }
+
+    /// The queued actions, in order, consuming the context.
+    pub fn into_actions(self) -> Vec<Action> {
+        self.actions
+    }
+}
+
+/// A trading strategy. All callbacks default to doing nothing except [`Strategy::on_event`].
+pub trait Strategy {
+    /// Name, used in results.
+    fn name(&self) -> &str;
+    /// A market event was received at `ctx.now()` (the market state already includes it).
+    fn on_event(&mut self, ctx: &mut Ctx<'_>, ev: &MarketEvent);
+    /// A timer set with [`Ctx::set_timer`] fired at `now`.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_>, now: UnixNanos) {
+        let _ = (ctx, now);
+    }
+    /// An execution report about one of this strategy's orders.
+    fn on_report(&mut self, ctx: &mut Ctx<'_>, report: &ExecReport) {
+        let _ = (ctx, report);
+    }
+    /// A window changed lifecycle phase.
+    fn on_window(&mut self, ctx: &mut Ctx<'_>, window: &Window, phase: WindowPhase) {
+        let _ = (ctx, window, phase);
+    }
+}
