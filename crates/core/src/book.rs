@@ -220,6 +220,44 @@ impl Sweep {
     }
 }
 
+/// Walks `levels` (one side of a book, best first) to take up to `shares`, not beyond `limit` if
+/// given: asks priced ≤ `limit` when `side` is [`BookSide::Ask`], bids priced ≥ `limit` otherwise.
+/// Shared by [`OrderBook::sweep`] and the mirrored view of
+/// [`WindowBook::sweep`](crate::window_book::WindowBook::sweep).
+pub fn sweep_levels(
+    levels: impl Iterator<Item = Level>,
+    side: BookSide,
+    shares: Size,
+    limit: Option<Price>,
+) -> Sweep {
+    let mut left = shares.micros();
+    let mut out = Sweep {
+        filled: Size::ZERO,
+        notional_e12: 0,
+        worst_price: None,
+        levels: 0,
+    };
+    for l in levels {
+        if left == 0 {
+            break;
+        }
+        let within = limit.is_none_or(|lim| match side {
+            BookSide::Ask => l.price <= lim,
+            BookSide::Bid => l.price >= lim,
+        });
+        if !within {
+            break;
+        }
+        let take = l.size.micros().min(left);
+        left -= take;
+        out.filled += Size::from_micros(take);
+        out.notional_e12 += notional_e12(l.price, Size::from_micros(take));
+        out.worst_price = Some(l.price);
+        out.levels += 1;
+    }
+    out
+}
+
 /// L2 order book of one outcome token.
 #[derive(Clone)]
 pub struct OrderBook {
@@ -448,34 +486,7 @@ impl OrderBook {
     /// Walks `side` from the best level to take up to `shares`, optionally not beyond `limit`.
     /// Buying walks the asks, selling walks the bids.
     pub fn sweep(&self, side: BookSide, shares: Size, limit: Option<Price>) -> Sweep {
-        let mut left = shares.micros();
-        let mut out = Sweep {
-            filled: Size::ZERO,
-            notional_e12: 0,
-            worst_price: None,
-            levels: 0,
-        };
-        for l in self.levels(side) {
-            if left == 0 {
-                break;
-            }
-            if let Some(lim) = limit {
-                let ok = match side {
-                    BookSide::Ask => l.price <= lim,
-                    BookSide::Bid => l.price >= lim,
-                };
-                if !ok {
-                    break;
-                }
-            }
-            let take = l.size.micros().min(left);
-            left -= take;
-            out.filled += Size::from_micros(take);
-            out.notional_e12 += notional_e12(l.price, Size::from_micros(take));
-            out.worst_price = Some(l.price);
-            out.levels += 1;
-        }
-        out
+        sweep_levels(self.levels(side), side, shares, limit)
     }
 
     /// A snapshot of the current state (levels best first), e.g. to compare with a venue snapshot.

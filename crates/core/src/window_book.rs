@@ -12,9 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::book::{BookError, OrderBook, Sweep};
+use crate::book::{BookError, OrderBook, Sweep, sweep_levels};
 use crate::event::{EventKind, Level, MarketEvent};
-use crate::fixed::{Price, Size, notional_e12};
+use crate::fixed::{Price, Size};
 use crate::ids::TokenId;
 use crate::market::{BookSide, Outcome};
 use crate::time::UnixNanos;
@@ -199,34 +199,7 @@ impl WindowBook {
         shares: Size,
         limit: Option<Price>,
     ) -> Sweep {
-        let mut left = shares.micros();
-        let mut out = Sweep {
-            filled: Size::ZERO,
-            notional_e12: 0,
-            worst_price: None,
-            levels: 0,
-        };
-        for l in self.levels(outcome, side) {
-            if left == 0 {
-                break;
-            }
-            if let Some(lim) = limit {
-                let ok = match side {
-                    BookSide::Ask => l.price <= lim,
-                    BookSide::Bid => l.price >= lim,
-                };
-                if !ok {
-                    break;
-                }
-            }
-            let take = l.size.micros().min(left);
-            left -= take;
-            out.filled += Size::from_micros(take);
-            out.notional_e12 += notional_e12(l.price, Size::from_micros(take));
-            out.worst_price = Some(l.price);
-            out.levels += 1;
-        }
-        out
+        sweep_levels(self.levels(outcome, side), side, shares, limit)
     }
 
     /// `true` when both books have data, are updated at the same instant, and disagree at the top
