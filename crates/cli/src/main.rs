@@ -5,6 +5,7 @@
 //! polyedge inspect <recording>... [--json]          per-window coverage and book statistics
 //! polyedge replay <recording>... [--limit N]        print the parsed events as JSON lines
 //! polyedge calibrate <recording>... [--json]        score the fair-value model (and market mid)
+//! polyedge tables <recording> [--out DIR]           capture segments → Parquet tables
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG=debug` for more); results go to stdout.
@@ -12,6 +13,7 @@
 mod calibrate;
 mod inspect;
 mod progress;
+mod tables;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -68,6 +70,16 @@ enum Command {
         limit: Option<u64>,
         #[command(flatten)]
         filter: FilterArgs,
+    },
+    /// Convert a recording's capture segments into Parquet tables (book_snapshots, book_deltas,
+    /// trades, best_bid_ask, spot_trades, spot_quotes, reference_prices, klines, windows) that
+    /// pandas, polars and DuckDB read directly. See docs/tables.md.
+    Tables {
+        /// Recording directory.
+        recording: PathBuf,
+        /// Output directory (default: <recording>/tables).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Calibration of the fair-value model's P(Up) (and of the market's Up mid where there are
     /// books) on settled windows: Brier, log loss, paired differences, reliability tables.
@@ -194,6 +206,7 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             filter,
         } => cmd_replay(&recordings, limit, &filter),
+        Command::Tables { recording, out } => tables::cmd_tables(&recording, out.as_deref()),
         Command::Calibrate {
             recordings,
             json,
