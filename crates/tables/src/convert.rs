@@ -89,6 +89,13 @@ pub(crate) fn ns(t: UnixNanos) -> i64 {
     i64::try_from(t.0).unwrap_or(i64::MAX)
 }
 
+/// Wall-clock now, ns since the Unix epoch.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 fn price_e6(p: Price) -> i64 {
     i64::from(p.micros())
 }

@@ -20,7 +20,7 @@
 //!
 //! ## Using it from `collect`
 //!
-//! ```ignore
+//! ```no_run
 //! # async fn demo(rec_dir: &std::path::Path, closed_segment: &std::path::Path,
 //! #   stream: polyedge_store::StreamId, frame: &[u8], recv_ns: polyedge_core::UnixNanos)
 //! #   -> Result<(), polyedge_tables::TableError> {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ch;
+
 use std::path::{Path, PathBuf};
 
 use polyedge_core::{UnixNanos, Window};
