@@ -543,3 +543,49 @@ table! {
         loaded_ns: i64,
     }
 }
+
+/// The column reference of every table as Markdown (one section per table: column, Parquet
+/// type, ClickHouse type, meaning). `docs/tables.md` embeds it; a test keeps the two equal.
+pub fn schema_markdown() -> String {
+    use crate::schema::{Column, TableRow};
+    fn section<R: TableRow>(out: &mut String, title: &str) {
+        out.push_str(&format!("### `{}`{title}\n\n", R::TABLE));
+        out.push_str("| column | Parquet | ClickHouse | meaning |\n|---|---|---|---|\n");
+        for Column {
+            name,
+            ch_type,
+            arrow_type,
+            nullable,
+            ch_only,
+            doc,
+        } in R::columns()
+        {
+            let pq = if ch_only {
+                "—".to_string()
+            } else if nullable {
+                format!("{arrow_type} (null)")
+            } else {
+                arrow_type.to_string()
+            };
+            out.push_str(&format!(
+                "| `{name}` | {pq} | `{ch_type}` | {} |\n",
+                doc.trim()
+            ));
+        }
+        out.push('\n');
+    }
+    let mut s = String::new();
+    section::<BookSnapshotRow>(&mut s, "");
+    section::<BookDeltaRow>(&mut s, "");
+    section::<TradeRow>(&mut s, "");
+    section::<BestBidAskRow>(&mut s, "");
+    section::<SpotTradeRow>(&mut s, "");
+    section::<SpotQuoteRow>(&mut s, "");
+    section::<ReferencePriceRow>(&mut s, "");
+    section::<KlineRow>(&mut s, "");
+    section::<WindowRow>(&mut s, "");
+    section::<FrameRow>(&mut s, " (ClickHouse only)");
+    section::<RecordingRow>(&mut s, " (ClickHouse only)");
+    section::<LoadedSegmentRow>(&mut s, " (ClickHouse only)");
+    s
+}
