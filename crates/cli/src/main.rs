@@ -5,6 +5,9 @@
 //! polyedge inspect <recording>... [--json]          per-window coverage and book statistics
 //! polyedge replay <recording>... [--limit N]        print the parsed events as JSON lines
 //! polyedge calibrate <recording>... [--json]        score the fair-value model (and market mid)
+//! polyedge tables <recording> [--out DIR]           capture segments → Parquet tables
+//! polyedge backfill <recording>... --clickhouse URL  load recordings into ClickHouse
+//! polyedge replay --clickhouse URL [name...]        replay recordings stored in ClickHouse
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG=debug` for more); results go to stdout.
@@ -12,6 +15,7 @@
 mod calibrate;
 mod inspect;
 mod progress;
+mod tables;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -60,14 +64,45 @@ enum Command {
     },
     /// Print the parsed events of recordings as JSON lines, in receive-time order.
     Replay {
-        /// Recording directories.
-        #[arg(required = true)]
+        /// Recording directories (with --clickhouse: recording names in the database; none = all).
+        #[arg(required_unless_present = "clickhouse")]
         recordings: Vec<PathBuf>,
+        /// Replay from ClickHouse (http://host:8123/db) instead of the files.
+        #[arg(long)]
+        clickhouse: Option<String>,
         /// Stop after this many events.
         #[arg(long)]
         limit: Option<u64>,
         #[command(flatten)]
         filter: FilterArgs,
+    },
+    /// Convert a recording's capture segments into Parquet tables (book_snapshots, book_deltas,
+    /// trades, best_bid_ask, spot_trades, spot_quotes, reference_prices, klines, windows) that
+    /// pandas, polars and DuckDB read directly. See docs/tables.md.
+    Tables {
+        /// Recording directory.
+        recording: PathBuf,
+        /// Output directory (default: <recording>/tables).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Load recordings into ClickHouse (schema created if missing): frames and every table.
+    /// Segments already loaded completely are skipped, so it can be re-run at any time (e.g.
+    /// after ClickHouse was down during collect). See docs/tables.md.
+    Backfill {
+        /// Recording directories.
+        #[arg(required = true)]
+        recordings: Vec<PathBuf>,
+        /// ClickHouse HTTP URL with database: http://[user[:password]@]host:8123/db
+        /// (credentials also from CLICKHOUSE_USER / CLICKHOUSE_PASSWORD).
+        #[arg(long)]
+        clickhouse: String,
+        /// Name of the recording in ClickHouse (default: the directory's name).
+        #[arg(long = "as")]
+        name: Option<String>,
+        /// Load every segment again, even those already loaded.
+        #[arg(long)]
+        force: bool,
     },
     /// Calibration of the fair-value model's P(Up) (and of the market's Up mid where there are
     /// books) on settled windows: Brier, log loss, paired differences, reliability tables.
@@ -191,9 +226,29 @@ fn run(cli: Cli) -> Result<()> {
         } => cmd_inspect(&recordings, json, &filter),
         Command::Replay {
             recordings,
+            clickhouse: Some(url),
+            limit,
+            filter,
+        } => {
+            let names: Vec<String> = recordings
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            tables::cmd_replay_clickhouse(&url, &names, limit, &filter.to_filter()?)
+        }
+        Command::Replay {
+            recordings,
+            clickhouse: None,
             limit,
             filter,
         } => cmd_replay(&recordings, limit, &filter),
+        Command::Backfill {
+            recordings,
+            clickhouse,
+            name,
+            force,
+        } => tables::cmd_backfill(&recordings, &clickhouse, name.as_deref(), force),
+        Command::Tables { recording, out } => tables::cmd_tables(&recording, out.as_deref()),
         Command::Calibrate {
             recordings,
             json,

@@ -1,0 +1,98 @@
+//! `polyedge tables` (capture segments → Parquet), `polyedge backfill` (→ ClickHouse) and
+//! `polyedge replay --clickhouse`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use polyedge_store::ReplayFilter;
+use polyedge_tables::clickhouse::{BackfillOptions, BlockingEventReplay, ChConfig, ChDb, backfill};
+
+use crate::progress;
+
+/// Converts the recording at `dir` into Parquet under `out` (default `<dir>/tables`) and prints
+/// what was written. Fails (after writing everything readable) if a segment was corrupt.
+pub fn cmd_tables(dir: &Path, out: Option<&Path>) -> Result<()> {
+    let bar = progress::Bar::new();
+    let sum = polyedge_tables::parquet::export_recording(dir, out, &bar)
+        .with_context(|| format!("export tables of {}", dir.display()))?;
+    bar.finish();
+    print!("{sum}");
+    if !sum.errors.is_empty() {
+        bail!(
+            "{} damaged segment(s) (listed above); everything readable was exported",
+            sum.errors.len()
+        );
+    }
+    Ok(())
+}
+
+/// A single-threaded tokio runtime for the ClickHouse commands.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start async runtime")
+}
+
+/// `polyedge backfill`: loads recordings into ClickHouse (only what is not loaded yet).
+/// Fails (after loading everything readable) if a segment was corrupt.
+pub fn cmd_backfill(dirs: &[PathBuf], url: &str, name: Option<&str>, force: bool) -> Result<()> {
+    if name.is_some() && dirs.len() > 1 {
+        bail!("--as names one recording; give one recording directory with it");
+    }
+    let db = ChDb::new(ChConfig::parse(url)?);
+    let rt = runtime()?;
+    let mut damaged = 0;
+    for dir in dirs {
+        let opts = BackfillOptions {
+            name: name.map(str::to_string),
+            force,
+            ..BackfillOptions::default()
+        };
+        let bar = progress::Bar::new();
+        let report = rt
+            .block_on(backfill(&db, dir, &opts, &bar))
+            .with_context(|| {
+                format!("backfill {} into {}", dir.display(), db.config().display())
+            })?;
+        bar.finish();
+        print!("{report}");
+        damaged += report.errors.len();
+    }
+    if damaged > 0 {
+        bail!("{damaged} damaged segment(s) (listed above); everything readable was loaded");
+    }
+    Ok(())
+}
+
+/// `polyedge replay --clickhouse URL [NAME…]`: the parsed events of recordings stored in
+/// ClickHouse, as JSON lines (the same output as replay from the files).
+pub fn cmd_replay_clickhouse(
+    url: &str,
+    names: &[String],
+    limit: Option<u64>,
+    filter: &ReplayFilter,
+) -> Result<()> {
+    let db = ChDb::new(ChConfig::parse(url)?);
+    let mut replay = BlockingEventReplay::open(&db, names, filter)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut n = 0u64;
+    for ev in replay.by_ref() {
+        if limit.is_some_and(|l| n >= l) {
+            break;
+        }
+        serde_json::to_writer(&mut out, &ev?)?;
+        writeln!(out)?;
+        n += 1;
+    }
+    out.flush()?;
+    let st = replay.stats();
+    eprintln!(
+        "{n} events from {} frames ({} parse errors) from ClickHouse {}",
+        st.frames,
+        st.parse_errors,
+        db.config().display()
+    );
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! End-to-end tests of `polyedge tables`, `polyedge backfill` and `polyedge replay
+//! --clickhouse` through the built binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../../tables/tests/common/mod.rs"]
+mod common;
+
+use common::ch;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_polyedge"))
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run polyedge")
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "polyedge failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8 stdout")
+}
+
+fn import_sample(out: &Path) {
+    run_ok(
+        bin()
+            .args(["import", "cronos"])
+            .arg(repo("data/sample"))
+            .arg("--out")
+            .arg(out),
+    );
+}
+
+#[test]
+fn tables_writes_parquet_and_reports_a_damaged_segment_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    import_sample(&rec);
+    let report = run_ok(bin().arg("tables").arg(&rec));
+    assert!(report.contains("33715 frames (0 not parsed)"), "{report}");
+    assert!(report.contains("klines: 65 rows"), "{report}");
+    assert!(report.contains("windows: 10 rows"), "{report}");
+    let f = rec.join("tables/book_snapshots/20260415T12.polymarket-market.parquet");
+    assert!(f.is_file());
+
+    // A segment that is not zstd at all: named in the error, the rest still exported.
+    let bad = rec.join("capture/polymarket-market/20260415T14.seg.zst");
+    std::fs::write(&bad, b"this is not a segment").unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = run(bin().arg("tables").arg(&rec).arg("--out").arg(&out_dir));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("20260415T14.seg.zst"), "{stdout}");
+    assert!(stderr.contains("damaged segment"), "{stderr}");
+    assert!(
+        out_dir
+            .join("book_snapshots/20260415T13.polymarket-market.parquet")
+            .is_file()
+    );
+
+    let out = run(bin().arg("tables").arg(tmp.path().join("missing")));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+}
+
+#[test]
+fn backfill_then_replay_from_clickhouse_prints_what_replay_from_files_prints() {
+    let Some(server) = ch::ChServer::start() else {
+        return;
+    };
+    // The hand-built recording (a frame for every table; the sample is loaded by the
+    // library's ClickHouse test).
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("hand-rec");
+    common::write_hand_recording(&rec);
+    let url = server.url("pe_cli");
+    let report = run_ok(bin().arg("backfill").arg(&rec).args(["--clickhouse", &url]));
+    assert!(
+        report.contains("recording hand-rec: 5 segments loaded"),
+        "{report}"
+    );
+    assert!(
+        report.contains("13 frames (1 not parsed), 1 windows"),
+        "{report}"
+    );
+    assert!(report.contains("book_snapshots: 4 rows"), "{report}");
+    let again = run_ok(bin().arg("backfill").arg(&rec).args(["--clickhouse", &url]));
+    assert!(
+        again.contains("0 segments loaded (5 already loaded, skipped"),
+        "{again}"
+    );
+
+    for args in [
+        &[][..],
+        &["--window", common::SLUG][..],
+        &["--from", "1776257401", "--to", "1776258000.6"][..],
+    ] {
+        let files = run_ok(bin().arg("replay").arg(&rec).args(args));
+        let from_ch = run_ok(
+            bin()
+                .args(["replay", "--clickhouse", &url, "hand-rec"])
+                .args(args),
+        );
+        assert!(files.lines().count() >= 3, "{args:?}: {files}");
+        assert_eq!(
+            files, from_ch,
+            "{args:?}: replay from ClickHouse differs from replay from files"
+        );
+    }
+
+    let out = run(bin().args(["replay", "--clickhouse", &url, "nope"]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no recording \"nope\""));
+}
