@@ -24,5 +24,5 @@ pub use fee_regime::fee_schedule_at;
 pub use latency::LatencyConfig;
 pub use portfolio::{Portfolio, PortfolioError, Position, Settlement};
 pub use risk::RiskConfig;
-pub use run::{Engine, EngineConfig, EquityPoint, RunResult, StrategyResult};
+pub use run::{Engine, EngineConfig, EquityPoint, OrderRecord, RunResult, StrategyResult};
 pub use sim_exec::{OrderStage, OrderView, ShrinkFill, SimConfig, SimError, SimExecutor, SimStats};

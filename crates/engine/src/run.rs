@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
-    Cash, EventKind, ExecReport, FeeSchedule, Fill, Fixed18, MarketEvent, OrderIntent, Outcome,
-    RejectReason, Size, Symbol, TokenId, UnixNanos, Window, WindowBook,
+    Cash, EventKind, ExecReport, FeeSchedule, Fill, Fixed18, MarketEvent, OrderId, OrderIntent,
+    Outcome, Price, RejectReason, Size, Symbol, TokenId, UnixNanos, Window, WindowBook,
 };
 use polyedge_strategy::{Action, Ctx, MarketView, Strategy, WindowPhase};
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,24 @@ pub struct EquityPoint {
     pub realized_pnl: Cash,
 }
 
+/// One order a strategy sent, with what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// The order as submitted (its `id` is the strategy's order id).
+    pub intent: OrderIntent,
+    /// Decision time: when the strategy queued it (ns since epoch).
+    pub decided_at: UnixNanos,
+    /// The strategy's fair value of one share of the outcome at decision time, if given
+    /// ([`Ctx::submit_with_fair_value`]).
+    pub fair_value: Option<Price>,
+    /// Shares filled (micro-shares).
+    pub filled: Size,
+    /// Fees paid on its fills (micro-pUSD).
+    pub fees: Cash,
+    /// Why it was rejected (risk check or simulated venue), if it was.
+    pub rejected: Option<RejectReason>,
+}
+
 /// What one strategy did over a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StrategyResult {
@@ -83,6 +101,8 @@ pub struct StrategyResult {
     pub name: String,
     /// All fills, in order.
     pub fills: Vec<Fill>,
+    /// Every order sent, in submission order.
+    pub orders: Vec<OrderRecord>,
     /// Realized PnL per traded window (fees included), in slug order.
     pub window_pnl: BTreeMap<String, Cash>,
     /// Net realized PnL (= Σ `window_pnl`).
@@ -141,6 +161,8 @@ struct Lane {
     timers: BTreeSet<UnixNanos>,
     next_id: u64,
     fills: Vec<Fill>,
+    orders: Vec<OrderRecord>,
+    order_index: BTreeMap<OrderId, usize>,
     traded: BTreeSet<String>,
     equity: Vec<EquityPoint>,
     rejected: u64,
@@ -238,14 +260,22 @@ impl Lane {
                 if self.portfolio.apply_fill(f).is_ok() {
                     let rebate = self.exec.rebate_estimate(f);
                     self.portfolio.accrue_rebate_estimate(rebate);
+                    if let Some(&k) = self.order_index.get(&f.order) {
+                        let o = &mut self.orders[k];
+                        o.filled += f.size;
+                        o.fees += f.fee;
+                    }
                     self.fills.push(f.clone());
                     self.traded.insert(f.window.clone());
                 } else {
                     self.portfolio_errors += 1;
                 }
             }
-            if matches!(r, ExecReport::Rejected { .. }) {
+            if let ExecReport::Rejected { order, reason, .. } = &r {
                 self.rejected += 1;
+                if let Some(&k) = self.order_index.get(order) {
+                    self.orders[k].rejected = Some(reason.clone());
+                }
             }
             queue.push_back(r);
         }
@@ -281,9 +311,21 @@ impl Lane {
             let mut reports = VecDeque::new();
             for a in actions {
                 match a {
-                    Action::Submit(intent) => {
+                    Action::Submit { intent, fair_value } => {
+                        self.order_index.insert(intent.id, self.orders.len());
+                        self.orders.push(OrderRecord {
+                            intent: intent.clone(),
+                            decided_at: now,
+                            fair_value,
+                            filled: Size::ZERO,
+                            fees: Cash::ZERO,
+                            rejected: None,
+                        });
                         if let Err(reason) = self.submit(market, config, intent.clone()) {
                             self.rejected += 1;
+                            if let Some(o) = self.orders.last_mut() {
+                                o.rejected = Some(reason.clone());
+                            }
                             reports.push_back(ExecReport::Rejected {
                                 order: intent.id,
                                 reason,
@@ -379,6 +421,8 @@ impl Engine {
                 timers: BTreeSet::new(),
                 next_id: 0,
                 fills: Vec::new(),
+                orders: Vec::new(),
+                order_index: BTreeMap::new(),
                 traded: BTreeSet::new(),
                 equity: Vec::new(),
                 rejected: 0,
@@ -613,6 +657,7 @@ impl Engine {
                     rejected: lane.rejected,
                     portfolio_errors: lane.portfolio_errors,
                     fills: lane.fills,
+                    orders: lane.orders,
                 }
             })
             .collect();

@@ -20,8 +20,8 @@ pub mod random;
 
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
-    ExecReport, FeeSchedule, Fixed18, MarketEvent, OrderId, OrderIntent, Outcome, Size, UnixNanos,
-    Window, WindowBook,
+    ExecReport, FeeSchedule, Fixed18, MarketEvent, OrderId, OrderIntent, Outcome, Price, Size,
+    UnixNanos, Window, WindowBook,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,8 +68,15 @@ pub trait MarketView {
 /// An action a strategy queued during a callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
-    /// Send an order.
-    Submit(OrderIntent),
+    /// Send an order. `fair_value` is the strategy's fair value of the order's outcome token
+    /// at decision time (micro-pUSD per share, `None` if it has no model); reports use it for
+    /// the edge at entry (fair value − price − fee per share for a buy).
+    Submit {
+        /// The order.
+        intent: OrderIntent,
+        /// Fair value of one share of `intent.outcome` at decision time.
+        fair_value: Option<Price>,
+    },
     /// Cancel a working order.
     Cancel(OrderId),
     /// Call [`Strategy::on_timer`] at (or, if already past, right after) this time.
@@ -111,11 +118,21 @@ impl<'a> Ctx<'a> {
     }
 
     /// Queues `intent` for submission; its `id` is replaced by a fresh one, which is returned.
-    pub fn submit(&mut self, mut intent: OrderIntent) -> OrderId {
+    pub fn submit(&mut self, intent: OrderIntent) -> OrderId {
+        self.submit_inner(intent, None)
+    }
+
+    /// As [`Ctx::submit`], recording `fair_value` (micro-pUSD per share of the order's outcome,
+    /// the strategy's own estimate at decision time) for the report's edge at entry.
+    pub fn submit_with_fair_value(&mut self, intent: OrderIntent, fair_value: Price) -> OrderId {
+        self.submit_inner(intent, Some(fair_value))
+    }
+
+    fn submit_inner(&mut self, mut intent: OrderIntent, fair_value: Option<Price>) -> OrderId {
         *self.next_id += 1;
         let id = OrderId(*self.next_id);
         intent.id = id;
-        self.actions.push(Action::Submit(intent));
+        self.actions.push(Action::Submit { intent, fair_value });
         id
     }
 
