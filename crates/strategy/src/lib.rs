@@ -17,6 +17,7 @@
 
 pub mod complete_set;
 pub mod random;
+pub mod registry;
 
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
