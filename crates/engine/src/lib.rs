@@ -13,6 +13,7 @@
 //! The fill model, its assumptions and what the recorded data lacks are described in
 //! `docs/fill-model.md`. Money never touches `f64`.
 
+pub mod decimal;
 pub mod fee_regime;
 pub mod latency;
 pub mod portfolio;

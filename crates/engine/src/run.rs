@@ -40,7 +40,9 @@ const MAX_CASCADE: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
-    /// Starting cash of each strategy's portfolio (default 1 000 pUSD).
+    /// Starting cash of each strategy's portfolio, pUSD (serde: a decimal string; default
+    /// `"1000"`).
+    #[serde(with = "crate::decimal::cash")]
     pub start_cash: Cash,
     /// Pre-trade limits.
     pub risk: RiskConfig,
@@ -66,6 +68,8 @@ impl Default for EngineConfig {
 pub struct EquityPoint {
     /// When (the window end).
     pub at: UnixNanos,
+    /// The window whose settlement this point follows.
+    pub window: String,
     /// Cash.
     pub cash: Cash,
     /// Cost of positions still open.
@@ -123,6 +127,11 @@ pub struct StrategyResult {
     pub unsettled_cost: Cash,
     /// Equity curve.
     pub equity: Vec<EquityPoint>,
+    /// Capital at risk: the most the open positions cost at any time (micro-pUSD).
+    pub max_open_cost: Cash,
+    /// Capital at risk over time: ∫ open cost dt from the first event to the end of the run, in
+    /// micro-pUSD × nanoseconds (divide by the run's span for the time-weighted mean).
+    pub open_cost_integral: i128,
     /// Orders rejected (risk or venue).
     pub rejected: u64,
     /// Fills the portfolio refused (should stay 0).
@@ -136,6 +145,10 @@ pub struct RunResult {
     pub events: u64,
     /// Book events the window books refused (out-of-order or malformed).
     pub book_errors: u64,
+    /// Receive time of the first event (`None`: no events).
+    pub first_event_ns: Option<UnixNanos>,
+    /// When the run ended: the later of the last event and the last window end (ns since epoch).
+    pub end_ns: UnixNanos,
     /// One result per strategy, in the order given.
     pub strategies: Vec<StrategyResult>,
 }
@@ -165,8 +178,43 @@ struct Lane {
     order_index: BTreeMap<OrderId, usize>,
     traded: BTreeSet<String>,
     equity: Vec<EquityPoint>,
+    exposure: Exposure,
     rejected: u64,
     portfolio_errors: u64,
+}
+
+/// Open cost over time, updated whenever it changes (fills, settlements).
+#[derive(Default)]
+struct Exposure {
+    last_at: Option<UnixNanos>,
+    last_cost: Cash,
+    integral: i128,
+    max: Cash,
+}
+
+impl Exposure {
+    /// The open cost became `cost` at `at` (clamped to be monotonic).
+    fn update(&mut self, at: UnixNanos, cost: Cash) {
+        if let Some(last) = self.last_at {
+            let at = at.max(last);
+            self.integral += i128::from(self.last_cost.micros()) * i128::from(at.0 - last.0);
+            self.last_at = Some(at);
+        } else {
+            self.last_at = Some(at);
+        }
+        self.last_cost = cost;
+        self.max = self.max.max(cost);
+    }
+
+    /// The integral up to `end`.
+    fn integral_to(&self, end: UnixNanos) -> i128 {
+        match self.last_at {
+            Some(last) if end > last => {
+                self.integral + i128::from(self.last_cost.micros()) * i128::from(end.0 - last.0)
+            }
+            _ => self.integral,
+        }
+    }
 }
 
 struct View<'a> {
@@ -265,6 +313,7 @@ impl Lane {
                         o.filled += f.size;
                         o.fees += f.fee;
                     }
+                    self.exposure.update(f.at, self.portfolio.open_cost());
                     self.fills.push(f.clone());
                     self.traded.insert(f.window.clone());
                 } else {
@@ -377,6 +426,7 @@ pub struct Engine {
     schedule: BTreeSet<(UnixNanos, Phase, usize)>,
     book_errors: u64,
     events: u64,
+    first_event_ns: Option<UnixNanos>,
 }
 
 impl Engine {
@@ -425,6 +475,7 @@ impl Engine {
                 order_index: BTreeMap::new(),
                 traded: BTreeSet::new(),
                 equity: Vec::new(),
+                exposure: Exposure::default(),
                 rejected: 0,
                 portfolio_errors: 0,
             })
@@ -445,6 +496,7 @@ impl Engine {
             schedule,
             book_errors: 0,
             events: 0,
+            first_event_ns: None,
         }
     }
 
@@ -454,6 +506,13 @@ impl Engine {
     pub fn run(mut self, events: impl IntoIterator<Item = MarketEvent>) -> RunResult {
         for ev in events {
             self.events += 1;
+            if self.first_event_ns.is_none() {
+                self.first_event_ns = Some(ev.recv_ns);
+                // Exposure is measured from the first event.
+                for lane in &mut self.lanes {
+                    lane.exposure.update(ev.recv_ns, Cash::ZERO);
+                }
+            }
             let now = ev.recv_ns.max(self.market.now);
             self.fire_due(now);
             self.market.now = now;
@@ -489,6 +548,7 @@ impl Engine {
             .unwrap_or(self.market.now)
             .max(self.market.now);
         self.fire_due(last_end);
+        self.market.now = self.market.now.max(last_end);
         self.finish()
     }
 
@@ -616,8 +676,10 @@ impl Engine {
                     lane.portfolio_errors += 1;
                 }
                 let p = &lane.portfolio;
+                lane.exposure.update(now, p.open_cost());
                 lane.equity.push(EquityPoint {
                     at: now,
+                    window: w.slug.clone(),
                     cash: p.cash(),
                     open_cost: p.open_cost(),
                     unsettled_cost: p.unsettled_cost(),
@@ -632,6 +694,7 @@ impl Engine {
     }
 
     fn finish(self) -> RunResult {
+        let end_ns = self.market.now;
         let strategies = self
             .lanes
             .into_iter()
@@ -654,6 +717,8 @@ impl Engine {
                     unsettled_windows: p.unsettled_count(),
                     unsettled_cost: p.unsettled_cost(),
                     equity: lane.equity,
+                    max_open_cost: lane.exposure.max,
+                    open_cost_integral: lane.exposure.integral_to(end_ns),
                     rejected: lane.rejected,
                     portfolio_errors: lane.portfolio_errors,
                     fills: lane.fills,
@@ -664,6 +729,8 @@ impl Engine {
         RunResult {
             events: self.events,
             book_errors: self.book_errors,
+            first_event_ns: self.first_event_ns,
+            end_ns,
             strategies,
         }
     }
