@@ -443,9 +443,20 @@ impl Engine {
         let mut schedule = BTreeSet::new();
         for (i, w) in windows.iter().enumerate() {
             by_slug.insert(w.slug.clone(), i);
-            if let (Some(up), Some(down)) = (w.up_token, w.down_token) {
-                by_token.insert(up, i);
-                by_token.insert(down, i);
+            // A window whose data knows only one token id (most cronos windows: the recorder
+            // followed the Down token) is traded on that token's book and its mirror: the two
+            // books are one pool (docs/fill-model.md §4). The missing id is a stand-in that no
+            // recorded event carries.
+            let (up, down) = match (w.up_token, w.down_token) {
+                (Some(u), Some(d)) => (Some(u), Some(d)),
+                (Some(u), None) => (Some(u), Some(TokenId::synthetic(&w.slug, "down"))),
+                (None, Some(d)) => (Some(TokenId::synthetic(&w.slug, "up")), Some(d)),
+                (None, None) => (None, None),
+            };
+            if let (Some(up), Some(down)) = (up, down) {
+                for t in [w.up_token, w.down_token].into_iter().flatten() {
+                    by_token.insert(t, i);
+                }
                 books.insert(w.slug.clone(), WindowBook::new(up, down));
             }
             schedule.insert((w.start, Phase::Opened, i));
