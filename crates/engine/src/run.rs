@@ -282,6 +282,10 @@ impl MarketView for View<'_> {
     fn open_orders(&self) -> &[OrderIntent] {
         self.open
     }
+
+    fn cash(&self) -> Option<Cash> {
+        Some(self.portfolio.cash())
+    }
 }
 
 /// A callback to deliver.
