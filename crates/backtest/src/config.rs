@@ -195,7 +195,7 @@ impl BacktestConfig {
                 .unwrap_or_default();
             ConfigError {
                 origin: self.origin.clone(),
-                message: format!("{at}{e}"),
+                message: format!("{at}{}", e.to_string().trim_end()),
             }
         };
         if !table.contains_key("seed") {

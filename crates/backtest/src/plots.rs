@@ -80,25 +80,31 @@ fn hours(at: UnixNanos, t0: UnixNanos) -> f64 {
     (at.0.saturating_sub(t0.0)) as f64 / 3.6e12
 }
 
-/// Realized equity points of `s` (start, then after each settlement), x in hours since `t0`.
+/// Realized equity of `s` as a step line (start, then a step at each settlement), x in hours
+/// since `t0`, y in pUSD.
 pub fn equity_points(s: &StrategyResult, t0: UnixNanos) -> Vec<(f64, f64)> {
     let mut v = vec![(0.0, s.start_cash.to_f64())];
-    v.extend(
-        s.equity
-            .iter()
-            .map(|p| (hours(p.at, t0), (s.start_cash + p.realized_pnl).to_f64())),
-    );
+    for p in &s.equity {
+        let x = hours(p.at, t0);
+        let prev = v.last().map_or(0.0, |l| l.1);
+        v.push((x, prev));
+        v.push((x, (s.start_cash + p.realized_pnl).to_f64()));
+    }
     v
 }
 
-/// Drawdown points of `s` (≤ 0, pUSD below the running peak), x in hours since `t0`.
+/// Drawdown of `s` as a step line (≤ 0: pUSD below the running peak of realized equity), x in
+/// hours since `t0`.
 pub fn drawdown_points(s: &StrategyResult, t0: UnixNanos) -> Vec<(f64, f64)> {
     let mut peak = s.start_cash;
     let mut v = vec![(0.0, 0.0)];
     for p in &s.equity {
         let eq = s.start_cash + p.realized_pnl;
         peak = peak.max(eq);
-        v.push((hours(p.at, t0), -(peak - eq).to_f64()));
+        let x = hours(p.at, t0);
+        let prev = v.last().map_or(0.0, |l| l.1);
+        v.push((x, prev));
+        v.push((x, -(peak - eq).to_f64()));
     }
     v
 }

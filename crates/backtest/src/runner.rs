@@ -29,13 +29,13 @@ pub enum BacktestError {
     /// Bad configuration (file, key, value or strategy name).
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A recording could not be opened or read.
-    #[error("recording {path}: {source}")]
+    /// A recording could not be opened (the store's error names the directory).
+    #[error("cannot open recording: {error}")]
     Recording {
         /// The recording directory.
         path: PathBuf,
         /// What went wrong.
-        source: StoreError,
+        error: StoreError,
     },
     /// Reading the recordings failed during the replay (corrupt segment, I/O).
     #[error("replay: {0}")]
@@ -245,9 +245,9 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         .recordings
         .iter()
         .map(|p| {
-            Recording::open(p).map_err(|source| BacktestError::Recording {
+            Recording::open(p).map_err(|error| BacktestError::Recording {
                 path: p.clone(),
-                source,
+                error,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
