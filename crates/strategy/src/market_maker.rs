@@ -17,12 +17,17 @@
 //! `k = sign(net) × skew_step × min(max_skew_steps, ⌈|net| / skew_unit_shares⌉)`. Each bid is
 //! rounded down to the tick, kept at least one tick below fair value (the skew never pays more
 //! than fair) and below the best ask (post-only must not cross). Nothing is quoted before the
-//! window's book has shown data. Orders are post-only GTD,
-//! expiring `pull_secs` before the window end. Quotes are replaced (cancel all of ours in the
-//! window, then post) when `f` moved by `refresh_move` since the last quote, every
-//! `refresh_secs` (a timer keeps the heartbeat without events), or when our inventory changed. A
-//! side whose shares (held + bids) reach `max_inventory_shares` is not quoted. At
-//! [`WindowPhase::Closing`] every quote is cancelled and the window is not quoted again.
+//! window's book has shown data. Orders are post-only GTD, expiring `pull_secs` before the
+//! window end.
+//!
+//! Quotes are replaced when `f` moved by `refresh_move` since the last quote, every
+//! `refresh_secs` (a timer keeps the heartbeat without events), or when our inventory changed:
+//! first every working order of ours in the window is cancelled, and the new quotes are posted
+//! once the last of them is gone (old and new quotes never both count against the risk limits;
+//! cancels are re-sent after 1 s if one went missing). A side whose held shares plus the new
+//! bid would exceed `max_inventory_shares`, or whose bid would take the window's bought notional
+//! over `max_window_cost`, is not quoted. At [`WindowPhase::Closing`] every quote is cancelled
+//! and the window is not quoted again.
 //!
 //! **Limitations.** Fills of resting orders are inferred from book snapshots (trade-through or
 //! shrink after our queue is gone, `docs/fill-model.md` §5): there is no trade tape in the data,
@@ -32,13 +37,13 @@
 use std::collections::BTreeMap;
 
 use polyedge_core::{
-    ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Price, Side, Size, TimeInForce,
+    Cash, ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Price, Side, Size, TimeInForce,
     UnixNanos, Window,
 };
 use polyedge_model::{ModelError, OnlineConfig, OnlineFairValue};
 use serde::{Deserialize, Serialize};
 
-use crate::sizing::{min_shares, price_of_prob, tick_size, whole_shares};
+use crate::sizing::{Ledger, min_shares, price_of_prob, tick_size, whole_shares};
 use crate::{Ctx, Strategy, WindowPhase, affected_windows};
 
 /// Parameters (serde/TOML: every field optional; prices as decimal strings in pUSD per share).
@@ -67,6 +72,10 @@ pub struct MarketMakerParams {
     /// Stop bidding a side whose held + bid shares reach this (default 200, seed "Max
     /// inventory: 200 shares per side").
     pub max_inventory_shares: u64,
+    /// Most notional bought per window, fills plus the new quotes, pUSD (default "20", the
+    /// risk default per window): a side that would exceed it is not quoted.
+    #[serde(with = "crate::params::cash")]
+    pub max_window_cost: Cash,
     /// Seed fallback `f = 0.5 + k·(spot − strike)/strike` when the model has no volatility yet
     /// (default 5.0; 0 disables the fallback: no quotes without the model).
     pub fallback_k: f64,
@@ -89,6 +98,7 @@ impl Default for MarketMakerParams {
             skew_unit_shares: 10,
             max_skew_steps: 3,
             max_inventory_shares: 200,
+            max_window_cost: Cash(20_000_000),
             fallback_k: 5.0,
             pull_secs: 30,
             min_elapsed_s: 0,
@@ -103,6 +113,8 @@ struct Quoted {
     at: UnixNanos,
     inventory: (u64, u64),
     pulled: bool,
+    /// A replace is under way: cancels sent at this time, new quotes wait for them to land.
+    cancelling: Option<UnixNanos>,
 }
 
 /// The market maker. See the module docs.
@@ -111,6 +123,7 @@ pub struct MarketMaker {
     params: MarketMakerParams,
     fair: OnlineFairValue,
     windows: BTreeMap<String, Quoted>,
+    ledger: Ledger,
 }
 
 /// Two bids for one window.
@@ -132,6 +145,7 @@ impl MarketMaker {
             fair: OnlineFairValue::new(&params.fair)?,
             params,
             windows: BTreeMap::new(),
+            ledger: Ledger::default(),
         })
     }
 
@@ -256,7 +270,25 @@ impl MarketMaker {
         if !(force || moved || due || inventory_changed) {
             return;
         }
-        Self::cancel_all(ctx, slug);
+        // Cancel-replace in two steps: the new quotes go out once the old ones are gone, so the
+        // window never carries both (the risk limits count working orders).
+        let working = ctx.view().open_orders().iter().any(|o| o.window == slug);
+        if working {
+            let resend = state
+                .cancelling
+                .is_none_or(|at| now.0 >= at.0.saturating_add(UnixNanos::PER_SEC));
+            if resend {
+                Self::cancel_all(ctx, slug);
+                self.windows.insert(
+                    slug.to_string(),
+                    Quoted {
+                        cancelling: Some(now),
+                        ..state
+                    },
+                );
+            }
+            return;
+        }
         let view = ctx.view();
         let tick = tick_size(view, slug);
         let net = i64::try_from(up_held).unwrap_or(i64::MAX)
@@ -265,6 +297,7 @@ impl MarketMaker {
         let p = &self.params;
         let size = p.quote_shares.max(min_shares(view, slug, 0));
         let mut orders = Vec::new();
+        let mut cost = self.ledger.window_cost(slug);
         for (outcome, price, held) in [
             (Outcome::Up, q.up, up_held),
             (Outcome::Down, q.down, down_held),
@@ -274,6 +307,11 @@ impl MarketMaker {
             if held + size > p.max_inventory_shares {
                 continue;
             }
+            let notional = price.notional(Size::from_shares(size));
+            if cost + notional > p.max_window_cost {
+                continue;
+            }
+            cost += notional;
             let fair_side = if outcome == Outcome::Up { f } else { 1.0 - f };
             orders.push((
                 OrderIntent {
@@ -303,6 +341,7 @@ impl MarketMaker {
                 at: now,
                 inventory: (up_held, down_held),
                 pulled: false,
+                cancelling: None,
             },
         );
     }
@@ -333,10 +372,26 @@ impl Strategy for MarketMaker {
     }
 
     fn on_report(&mut self, ctx: &mut Ctx<'_>, report: &ExecReport) {
-        // A fill changes the inventory: requote at once with the new skew.
-        if let ExecReport::Filled(f) = report {
-            let slug = f.window.clone();
-            self.maybe_quote(ctx, &slug, false);
+        self.ledger.on_report(report);
+        match report {
+            // A fill changes the inventory: requote with the new skew.
+            ExecReport::Filled(f) => {
+                let slug = f.window.clone();
+                self.maybe_quote(ctx, &slug, false);
+            }
+            // An order gone: if a replace waits for it, post the new quotes.
+            ExecReport::Cancelled { .. } | ExecReport::Rejected { .. } => {
+                let waiting: Vec<String> = self
+                    .windows
+                    .iter()
+                    .filter(|(_, q)| q.cancelling.is_some() && !q.pulled)
+                    .map(|(s, _)| s.clone())
+                    .collect();
+                for slug in waiting {
+                    self.maybe_quote(ctx, &slug, true);
+                }
+            }
+            ExecReport::Accepted { .. } => {}
         }
     }
 
@@ -348,6 +403,7 @@ impl Strategy for MarketMaker {
             }
             WindowPhase::Resolved(_) => {
                 self.windows.remove(&window.slug);
+                self.ledger.forget(&window.slug);
             }
             _ => {}
         }
