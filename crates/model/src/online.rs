@@ -779,3 +779,124 @@ impl OnlineFairValue {
         &self.spec
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // the same computation gives the same bits
+mod tests {
+    use super::*;
+    use polyedge_core::event::{ReferenceTick, SpotTrade};
+    use polyedge_core::{Symbol, WindowDuration};
+
+    const START: u64 = 1_776_000_000;
+
+    fn at(ms: u64) -> UnixNanos {
+        UnixNanos(START * UnixNanos::PER_SEC + ms * UnixNanos::PER_MS)
+    }
+
+    fn trade(ms: u64, price: &str) -> MarketEvent {
+        MarketEvent {
+            recv_ns: at(ms),
+            venue_ns: Some(at(ms)),
+            kind: EventKind::SpotTrade(SpotTrade {
+                venue: Venue::BinanceSpot,
+                symbol: Symbol::new("BTCUSDT").unwrap(),
+                price: Fixed18::parse(price).unwrap(),
+                qty: Fixed18::parse("0.1").unwrap(),
+                taker_side: None,
+                trade_id: None,
+            }),
+        }
+    }
+
+    fn chainlink(ms: u64, price: &str) -> MarketEvent {
+        MarketEvent {
+            recv_ns: at(ms),
+            venue_ns: Some(at(ms)),
+            kind: EventKind::Reference(ReferenceTick {
+                source: ReferenceSource::Chainlink,
+                symbol: Symbol::new("btc/usd").unwrap(),
+                price: Fixed18::parse(price).unwrap(),
+                backfill: false,
+            }),
+        }
+    }
+
+    fn set(spot_series: bool) -> ReferenceSet {
+        ReferenceSet::new(SeriesConfig {
+            lookback_s: 900,
+            lambda: None,
+            retention_ns: 3_600 * UnixNanos::PER_SEC,
+            spot_series,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn spot_trades_are_sampled_per_second_and_rank_below_chainlink() {
+        let mut s = set(true);
+        for (ms, px) in [(100, "100"), (900, "101"), (1_200, "102"), (2_500, "103")] {
+            s.on_event(&trade(ms, px));
+        }
+        let w = Window::new("btc-updown-5m-x", Asset::Btc, WindowDuration::M5, START);
+        let spot = s.choose(Asset::Btc, at(3_000), w.start).unwrap();
+        assert_eq!(spot.kind(), SeriesKind::Spot(Venue::BinanceSpot));
+        // Three seconds → three points; the second of 0 keeps its last price (101).
+        let prices: Vec<f64> = spot.points().iter().map(|p| p.price).collect();
+        assert_eq!(prices, vec![101.0, 102.0, 103.0]);
+        assert_eq!(spot.corrections(), 1);
+        // A fresh Chainlink tick wins; once it is stale (> 60 s) the spot series is used again.
+        s.on_event(&chainlink(3_000, "100.5"));
+        let k = s.choose(Asset::Btc, at(3_000), w.start).unwrap().kind();
+        assert_eq!(k, SeriesKind::Reference(ReferenceSource::Chainlink));
+        s.on_event(&trade(70_000, "104"));
+        let k = s.choose(Asset::Btc, at(70_000), w.start).unwrap().kind();
+        assert_eq!(k, SeriesKind::Spot(Venue::BinanceSpot));
+        // Off (calibrate): spot trades make no series.
+        let mut off = set(false);
+        off.on_event(&trade(100, "100"));
+        assert!(off.series().is_empty());
+    }
+
+    #[test]
+    fn estimate_needs_strike_and_vol() {
+        let mut s = set(false);
+        let mut w = Window::new("btc-updown-5m-x", Asset::Btc, WindowDuration::M5, START);
+        let spec = EstimateSpec {
+            pricing: Pricing::BlackScholes,
+            vol: VolMethod::Ewma,
+            lookback_s: 900,
+            tau_from_spot: false,
+        };
+        assert_eq!(
+            s.estimate(&w, at(0), &spec).skip,
+            Some(SkipReason::NoReference)
+        );
+        for i in 0..5 {
+            s.on_event(&chainlink(
+                i * 1_000,
+                if i % 2 == 0 { "100" } else { "100.1" },
+            ));
+        }
+        // Strike from the tick at the start, but only 4 returns: no volatility yet.
+        let e = s.estimate(&w, at(5_000), &spec);
+        assert_eq!(e.strike_source, Some(StrikeSource::ReferenceAtStart));
+        assert_eq!(e.skip, Some(SkipReason::NoVol));
+        for i in 5..20 {
+            s.on_event(&chainlink(
+                i * 1_000,
+                if i % 2 == 0 { "100" } else { "100.1" },
+            ));
+        }
+        w.strike = Some(Fixed18::parse("99").unwrap());
+        let e = s.estimate(&w, at(19_000), &spec);
+        assert_eq!(e.strike_source, Some(StrikeSource::Index));
+        assert_eq!(e.tau_s, Some(281.0));
+        assert_eq!(e.spot, Some(100.1));
+        let vol = VolEstimate::from_var_per_s(e.var_per_s.unwrap()).unwrap();
+        let direct = BlackScholesDigital::default()
+            .p_up(100.1, 99.0, 281.0, &vol)
+            .unwrap();
+        assert_eq!(e.p_up, Some(direct));
+        assert!(direct > 0.5);
+    }
+}
