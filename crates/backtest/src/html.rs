@@ -48,6 +48,13 @@ const ROWS: &[Row] = &[
     ("orders sent / rejected", |m| {
         format!("{} / {}", m.orders, m.orders_rejected)
     }),
+    ("rejections by reason", |m| {
+        m.rejections
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("<br>")
+    }),
     ("maker fills", |m| m.maker_fills.to_string()),
     ("fill ratio (shares)", |m| pct(m.fill_ratio)),
     ("traded notional (pUSD)", |m| m.traded_notional.to_string()),

@@ -5,6 +5,7 @@
 //!   a window with an unknown outcome contributes only its fees). Equal to Σ per-window PnL.
 //! * **fees paid** — taker (and maker, where charged) fees; **estimated rebates** — maker rebate
 //!   estimate, *not* in cash or PnL (`docs/fill-model.md` §6).
+//! * **rejections** — rejected orders by reason (`risk:<limit>` or `venue:<reason>`).
 //! * **trades** — fills (one per price level taken, or per maker fill).
 //! * **fill ratio** — shares filled ÷ shares submitted, over every order sent (risk-rejected and
 //!   venue-rejected orders included in the denominator).
@@ -31,7 +32,9 @@
 
 use std::collections::BTreeMap;
 
-use polyedge_core::{Cash, Fill, Liquidity, OrderId, Outcome, Price, Side, Size, Window};
+use polyedge_core::{
+    Cash, Fill, Liquidity, OrderId, Outcome, Price, RejectReason, Side, Size, Window,
+};
 use polyedge_engine::decimal;
 use polyedge_engine::{OrderRecord, RunResult, StrategyResult};
 use serde::Serialize;
@@ -98,6 +101,38 @@ impl FillEdge {
             payout,
             realized_e12: payout.map(edge),
         }
+    }
+}
+
+/// A short name for why an order was rejected: `risk:<limit>` (from the risk check's message:
+/// `min_time_left`, `max_order_notional`, `sell_uncovered`, `daily_loss_limit`,
+/// `max_window_shares`, `max_window_cost`, `max_total_exposure`, `window_settled`, else `other`)
+/// or `venue:<reason>` (the simulated venue's).
+pub fn reject_kind(r: &RejectReason) -> &'static str {
+    match r {
+        RejectReason::Risk(m) => {
+            const KINDS: &[(&str, &str)] = &[
+                ("already settled", "risk:window_settled"),
+                ("left before the end", "risk:min_time_left"),
+                ("per-trade maximum", "risk:max_order_notional"),
+                ("not already offered", "risk:sell_uncovered"),
+                ("daily loss limit", "risk:daily_loss_limit"),
+                ("shares of", "risk:max_window_shares"),
+                ("cost in", "risk:max_window_cost"),
+                ("total exposure", "risk:max_total_exposure"),
+            ];
+            KINDS
+                .iter()
+                .find(|(k, _)| m.contains(k))
+                .map_or("risk:other", |(_, v)| v)
+        }
+        RejectReason::OffTick { .. } => "venue:off_tick",
+        RejectReason::PriceOutOfRange => "venue:price_out_of_range",
+        RejectReason::BelowMinSize { .. } => "venue:below_min_size",
+        RejectReason::PostOnlyWouldCross => "venue:post_only_would_cross",
+        RejectReason::FokNotFilled => "venue:fok_not_filled",
+        RejectReason::MarketClosed => "venue:market_closed",
+        RejectReason::Other(_) => "venue:other",
     }
 }
 
@@ -204,6 +239,8 @@ pub struct Metrics {
     pub orders: u64,
     /// Orders rejected (risk or venue).
     pub orders_rejected: u64,
+    /// Rejected orders by reason ([`reject_kind`]).
+    pub rejections: BTreeMap<String, u64>,
     /// Fills.
     pub trades: u64,
     /// Buy fills.
@@ -434,6 +471,13 @@ pub fn compute(s: &StrategyResult, windows: &[Window], run: &RunResult) -> Metri
         rebates_estimated: s.rebates_estimated,
         orders: s.orders.len() as u64,
         orders_rejected: s.rejected,
+        rejections: s.orders.iter().filter_map(|o| o.rejected.as_ref()).fold(
+            BTreeMap::new(),
+            |mut m, r| {
+                *m.entry(reject_kind(r).to_string()).or_insert(0) += 1;
+                m
+            },
+        ),
         trades: s.fills.len() as u64,
         buy_fills,
         sell_fills,
@@ -549,6 +593,40 @@ mod tests {
             liquidity: Liquidity::Taker,
             at: UnixNanos(0),
         }
+    }
+
+    #[test]
+    fn rejections_are_classified_from_the_risk_checks_own_messages() {
+        use polyedge_core::{OrderIntent, TimeInForce};
+        use polyedge_engine::{Portfolio, RiskConfig};
+        let w = Window::from_slug("btc-updown-5m-1776081600").unwrap();
+        let order = |price: &str, shares: u64| OrderIntent {
+            id: OrderId(1),
+            window: w.slug.clone(),
+            outcome: Outcome::Up,
+            side: Side::Buy,
+            price: Price::parse(price).unwrap(),
+            size: Size::from_shares(shares),
+            tif: TimeInForce::Fak,
+            post_only: false,
+        };
+        let risk = RiskConfig::default();
+        let pf = Portfolio::new(Cash(1_000_000_000));
+        let mid = UnixNanos(w.start.0 + 60 * UnixNanos::PER_SEC);
+        let kind = |o: &OrderIntent, at: UnixNanos| {
+            reject_kind(&risk.check(o, &w, at, &pf, &[]).unwrap_err())
+        };
+        assert_eq!(kind(&order("0.50", 100), mid), "risk:max_order_notional");
+        let late = UnixNanos(w.end.0 - UnixNanos::PER_SEC);
+        assert_eq!(kind(&order("0.50", 10), late), "risk:min_time_left");
+        let mut sell = order("0.50", 10);
+        sell.side = Side::Sell;
+        assert_eq!(kind(&sell, mid), "risk:sell_uncovered");
+        assert_eq!(
+            reject_kind(&RejectReason::FokNotFilled),
+            "venue:fok_not_filled"
+        );
+        assert_eq!(reject_kind(&RejectReason::Risk("?".into())), "risk:other");
     }
 
     #[test]

@@ -74,6 +74,12 @@ pub fn check_report(bt: &Backtest, summary: &Summary, dir: &Path) {
         assert!(m.consistency.window_pnl_sums_to_net, "{}", m.name);
         assert!(m.consistency.cash_identity_holds, "{}", m.name);
         assert_eq!(m.trades, r.fills.len() as u64);
+        assert_eq!(
+            m.rejections.values().sum::<u64>(),
+            m.orders_rejected,
+            "{}: rejections by reason",
+            m.name
+        );
         let by_src = m
             .by_outcome_source
             .values()
