@@ -14,6 +14,10 @@
 //! earlier.
 //!
 //! # Reference price series
+//! The series, strike, volatility and estimate rules below are implemented once in
+//! `polyedge_model::online` ([`ReferenceSet`]) and shared with the strategies, so calibration and
+//! backtests never disagree; calibrate leaves that module's optional spot-trade series off.
+//!
 //! Per asset, one series per source, from
 //! * [`EventKind::Reference`] ticks — Chainlink data stream, Chainlink 30 s/60 s TWAP, or Binance
 //!   relayed by RTDS. The price time of a tick is its venue timestamp (`venue_ns`, the feed's own
@@ -25,7 +29,7 @@
 //!   small moves can disagree in sign).
 //!
 //! A snapshot uses the most preferred series of the window's asset that is **fresh** (its last
-//! point at most [`MAX_TICK_AGE_NS`] = 60 s old for ticks, [`MAX_KLINE_AGE_NS`] = 2 min for
+//! point at most `polyedge_model::online::MAX_TICK_AGE_NS` = 60 s old for ticks, [`MAX_KLINE_AGE_NS`] = 2 min for
 //! klines): first the feed the window settles on (Chainlink data stream before 2026-08-07,
 //! Chainlink 30 s TWAP from 2026-08-07, 60 s TWAP from 2026-08-14 00:00 UTC; protocols.md §1.6),
 //! then the other Chainlink feeds, then Binance via RTDS, then Binance spot klines, then any other
@@ -37,7 +41,7 @@
 //! The window's `strike` from the recording's index (the official price to beat) when present
 //! (`strike_source = index`); otherwise read from the chosen series
 //! (`strike_source = reference_at_start`): for ticks the last point with price time `≤ start`,
-//! if at most [`STRIKE_MAX_TICK_AGE_NS`] = 5 s older than `start` (the importers' rule for the
+//! if at most `polyedge_model::online::STRIKE_MAX_TICK_AGE_NS` = 5 s older than `start` (the importers' rule for the
 //! final price); for klines the **open** of the candle that opens at `start`, or if that candle
 //! has not been received yet the close of the candle that closes at or before `start` (at most
 //! 2 min old). Else the snapshot is skipped as `no_strike`.
@@ -45,15 +49,15 @@
 //! # Volatility (per second)
 //! Both estimators work on log returns of the chosen series with their actual time steps and
 //! return a **per-second variance** (polyedge_model's convention):
-//! * `ewma` (default): [`Ewma`] fed every point as it is received; each return `r` over `Δt`
+//! * `ewma` (default): `Ewma` fed every point as it is received; each return `r` over `Δt`
 //!   seconds enters as `z² = r²/Δt`, so the average is a per-second variance. The decay per
 //!   observation is `λ = 1 − Δ/L` with `Δ` the nominal spacing of the series (1 s for reference
 //!   ticks, the candle length for klines) and `L` the lookback (`--lookback-s`, default 900 s):
 //!   the mean age of the weights is then ≈ `L`. `--lambda` overrides `λ` for every series.
-//! * `realized`: [`realized_var`] over the points of the last `L` seconds:
+//! * `realized`: `realized_var` over the points of the last `L` seconds:
 //!   `Σ r² / (time covered)`.
 //!
-//! Either needs at least [`MIN_RETURNS`] = 10 returns, else the snapshot is skipped as `no_vol`.
+//! Either needs at least `polyedge_model::online::MIN_RETURNS` = 10 returns, else the snapshot is skipped as `no_vol`.
 //! The model is evaluated at `τ = t` seconds: `p_model = model.p_up(spot, strike, t, vol)`. With
 //! `--tau-from-spot` the horizon is instead `τ = end − (price time of the spot)`, i.e. `t` plus the
 //! spot's age: the price can move over that age too, which matters for klines (a 5-minute window
@@ -83,18 +87,17 @@
 //! across windows. Reliability tables pooled over all `t` mix several snapshots of the same
 //! window (same outcome): their Wilson intervals are too narrow.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use anyhow::{Result, bail};
-use polyedge_core::event::{BestBidAsk, Kline, ReferenceSource, Venue};
+use polyedge_core::event::{BestBidAsk, ReferenceSource, Venue};
 use polyedge_core::{
-    Asset, EventKind, Fixed18, MarketEvent, Outcome, OutcomeSource, Price, TokenId, UnixNanos,
-    Window, WindowBook,
+    EventKind, MarketEvent, Outcome, OutcomeSource, Price, TokenId, UnixNanos, Window, WindowBook,
 };
 use polyedge_model::{
-    BlackScholesDigital, Ewma, FairValueModel, ForecasterScore, MertonJumpDigital, ModelError,
-    PairedComparison, PricePoint, ReliabilityBin, Scorecard, VolEstimate, realized_var,
+    EstimateSpec, Ewma, ForecasterScore, MertonJumpDigital, PairedComparison, Pricing,
+    ReferenceSet, ReliabilityBin, Scorecard, SeriesConfig, VolEstimate, VolMethod,
     reliability_table,
 };
 use serde::Serialize;
@@ -107,25 +110,13 @@ pub const DEFAULT_LOOKBACK_S: u64 = 900;
 pub const DEFAULT_BINS: usize = 10;
 /// A book whose last update is older than this at the snapshot is stale (5 s).
 pub const MAX_BOOK_AGE_NS: u64 = 5 * UnixNanos::PER_SEC;
-/// A tick series whose last point is older than this at the snapshot is unusable (60 s).
-pub const MAX_TICK_AGE_NS: u64 = 60 * UnixNanos::PER_SEC;
-/// A kline series whose last close is older than this at the snapshot is unusable (2 min).
-pub const MAX_KLINE_AGE_NS: u64 = 120 * UnixNanos::PER_SEC;
-/// Strike fallback from ticks: the last tick at or before the window start, at most this old (5 s).
-pub const STRIKE_MAX_TICK_AGE_NS: u64 = 5 * UnixNanos::PER_SEC;
-/// Fewest returns a volatility estimate needs.
-pub const MIN_RETURNS: usize = 10;
+pub use polyedge_model::online::{MAX_KLINE_AGE_NS, SeriesKind, SkipReason, StrikeSource};
 /// Default Merton jump intensity, jumps per hour (illustrative, not fitted).
 pub const DEFAULT_JUMPS_PER_HOUR: f64 = 1.0;
 /// Default Merton mean log jump (illustrative, not fitted).
 pub const DEFAULT_JUMP_MEAN: f64 = 0.0;
 /// Default Merton log-jump standard deviation: 20 bp (illustrative, not fitted).
 pub const DEFAULT_JUMP_VOL: f64 = 0.002;
-
-/// Start of the Chainlink 30 s TWAP settlement era (2026-08-07 00:00 UTC), unix seconds.
-const TWAP30_FROM_S: u64 = 1_786_060_800;
-/// Start of the Chainlink 60 s TWAP settlement era (2026-08-14 00:00 UTC), unix seconds.
-const TWAP60_FROM_S: u64 = 1_786_665_600;
 
 /// Forecaster names in the scorecards.
 pub const MODEL: &str = "model";
@@ -218,252 +209,31 @@ impl Config {
         Ok(())
     }
 
-    fn p_up(
-        &self,
-        spot: f64,
-        strike: f64,
-        tau_s: f64,
-        vol: VolEstimate,
-    ) -> Result<f64, ModelError> {
+    /// The model as [`Pricing`] (shared with the strategies, `polyedge_model::online`).
+    fn pricing(&self) -> Pricing {
         match self.model {
-            ModelKind::Bs => BlackScholesDigital::default().p_up(spot, strike, tau_s, &vol),
-            ModelKind::Merton => {
-                let diffusion = (vol.var_per_s() - self.merton.jump_var_per_s()).max(0.0);
-                self.merton.p_up(
-                    spot,
-                    strike,
-                    tau_s,
-                    &VolEstimate::from_var_per_s(diffusion)?,
-                )
-            }
+            ModelKind::Bs => Pricing::BlackScholes,
+            ModelKind::Merton => Pricing::Merton(self.merton),
+        }
+    }
+
+    /// The estimate settings of `polyedge_model::online`.
+    fn estimate_spec(&self) -> EstimateSpec {
+        EstimateSpec {
+            pricing: self.pricing(),
+            vol: match self.vol {
+                VolKind::Ewma => VolMethod::Ewma,
+                VolKind::Realized => VolMethod::Realized,
+            },
+            lookback_s: self.lookback_s,
+            tau_from_spot: self.tau_from_spot,
         }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reference series
+// Reference series: `polyedge_model::online` (SeriesKind, ReferenceSet), shared with strategies.
 // ---------------------------------------------------------------------------------------------
-
-/// The source of a reference price series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SeriesKind {
-    /// A reference feed ([`EventKind::Reference`]).
-    Reference(ReferenceSource),
-    /// Closed klines of a venue ([`EventKind::Kline`]).
-    Kline(Venue),
-}
-
-impl SeriesKind {
-    /// Stable name for reports (`chainlink`, `chainlink_twap60`, `kline_binance_usdm`, …).
-    pub fn name(self) -> &'static str {
-        match self {
-            SeriesKind::Reference(ReferenceSource::Chainlink) => "chainlink",
-            SeriesKind::Reference(ReferenceSource::ChainlinkTwap30) => "chainlink_twap30",
-            SeriesKind::Reference(ReferenceSource::ChainlinkTwap60) => "chainlink_twap60",
-            SeriesKind::Reference(ReferenceSource::RtdsBinance) => "rtds_binance",
-            SeriesKind::Kline(Venue::BinanceSpot) => "kline_binance_spot",
-            SeriesKind::Kline(Venue::BinanceUsdm) => "kline_binance_usdm",
-            SeriesKind::Kline(Venue::Coinbase) => "kline_coinbase",
-            SeriesKind::Kline(Venue::Deribit) => "kline_deribit",
-        }
-    }
-
-    /// One-line description with its resolution and caveats, for the report header.
-    pub fn description(self) -> &'static str {
-        match self {
-            SeriesKind::Reference(ReferenceSource::Chainlink) => {
-                "Chainlink data stream ticks (~1 Hz; the settlement feed before 2026-08-07)"
-            }
-            SeriesKind::Reference(ReferenceSource::ChainlinkTwap30) => {
-                "Chainlink 30 s TWAP ticks (modelled as a spot price)"
-            }
-            SeriesKind::Reference(ReferenceSource::ChainlinkTwap60) => {
-                "Chainlink 60 s TWAP ticks (settlement since 2026-08-14; modelled as a spot price)"
-            }
-            SeriesKind::Reference(ReferenceSource::RtdsBinance) => {
-                "Binance spot relayed by RTDS (not the settlement feed)"
-            }
-            SeriesKind::Kline(_) => {
-                "1-minute klines, close at close time: COARSE (spot up to 60 s old, vol from \
-                 1-minute returns), an exchange price (Binance USD-M = futures), not the Chainlink \
-                 settlement feed"
-            }
-        }
-    }
-
-    fn is_kline(self) -> bool {
-        matches!(self, SeriesKind::Kline(_))
-    }
-
-    fn max_age_ns(self) -> u64 {
-        if self.is_kline() {
-            MAX_KLINE_AGE_NS
-        } else {
-            MAX_TICK_AGE_NS
-        }
-    }
-
-    /// Preference for a window starting at `start_s` (lower is better): the settlement feed of
-    /// the date first, then the other Chainlink feeds, Binance via RTDS, Binance spot klines,
-    /// other klines.
-    fn rank(self, start_s: u64) -> u8 {
-        let settlement = if start_s >= TWAP60_FROM_S {
-            ReferenceSource::ChainlinkTwap60
-        } else if start_s >= TWAP30_FROM_S {
-            ReferenceSource::ChainlinkTwap30
-        } else {
-            ReferenceSource::Chainlink
-        };
-        match self {
-            SeriesKind::Reference(s) if s == settlement => 0,
-            SeriesKind::Reference(ReferenceSource::Chainlink) => 1,
-            SeriesKind::Reference(ReferenceSource::ChainlinkTwap60) => 2,
-            SeriesKind::Reference(ReferenceSource::ChainlinkTwap30) => 3,
-            SeriesKind::Reference(ReferenceSource::RtdsBinance) => 4,
-            SeriesKind::Kline(Venue::BinanceSpot) => 5,
-            SeriesKind::Kline(_) => 6,
-        }
-    }
-}
-
-/// A [`Fixed18`] as `f64`, converting the integer and fractional parts separately so that
-/// whole-dollar values (and anything with few decimals) convert to the nearest `f64`
-/// (`Fixed18::to_f64` divides the E18 integer by 1e18, which can be off by one ulp).
-pub fn fixed_to_f64(x: Fixed18) -> f64 {
-    let int = x.0 / Fixed18::SCALE;
-    let frac = x.0 % Fixed18::SCALE;
-    int as f64 + frac as f64 / 1e18
-}
-
-/// The asset a feed symbol (`btc/usd`, `BTCUSDT`, `btcusdt`) is about, by ticker prefix.
-pub fn asset_of_symbol(symbol: &str) -> Option<Asset> {
-    const ALL: [Asset; 8] = [
-        Asset::Btc,
-        Asset::Eth,
-        Asset::Sol,
-        Asset::Xrp,
-        Asset::Doge,
-        Asset::Bnb,
-        Asset::Hype,
-        Asset::Zec,
-    ];
-    ALL.into_iter().find(|a| {
-        let t = a.ticker();
-        symbol
-            .get(..t.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(t))
-    })
-}
-
-/// One reference price series (one asset, one source), as received so far.
-#[derive(Debug)]
-struct Series {
-    kind: SeriesKind,
-    /// Points with strictly increasing price time, trimmed to `retention_ns` behind the newest.
-    points: VecDeque<PricePoint>,
-    /// Kline series: `(open_time, open)` of the candles, same trimming.
-    opens: VecDeque<(UnixNanos, f64)>,
-    ewma: Ewma,
-    lambda: f64,
-    retention_ns: u64,
-    received: u64,
-    corrections: u64,
-    dropped: u64,
-}
-
-impl Series {
-    fn new(kind: SeriesKind, spacing_s: f64, config: &Config, retention_ns: u64) -> Self {
-        let lambda = config
-            .lambda
-            .unwrap_or_else(|| (1.0 - spacing_s / config.lookback_s as f64).clamp(0.5, 0.999_999));
-        // λ ∈ [0.5, 0.999999] or a validated override: Ewma::new cannot fail.
-        let ewma = Ewma::new(lambda).unwrap_or_default();
-        Series {
-            kind,
-            points: VecDeque::new(),
-            opens: VecDeque::new(),
-            ewma,
-            lambda,
-            retention_ns,
-            received: 0,
-            corrections: 0,
-            dropped: 0,
-        }
-    }
-
-    /// Appends a point received now. A point at the same price time as the last one replaces
-    /// its price (a same-second correction; the EWMA keeps the first value); an older one or a
-    /// non-positive price is dropped.
-    fn push(&mut self, p: PricePoint, open: Option<(UnixNanos, f64)>) {
-        self.received += 1;
-        if let Some(last) = self.points.back_mut()
-            && p.t <= last.t
-        {
-            if p.t == last.t && p.price.is_finite() && p.price > 0.0 {
-                last.price = p.price;
-                self.corrections += 1;
-            } else {
-                self.dropped += 1;
-            }
-            return;
-        }
-        if self.ewma.update(p).is_err() {
-            self.dropped += 1;
-            return;
-        }
-        self.points.push_back(p);
-        if let Some(o) = open {
-            self.opens.push_back(o);
-        }
-        let cutoff = p.t.0.saturating_sub(self.retention_ns);
-        while self.points.front().is_some_and(|f| f.t.0 < cutoff) {
-            self.points.pop_front();
-        }
-        while self.opens.front().is_some_and(|f| f.0.0 < cutoff) {
-            self.opens.pop_front();
-        }
-    }
-
-    fn last(&self) -> Option<PricePoint> {
-        self.points.back().copied()
-    }
-
-    /// The price at `start` (see the module docs, "Strike").
-    fn value_at_start(&self, start: UnixNanos) -> Option<f64> {
-        if self.kind.is_kline()
-            && let Some(&(_, open)) = self.opens.iter().rev().find(|o| o.0 == start)
-        {
-            return Some(open);
-        }
-        let i = self.points.partition_point(|p| p.t <= start);
-        let p = self.points.get(i.checked_sub(1)?)?;
-        let max_age = if self.kind.is_kline() {
-            MAX_KLINE_AGE_NS
-        } else {
-            STRIKE_MAX_TICK_AGE_NS
-        };
-        (start.saturating_sub(p.t) <= max_age).then_some(p.price)
-    }
-
-    /// The volatility estimate now, if there is enough data.
-    fn vol(&mut self, kind: VolKind, lookback_s: u64) -> Option<VolEstimate> {
-        match kind {
-            VolKind::Ewma => (self.ewma.n_returns() >= MIN_RETURNS)
-                .then(|| self.ewma.estimate())
-                .flatten(),
-            VolKind::Realized => {
-                let last = self.points.back()?.t;
-                let cutoff = last
-                    .0
-                    .saturating_sub(lookback_s.saturating_mul(UnixNanos::PER_SEC));
-                let from = self.points.partition_point(|p| p.t.0 < cutoff);
-                let points = self.points.make_contiguous();
-                let rv = realized_var(&points[from..], lookback_s).ok()?;
-                (rv.n_returns >= MIN_RETURNS).then(|| rv.estimate())
-            }
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Books
@@ -556,52 +326,6 @@ impl BookState {
 // ---------------------------------------------------------------------------------------------
 // Snapshots
 // ---------------------------------------------------------------------------------------------
-
-/// Why a snapshot has no model forecast.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// No fresh reference series for the window's asset at the snapshot.
-    NoReference,
-    /// No strike in the index and none derivable from the reference series.
-    NoStrike,
-    /// Fewer than [`MIN_RETURNS`] returns for the volatility.
-    NoVol,
-    /// The model refused its inputs.
-    ModelError,
-}
-
-impl SkipReason {
-    /// Stable name for reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            SkipReason::NoReference => "no_reference",
-            SkipReason::NoStrike => "no_strike",
-            SkipReason::NoVol => "no_vol",
-            SkipReason::ModelError => "model_error",
-        }
-    }
-}
-
-/// Where a snapshot's strike came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StrikeSource {
-    /// The window's `strike` in the recording's index (official price to beat).
-    Index,
-    /// The reference series at the window start (see the module docs).
-    ReferenceAtStart,
-}
-
-impl StrikeSource {
-    /// Stable name for reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            StrikeSource::Index => "index",
-            StrikeSource::ReferenceAtStart => "reference_at_start",
-        }
-    }
-}
 
 /// One evaluated snapshot (kept for tests and diagnostics; not in the report).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -822,8 +546,7 @@ pub struct Calibrator {
     /// `(instant, window, t)`, sorted; `next` is the first not yet taken.
     schedule: Vec<(UnixNanos, usize, u32)>,
     next: usize,
-    series: HashMap<(Asset, SeriesKind), Series>,
-    retention_ns: u64,
+    refs: ReferenceSet,
     model_card: Scorecard<u32>,
     paired_card: Scorecard<u32>,
     snapshots: Vec<SnapshotRecord>,
@@ -897,6 +620,13 @@ impl Calibrator {
         }
         let retention_ns =
             (config.lookback_s * UnixNanos::PER_SEC).max(max_duration_ns) + 3 * MAX_KLINE_AGE_NS;
+        // Calibration scores the settlement-side reference feeds only: no spot-trade series.
+        let refs = ReferenceSet::new(SeriesConfig {
+            lookback_s: config.lookback_s,
+            lambda: config.lambda,
+            retention_ns,
+            spot_series: false,
+        })?;
         Ok(Calibrator {
             model_card: Scorecard::new([MODEL])?,
             paired_card: Scorecard::new([MODEL, MARKET_MID])?,
@@ -906,8 +636,7 @@ impl Calibrator {
             by_token,
             schedule,
             next: 0,
-            series: HashMap::new(),
-            retention_ns,
+            refs,
             snapshots: Vec::new(),
             skips,
             attempted,
@@ -937,14 +666,7 @@ impl Calibrator {
     pub fn on_event(&mut self, ev: &MarketEvent) {
         self.advance_to(ev.recv_ns);
         match &ev.kind {
-            EventKind::Reference(r) => {
-                if let Some(asset) = asset_of_symbol(r.symbol.as_str()) {
-                    let t = ev.venue_ns.unwrap_or(ev.recv_ns);
-                    let p = PricePoint::new(t, fixed_to_f64(r.price));
-                    self.push_point(asset, SeriesKind::Reference(r.source), 1.0, p, None);
-                }
-            }
-            EventKind::Kline(k) => self.on_kline(k),
+            EventKind::Reference(_) | EventKind::Kline(_) => self.refs.on_event(ev),
             EventKind::Book(_) | EventKind::BookDelta(_) | EventKind::TickSizeChange(_) => {
                 if let Some(st) = self.book_for(ev) {
                     st.has_depth = true;
@@ -969,34 +691,6 @@ impl Calibrator {
         self.states[wi].book.as_mut()
     }
 
-    fn on_kline(&mut self, k: &Kline) {
-        if !k.closed {
-            return;
-        }
-        let Some(asset) = asset_of_symbol(k.symbol.as_str()) else {
-            return;
-        };
-        let spacing_s = (k.close_time.saturating_sub(k.open_time) + UnixNanos::PER_MS) as f64 / 1e9;
-        let p = PricePoint::new(k.close_time, fixed_to_f64(k.close));
-        let open = (k.open_time, fixed_to_f64(k.open));
-        self.push_point(asset, SeriesKind::Kline(k.venue), spacing_s, p, Some(open));
-    }
-
-    fn push_point(
-        &mut self,
-        asset: Asset,
-        kind: SeriesKind,
-        spacing_s: f64,
-        p: PricePoint,
-        open: Option<(UnixNanos, f64)>,
-    ) {
-        let (config, retention_ns) = (&self.config, self.retention_ns);
-        self.series
-            .entry((asset, kind))
-            .or_insert_with(|| Series::new(kind, spacing_s, config, retention_ns))
-            .push(p, open);
-    }
-
     fn take_snapshot(&mut self, at: UnixNanos, wi: usize, t: u32) {
         let w = &self.windows[wi];
         let Some(outcome) = w.outcome else { return };
@@ -1017,53 +711,17 @@ impl Calibrator {
             p_market: None,
             market_skip: None,
         };
-        // Model.
-        let start_s = w.start.secs();
-        let chosen = self
-            .series
-            .iter_mut()
-            .filter(|((asset, _), s)| {
-                *asset == w.asset
-                    && s.last()
-                        .is_some_and(|p| at.saturating_sub(p.t) <= s.kind.max_age_ns())
-            })
-            .min_by_key(|((_, kind), _)| kind.rank(start_s))
-            .map(|(_, s)| s);
-        match chosen {
-            None => rec.skip = Some(SkipReason::NoReference),
-            Some(series) => {
-                rec.reference = Some(series.kind.name());
-                let last = series.last();
-                rec.spot = last.map(|p| p.price);
-                rec.spot_time = last.map(|p| p.t);
-                let strike = match w.strike {
-                    Some(k) => Some((fixed_to_f64(k), StrikeSource::Index)),
-                    None => series
-                        .value_at_start(w.start)
-                        .map(|k| (k, StrikeSource::ReferenceAtStart)),
-                };
-                rec.strike = strike.map(|s| s.0);
-                rec.strike_source = strike.map(|s| s.1);
-                let vol = series.vol(self.config.vol, self.config.lookback_s);
-                rec.var_per_s = vol.map(|v| v.var_per_s());
-                match (rec.spot, strike, vol) {
-                    (_, None, _) => rec.skip = Some(SkipReason::NoStrike),
-                    (_, _, None) => rec.skip = Some(SkipReason::NoVol),
-                    (Some(spot), Some((k, _)), Some(v)) => {
-                        let tau_s = match (self.config.tau_from_spot, rec.spot_time) {
-                            (true, Some(st)) => w.end.saturating_sub(st) as f64 / 1e9,
-                            _ => f64::from(t),
-                        };
-                        rec.tau_s = Some(tau_s);
-                        match self.config.p_up(spot, k, tau_s, v) {
-                            Ok(p) if (0.0..=1.0).contains(&p) => rec.p_model = Some(p),
-                            _ => rec.skip = Some(SkipReason::ModelError),
-                        }
-                    }
-                    (None, ..) => rec.skip = Some(SkipReason::NoReference),
-                }
-            }
-        }
+        // Model: the shared online estimate (`polyedge_model::online`) at the snapshot instant.
+        let e = self.refs.estimate(w, at, &self.config.estimate_spec());
+        rec.reference = e.series.map(SeriesKind::name);
+        rec.spot = e.spot;
+        rec.spot_time = e.spot_time;
+        rec.strike = e.strike;
+        rec.strike_source = e.strike_source;
+        rec.var_per_s = e.var_per_s;
+        rec.tau_s = e.tau_s;
+        rec.p_model = e.p_up;
+        rec.skip = e.skip;
         // Market.
         match self.states[wi].book.as_ref().map(|b| b.up_mid(at)) {
             Some(Ok(mid)) => rec.p_market = Some(mid),
@@ -1237,14 +895,12 @@ impl Calibrator {
             }
         }
         totals.snapshots = self.attempted.values().sum();
-        let mut series: Vec<(&(Asset, SeriesKind), &Series)> = self.series.iter().collect();
-        series.sort_by_key(|((asset, kind), _)| (*asset, kind.name()));
-        for ((asset, kind), s) in series {
-            let key = format!("{asset}/{}", kind.name());
-            totals.reference_points.insert(key.clone(), s.received);
-            totals.ewma_lambdas.insert(key, s.lambda);
-            totals.reference_corrections += s.corrections;
-            totals.reference_dropped += s.dropped;
+        for (asset, s) in self.refs.series() {
+            let key = format!("{asset}/{}", s.kind().name());
+            totals.reference_points.insert(key.clone(), s.received());
+            totals.ewma_lambdas.insert(key, s.lambda());
+            totals.reference_corrections += s.corrections();
+            totals.reference_dropped += s.dropped();
         }
         let caveats = caveats(&self.config, &totals);
         CalibrationReport {
@@ -1572,8 +1228,9 @@ pub fn render_table(r: &CalibrationReport) -> String {
 #[allow(clippy::float_cmp)] // exact values (the very tick used) are the point of these tests
 mod tests {
     use super::*;
-    use polyedge_core::event::{BookSnapshot, Level, ReferenceTick};
-    use polyedge_core::{ConditionId, Size, Symbol};
+    use polyedge_core::event::{BookSnapshot, Kline, Level, ReferenceTick};
+    use polyedge_core::{Asset, ConditionId, Fixed18, Size, Symbol};
+    use polyedge_model::online::asset_of_symbol;
 
     const START: u64 = 1_776_000_000; // a 2026-04 window: settles on Chainlink spot
 

@@ -13,6 +13,7 @@
 //! The fill model, its assumptions and what the recorded data lacks are described in
 //! `docs/fill-model.md`. Money never touches `f64`.
 
+pub mod decimal;
 pub mod fee_regime;
 pub mod latency;
 pub mod portfolio;
@@ -24,5 +25,5 @@ pub use fee_regime::fee_schedule_at;
 pub use latency::LatencyConfig;
 pub use portfolio::{Portfolio, PortfolioError, Position, Settlement};
 pub use risk::RiskConfig;
-pub use run::{Engine, EngineConfig, EquityPoint, RunResult, StrategyResult};
+pub use run::{Engine, EngineConfig, EquityPoint, OrderRecord, RunResult, StrategyResult};
 pub use sim_exec::{OrderStage, OrderView, ShrinkFill, SimConfig, SimError, SimExecutor, SimStats};

@@ -42,56 +42,25 @@ use polyedge_core::{Cash, OrderIntent, RejectReason, Side, Size, UnixNanos, Wind
 
 use crate::portfolio::Portfolio;
 
-/// Decimal-string serde for money and share limits (`"20"`, `"0.5"`), so configs are written in
-/// pUSD and shares rather than micro units.
-mod decimal {
-    use polyedge_core::{Cash, Size};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub mod cash {
-        use super::{Cash, Deserialize, Deserializer, Serializer};
-        #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
-        pub fn serialize<S: Serializer>(v: &Cash, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(&v.to_string())
-        }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cash, D::Error> {
-            let s = String::deserialize(d)?;
-            Cash::parse(&s).map_err(serde::de::Error::custom)
-        }
-    }
-
-    pub mod size {
-        use super::{Deserialize, Deserializer, Serializer, Size};
-        #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
-        pub fn serialize<S: Serializer>(v: &Size, s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_str(&v.to_string())
-        }
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
-            let s = String::deserialize(d)?;
-            Size::parse(&s).map_err(serde::de::Error::custom)
-        }
-    }
-}
-
 /// Limits of the pre-trade checks. Money in pUSD and shares as decimal strings in serde
 /// (`{"max_order_notional": "20"}`); omitted fields take the seed defaults (module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiskConfig {
     /// Most shares of one outcome of one window, held plus open buys.
-    #[serde(with = "decimal::size")]
+    #[serde(with = "crate::decimal::size")]
     pub max_window_shares: Size,
     /// Most cost basis in one window (both outcomes), held plus open buys, pUSD.
-    #[serde(with = "decimal::cash")]
+    #[serde(with = "crate::decimal::cash")]
     pub max_window_cost: Cash,
     /// Most cost basis over all windows, held plus open buys, pUSD.
-    #[serde(with = "decimal::cash")]
+    #[serde(with = "crate::decimal::cash")]
     pub max_total_exposure: Cash,
     /// Most notional (`price × size`) of one order, pUSD.
-    #[serde(with = "decimal::cash")]
+    #[serde(with = "crate::decimal::cash")]
     pub max_order_notional: Cash,
     /// Buys stop for the rest of the UTC day once realized PnL today ≤ −this, pUSD (positive).
-    #[serde(with = "decimal::cash")]
+    #[serde(with = "crate::decimal::cash")]
     pub daily_loss_limit: Cash,
     /// No orders with less than this many seconds before the window end.
     pub min_time_left_secs: u64,

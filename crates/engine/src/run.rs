@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
-    Cash, EventKind, ExecReport, FeeSchedule, Fill, Fixed18, MarketEvent, OrderIntent, Outcome,
-    RejectReason, Size, Symbol, TokenId, UnixNanos, Window, WindowBook,
+    Cash, EventKind, ExecReport, FeeSchedule, Fill, Fixed18, MarketEvent, OrderId, OrderIntent,
+    Outcome, Price, RejectReason, Size, Symbol, TokenId, UnixNanos, Window, WindowBook,
 };
 use polyedge_strategy::{Action, Ctx, MarketView, Strategy, WindowPhase};
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,9 @@ const MAX_CASCADE: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
-    /// Starting cash of each strategy's portfolio (default 1 000 pUSD).
+    /// Starting cash of each strategy's portfolio, pUSD (serde: a decimal string; default
+    /// `"1000"`).
+    #[serde(with = "crate::decimal::cash")]
     pub start_cash: Cash,
     /// Pre-trade limits.
     pub risk: RiskConfig,
@@ -66,6 +68,8 @@ impl Default for EngineConfig {
 pub struct EquityPoint {
     /// When (the window end).
     pub at: UnixNanos,
+    /// The window whose settlement this point follows.
+    pub window: String,
     /// Cash.
     pub cash: Cash,
     /// Cost of positions still open.
@@ -76,6 +80,24 @@ pub struct EquityPoint {
     pub realized_pnl: Cash,
 }
 
+/// One order a strategy sent, with what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// The order as submitted (its `id` is the strategy's order id).
+    pub intent: OrderIntent,
+    /// Decision time: when the strategy queued it (ns since epoch).
+    pub decided_at: UnixNanos,
+    /// The strategy's fair value of one share of the outcome at decision time, if given
+    /// ([`Ctx::submit_with_fair_value`]).
+    pub fair_value: Option<Price>,
+    /// Shares filled (micro-shares).
+    pub filled: Size,
+    /// Fees paid on its fills (micro-pUSD).
+    pub fees: Cash,
+    /// Why it was rejected (risk check or simulated venue), if it was.
+    pub rejected: Option<RejectReason>,
+}
+
 /// What one strategy did over a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StrategyResult {
@@ -83,6 +105,8 @@ pub struct StrategyResult {
     pub name: String,
     /// All fills, in order.
     pub fills: Vec<Fill>,
+    /// Every order sent, in submission order.
+    pub orders: Vec<OrderRecord>,
     /// Realized PnL per traded window (fees included), in slug order.
     pub window_pnl: BTreeMap<String, Cash>,
     /// Net realized PnL (= Σ `window_pnl`).
@@ -103,6 +127,11 @@ pub struct StrategyResult {
     pub unsettled_cost: Cash,
     /// Equity curve.
     pub equity: Vec<EquityPoint>,
+    /// Capital at risk: the most the open positions cost at any time (micro-pUSD).
+    pub max_open_cost: Cash,
+    /// Capital at risk over time: ∫ open cost dt from the first event to the end of the run, in
+    /// micro-pUSD × nanoseconds (divide by the run's span for the time-weighted mean).
+    pub open_cost_integral: i128,
     /// Orders rejected (risk or venue).
     pub rejected: u64,
     /// Fills the portfolio refused (should stay 0).
@@ -116,6 +145,10 @@ pub struct RunResult {
     pub events: u64,
     /// Book events the window books refused (out-of-order or malformed).
     pub book_errors: u64,
+    /// Receive time of the first event (`None`: no events).
+    pub first_event_ns: Option<UnixNanos>,
+    /// When the run ended: the later of the last event and the last window end (ns since epoch).
+    pub end_ns: UnixNanos,
     /// One result per strategy, in the order given.
     pub strategies: Vec<StrategyResult>,
 }
@@ -141,10 +174,47 @@ struct Lane {
     timers: BTreeSet<UnixNanos>,
     next_id: u64,
     fills: Vec<Fill>,
+    orders: Vec<OrderRecord>,
+    order_index: BTreeMap<OrderId, usize>,
     traded: BTreeSet<String>,
     equity: Vec<EquityPoint>,
+    exposure: Exposure,
     rejected: u64,
     portfolio_errors: u64,
+}
+
+/// Open cost over time, updated whenever it changes (fills, settlements).
+#[derive(Default)]
+struct Exposure {
+    last_at: Option<UnixNanos>,
+    last_cost: Cash,
+    integral: i128,
+    max: Cash,
+}
+
+impl Exposure {
+    /// The open cost became `cost` at `at` (clamped to be monotonic).
+    fn update(&mut self, at: UnixNanos, cost: Cash) {
+        if let Some(last) = self.last_at {
+            let at = at.max(last);
+            self.integral += i128::from(self.last_cost.micros()) * i128::from(at.0 - last.0);
+            self.last_at = Some(at);
+        } else {
+            self.last_at = Some(at);
+        }
+        self.last_cost = cost;
+        self.max = self.max.max(cost);
+    }
+
+    /// The integral up to `end`.
+    fn integral_to(&self, end: UnixNanos) -> i128 {
+        match self.last_at {
+            Some(last) if end > last => {
+                self.integral + i128::from(self.last_cost.micros()) * i128::from(end.0 - last.0)
+            }
+            _ => self.integral,
+        }
+    }
 }
 
 struct View<'a> {
@@ -212,6 +282,10 @@ impl MarketView for View<'_> {
     fn open_orders(&self) -> &[OrderIntent] {
         self.open
     }
+
+    fn cash(&self) -> Option<Cash> {
+        Some(self.portfolio.cash())
+    }
 }
 
 /// A callback to deliver.
@@ -238,14 +312,23 @@ impl Lane {
                 if self.portfolio.apply_fill(f).is_ok() {
                     let rebate = self.exec.rebate_estimate(f);
                     self.portfolio.accrue_rebate_estimate(rebate);
+                    if let Some(&k) = self.order_index.get(&f.order) {
+                        let o = &mut self.orders[k];
+                        o.filled += f.size;
+                        o.fees += f.fee;
+                    }
+                    self.exposure.update(f.at, self.portfolio.open_cost());
                     self.fills.push(f.clone());
                     self.traded.insert(f.window.clone());
                 } else {
                     self.portfolio_errors += 1;
                 }
             }
-            if matches!(r, ExecReport::Rejected { .. }) {
+            if let ExecReport::Rejected { order, reason, .. } = &r {
                 self.rejected += 1;
+                if let Some(&k) = self.order_index.get(order) {
+                    self.orders[k].rejected = Some(reason.clone());
+                }
             }
             queue.push_back(r);
         }
@@ -281,9 +364,21 @@ impl Lane {
             let mut reports = VecDeque::new();
             for a in actions {
                 match a {
-                    Action::Submit(intent) => {
+                    Action::Submit { intent, fair_value } => {
+                        self.order_index.insert(intent.id, self.orders.len());
+                        self.orders.push(OrderRecord {
+                            intent: intent.clone(),
+                            decided_at: now,
+                            fair_value,
+                            filled: Size::ZERO,
+                            fees: Cash::ZERO,
+                            rejected: None,
+                        });
                         if let Err(reason) = self.submit(market, config, intent.clone()) {
                             self.rejected += 1;
+                            if let Some(o) = self.orders.last_mut() {
+                                o.rejected = Some(reason.clone());
+                            }
                             reports.push_back(ExecReport::Rejected {
                                 order: intent.id,
                                 reason,
@@ -335,6 +430,7 @@ pub struct Engine {
     schedule: BTreeSet<(UnixNanos, Phase, usize)>,
     book_errors: u64,
     events: u64,
+    first_event_ns: Option<UnixNanos>,
 }
 
 impl Engine {
@@ -351,9 +447,20 @@ impl Engine {
         let mut schedule = BTreeSet::new();
         for (i, w) in windows.iter().enumerate() {
             by_slug.insert(w.slug.clone(), i);
-            if let (Some(up), Some(down)) = (w.up_token, w.down_token) {
-                by_token.insert(up, i);
-                by_token.insert(down, i);
+            // A window whose data knows only one token id (most cronos windows: the recorder
+            // followed the Down token) is traded on that token's book and its mirror: the two
+            // books are one pool (docs/fill-model.md §4). The missing id is a stand-in that no
+            // recorded event carries.
+            let (up, down) = match (w.up_token, w.down_token) {
+                (Some(u), Some(d)) => (Some(u), Some(d)),
+                (Some(u), None) => (Some(u), Some(TokenId::synthetic(&w.slug, "down"))),
+                (None, Some(d)) => (Some(TokenId::synthetic(&w.slug, "up")), Some(d)),
+                (None, None) => (None, None),
+            };
+            if let (Some(up), Some(down)) = (up, down) {
+                for t in [w.up_token, w.down_token].into_iter().flatten() {
+                    by_token.insert(t, i);
+                }
                 books.insert(w.slug.clone(), WindowBook::new(up, down));
             }
             schedule.insert((w.start, Phase::Opened, i));
@@ -379,8 +486,11 @@ impl Engine {
                 timers: BTreeSet::new(),
                 next_id: 0,
                 fills: Vec::new(),
+                orders: Vec::new(),
+                order_index: BTreeMap::new(),
                 traded: BTreeSet::new(),
                 equity: Vec::new(),
+                exposure: Exposure::default(),
                 rejected: 0,
                 portfolio_errors: 0,
             })
@@ -401,6 +511,7 @@ impl Engine {
             schedule,
             book_errors: 0,
             events: 0,
+            first_event_ns: None,
         }
     }
 
@@ -410,6 +521,13 @@ impl Engine {
     pub fn run(mut self, events: impl IntoIterator<Item = MarketEvent>) -> RunResult {
         for ev in events {
             self.events += 1;
+            if self.first_event_ns.is_none() {
+                self.first_event_ns = Some(ev.recv_ns);
+                // Exposure is measured from the first event.
+                for lane in &mut self.lanes {
+                    lane.exposure.update(ev.recv_ns, Cash::ZERO);
+                }
+            }
             let now = ev.recv_ns.max(self.market.now);
             self.fire_due(now);
             self.market.now = now;
@@ -445,6 +563,7 @@ impl Engine {
             .unwrap_or(self.market.now)
             .max(self.market.now);
         self.fire_due(last_end);
+        self.market.now = self.market.now.max(last_end);
         self.finish()
     }
 
@@ -572,8 +691,10 @@ impl Engine {
                     lane.portfolio_errors += 1;
                 }
                 let p = &lane.portfolio;
+                lane.exposure.update(now, p.open_cost());
                 lane.equity.push(EquityPoint {
                     at: now,
+                    window: w.slug.clone(),
                     cash: p.cash(),
                     open_cost: p.open_cost(),
                     unsettled_cost: p.unsettled_cost(),
@@ -588,6 +709,7 @@ impl Engine {
     }
 
     fn finish(self) -> RunResult {
+        let end_ns = self.market.now;
         let strategies = self
             .lanes
             .into_iter()
@@ -610,15 +732,20 @@ impl Engine {
                     unsettled_windows: p.unsettled_count(),
                     unsettled_cost: p.unsettled_cost(),
                     equity: lane.equity,
+                    max_open_cost: lane.exposure.max,
+                    open_cost_integral: lane.exposure.integral_to(end_ns),
                     rejected: lane.rejected,
                     portfolio_errors: lane.portfolio_errors,
                     fills: lane.fills,
+                    orders: lane.orders,
                 }
             })
             .collect();
         RunResult {
             events: self.events,
             book_errors: self.book_errors,
+            first_event_ns: self.first_event_ns,
+            end_ns,
             strategies,
         }
     }

@@ -58,13 +58,17 @@ pub struct SimConfig {
     /// Order/cancel latency and the venue taker delay.
     pub latency: LatencyConfig,
     /// Tick size when neither the book nor the window knows one (default 0.01, protocols.md §1.4 `mts`).
+    #[serde(with = "crate::decimal::price")]
     pub default_tick: Price,
     /// Finer tick accepted near the extremes (default 0.001: the venue changes the tick when the
     /// price is above 0.96 or below 0.04, protocols.md §6.2).
+    #[serde(with = "crate::decimal::price")]
     pub fine_tick: Price,
     /// Prices below this or above `1 −` this may use `fine_tick` (default 0.04).
+    #[serde(with = "crate::decimal::price")]
     pub fine_tick_band: Price,
     /// Minimum order size when the window does not say (default 5 shares, protocols.md §1.4 `mos`).
+    #[serde(with = "crate::decimal::size")]
     pub default_min_size: Size,
     /// Whether level shrinkage can fill resting orders.
     pub shrink_fill: ShrinkFill,

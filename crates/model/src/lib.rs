@@ -8,6 +8,9 @@
 //!   jump-diffusion, behind the [`FairValueModel`] trait.
 //! - [`vol`] — per-second variance estimators: EWMA, realized variance, Parkinson,
 //!   Garman–Klass, GARCH(1,1) with forecasts; [`VolEstimate`] is the model input.
+//! - [`online`] — reference price series built event by event (preference and freshness rules,
+//!   strike, volatility) and `P(Up)` of a window at any instant from data received so far: the
+//!   one implementation `polyedge calibrate` and the strategies share.
 //! - [`calibration`] — Brier score, log loss, reliability tables with Wilson intervals, and a
 //!   [`Scorecard`] comparing forecasters on the same snapshots.
 //!
@@ -40,6 +43,7 @@
 pub mod calibration;
 pub mod digital;
 pub mod error;
+pub mod online;
 mod optim;
 #[cfg(test)]
 mod test_rng;
@@ -54,6 +58,10 @@ pub use digital::{
     seconds_left,
 };
 pub use error::ModelError;
+pub use online::{
+    Estimate, EstimateSpec, ModelChoice, OnlineConfig, OnlineFairValue, Pricing, RefSeries,
+    ReferenceSet, SeriesConfig, SeriesKind, SkipReason, StrikeSource, VolMethod,
+};
 pub use vol::{
     Bar, Ewma, Garch11, GarchFit, GarchParams, LogReturn, PricePoint, RealizedVar,
     SECONDS_PER_YEAR, VolEstimate, annualize_var, annualize_vol, bars_from_points, deannualize_var,

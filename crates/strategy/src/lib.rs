@@ -13,20 +13,34 @@
 //! [`MarketView::now`] is never earlier than the receive time of any event the strategy has seen,
 //! so a strategy cannot look ahead.
 //!
-//! Reference strategies: [`complete_set`] and the [`random`] baseline.
+//! Strategies (each documented in its module and in `docs/strategies.md`):
+//! [`complete_set`] (pair and accumulation variants, with leg-risk handling), [`fair_value`],
+//! [`momentum`], [`market_maker`] and the [`random`] baseline. [`sizing`] holds the shared Kelly
+//! sizing and book helpers; the fair value itself comes from `polyedge_model::online`, the same
+//! code `polyedge calibrate` scores.
 
 pub mod complete_set;
+pub mod fair_value;
+pub mod market_maker;
+pub mod momentum;
+pub mod params;
 pub mod random;
+pub mod registry;
+pub mod sizing;
 
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
-    ExecReport, FeeSchedule, Fixed18, MarketEvent, OrderId, OrderIntent, Outcome, Size, UnixNanos,
-    Window, WindowBook,
+    Cash, EventKind, ExecReport, FeeSchedule, Fixed18, MarketEvent, OrderId, OrderIntent, Outcome,
+    Price, Size, UnixNanos, Window, WindowBook,
 };
 use serde::{Deserialize, Serialize};
 
-pub use complete_set::{CompleteSet, CompleteSetParams};
+pub use complete_set::{CompleteSet, CompleteSetMode, CompleteSetParams, LegAction, LegStats};
+pub use fair_value::{FairValue, FairValueParams};
+pub use market_maker::{MarketMaker, MarketMakerParams};
+pub use momentum::{Momentum, MomentumParams};
 pub use random::{RandomBaseline, RandomParams, XorShift64};
+pub use sizing::{Ledger, SizingParams, kelly_fraction};
 
 /// Lifecycle phase of a window, announced to strategies through [`Strategy::on_window`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,13 +77,53 @@ pub trait MarketView {
     fn position(&self, slug: &str, outcome: Outcome) -> Size;
     /// This strategy's working orders (size = shares still working), in id order.
     fn open_orders(&self) -> &[OrderIntent];
+    /// This strategy's cash (pUSD), if the driver reports it (the backtest engine does);
+    /// sizing falls back to a configured bankroll otherwise.
+    fn cash(&self) -> Option<Cash> {
+        None
+    }
+}
+
+/// Slugs of the active windows `ev` bears on: the window of a Polymarket token event, or every
+/// active window of the asset of a reference, kline or spot event (`None`: nothing relevant).
+pub fn affected_windows(view: &dyn MarketView, ev: &MarketEvent) -> Vec<String> {
+    if let Some(token) = ev.kind.token() {
+        return view
+            .active_windows()
+            .iter()
+            .filter(|w| w.up_token == Some(token) || w.down_token == Some(token))
+            .map(|w| w.slug.clone())
+            .collect();
+    }
+    let symbol = match &ev.kind {
+        EventKind::Reference(r) => r.symbol,
+        EventKind::Kline(k) => k.symbol,
+        EventKind::SpotTrade(t) => t.symbol,
+        EventKind::SpotQuote(q) => q.symbol,
+        _ => return Vec::new(),
+    };
+    let Some(asset) = polyedge_model::online::asset_of_symbol(symbol.as_str()) else {
+        return Vec::new();
+    };
+    view.active_windows()
+        .iter()
+        .filter(|w| w.asset == asset)
+        .map(|w| w.slug.clone())
+        .collect()
 }
 
 /// An action a strategy queued during a callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
-    /// Send an order.
-    Submit(OrderIntent),
+    /// Send an order. `fair_value` is the strategy's fair value of the order's outcome token
+    /// at decision time (micro-pUSD per share, `None` if it has no model); reports use it for
+    /// the edge at entry (fair value − price − fee per share for a buy).
+    Submit {
+        /// The order.
+        intent: OrderIntent,
+        /// Fair value of one share of `intent.outcome` at decision time.
+        fair_value: Option<Price>,
+    },
     /// Cancel a working order.
     Cancel(OrderId),
     /// Call [`Strategy::on_timer`] at (or, if already past, right after) this time.
@@ -111,11 +165,21 @@ impl<'a> Ctx<'a> {
     }
 
     /// Queues `intent` for submission; its `id` is replaced by a fresh one, which is returned.
-    pub fn submit(&mut self, mut intent: OrderIntent) -> OrderId {
+    pub fn submit(&mut self, intent: OrderIntent) -> OrderId {
+        self.submit_inner(intent, None)
+    }
+
+    /// As [`Ctx::submit`], recording `fair_value` (micro-pUSD per share of the order's outcome,
+    /// the strategy's own estimate at decision time) for the report's edge at entry.
+    pub fn submit_with_fair_value(&mut self, intent: OrderIntent, fair_value: Price) -> OrderId {
+        self.submit_inner(intent, Some(fair_value))
+    }
+
+    fn submit_inner(&mut self, mut intent: OrderIntent, fair_value: Option<Price>) -> OrderId {
         *self.next_id += 1;
         let id = OrderId(*self.next_id);
         intent.id = id;
-        self.actions.push(Action::Submit(intent));
+        self.actions.push(Action::Submit { intent, fair_value });
         id
     }
 

@@ -1,14 +1,28 @@
-//! A random baseline: at a fixed rate, buys a random side of each active window at its best ask
-//! with a fixed size. Deterministic for a given seed.
+//! A random baseline: at a fixed rate, buys a random side of each active window at its best ask.
+//! Deterministic for a given seed.
+//!
+//! **Idea** (seed `poly-edge-sprint-plan.md` Sprint 5 "Backtesting": "Include baseline: random
+//! 50% predictor with same sizing"). A strategy that does no better than this after fees has no
+//! edge.
+//!
+//! **Sizing.** A coin flip has no probability to feed Kelly, so the stake is fixed (`stake`,
+//! pUSD) and then goes through the very caps the Kelly strategies use ([`SizingParams`]: visible
+//! depth at the best ask, `max_trade`, `max_window_cost`, `max_window_shares`, whole shares, the
+//! minimum size). For a like-for-like comparison set `stake` to the mean stake of the strategy
+//! compared (its orders are in the backtest report) and `interval_secs` / `max_entries_per_window`
+//! to its trade rate. The default (10 pUSD, one entry per window) is half the per-trade cap the
+//! quarter-Kelly strategies hit on large edges.
 
 use std::collections::BTreeMap;
 
 use polyedge_core::{
-    MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos,
+    Cash, ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce,
+    UnixNanos, Window,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Ctx, Strategy};
+use crate::sizing::{Ledger, SizingParams};
+use crate::{Ctx, Strategy, WindowPhase};
 
 /// A xorshift64 generator (Marsaglia 2003): small, fast, deterministic; not for cryptography.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,24 +54,34 @@ impl XorShift64 {
     }
 }
 
-/// Parameters (serde/TOML: every field optional).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Parameters (serde/TOML: every field optional; `[sizing]` is a sub-table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RandomParams {
     /// RNG seed (default 1).
     pub seed: u64,
-    /// Shares per order (default 10, as [`crate::CompleteSetParams::shares`]).
-    pub shares: u64,
+    /// Stake per order before the caps, pUSD (default "10").
+    #[serde(with = "crate::params::cash")]
+    pub stake: Cash,
+    /// The caps shared with the Kelly strategies (the Kelly fraction itself is unused).
+    pub sizing: SizingParams,
     /// Seconds between orders on one window (default 60).
     pub interval_secs: u64,
+    /// Orders per window (default 1, as the fair-value strategy; 0 = no limit).
+    pub max_entries_per_window: u32,
+    /// No orders with less than this many seconds left (default 30, the risk minimum).
+    pub min_time_left_s: u64,
 }
 
 impl Default for RandomParams {
     fn default() -> Self {
         RandomParams {
             seed: 1,
-            shares: 10,
+            stake: Cash(10_000_000),
+            sizing: SizingParams::default(),
             interval_secs: 60,
+            max_entries_per_window: 1,
+            min_time_left_s: 30,
         }
     }
 }
@@ -67,7 +91,8 @@ impl Default for RandomParams {
 pub struct RandomBaseline {
     params: RandomParams,
     rng: XorShift64,
-    next_at: BTreeMap<String, UnixNanos>,
+    next_at: BTreeMap<String, (u32, UnixNanos)>,
+    ledger: Ledger,
 }
 
 impl RandomBaseline {
@@ -77,6 +102,7 @@ impl RandomBaseline {
             rng: XorShift64::new(params.seed),
             params,
             next_at: BTreeMap::new(),
+            ledger: Ledger::default(),
         }
     }
 }
@@ -88,12 +114,18 @@ impl Strategy for RandomBaseline {
 
     fn on_event(&mut self, ctx: &mut Ctx<'_>, _ev: &MarketEvent) {
         let now = ctx.now();
+        let p = &self.params;
         let mut orders = Vec::new();
-        for w in ctx.view().active_windows() {
-            if self.next_at.get(&w.slug).is_some_and(|t| now < *t) {
+        let view = ctx.view();
+        for w in view.active_windows() {
+            let (done, next) = self.next_at.get(&w.slug).copied().unwrap_or_default();
+            if now < next
+                || (p.max_entries_per_window > 0 && done >= p.max_entries_per_window)
+                || w.end.saturating_sub(now) < p.min_time_left_s * UnixNanos::PER_SEC
+            {
                 continue;
             }
-            let Some(book) = ctx.view().book(&w.slug) else {
+            let Some(book) = view.book(&w.slug) else {
                 continue;
             };
             let outcome = if self.rng.coin() {
@@ -104,27 +136,53 @@ impl Strategy for RandomBaseline {
             let Some(ask) = book.best_ask(outcome) else {
                 continue;
             };
+            let price = ask.level.price;
             self.next_at.insert(
                 w.slug.clone(),
-                UnixNanos(
-                    now.0.saturating_add(
-                        self.params.interval_secs.saturating_mul(UnixNanos::PER_SEC),
+                (
+                    done + 1,
+                    UnixNanos(
+                        now.0
+                            .saturating_add(p.interval_secs.saturating_mul(UnixNanos::PER_SEC)),
                     ),
                 ),
             );
+            let Some(size) = p.sizing.size_buy(
+                view,
+                &self.ledger,
+                &w.slug,
+                outcome,
+                price,
+                price.to_f64(),
+                p.stake,
+                ask.level.size,
+            ) else {
+                continue;
+            };
             orders.push(OrderIntent {
                 id: OrderId(0),
                 window: w.slug.clone(),
                 outcome,
                 side: Side::Buy,
-                price: ask.level.price,
-                size: Size::from_shares(self.params.shares),
+                price,
+                size: Size::from_shares(size.shares),
                 tif: TimeInForce::Fak,
                 post_only: false,
             });
         }
         for o in orders {
             ctx.submit(o);
+        }
+    }
+
+    fn on_report(&mut self, _ctx: &mut Ctx<'_>, report: &ExecReport) {
+        self.ledger.on_report(report);
+    }
+
+    fn on_window(&mut self, _ctx: &mut Ctx<'_>, window: &Window, phase: WindowPhase) {
+        if matches!(phase, WindowPhase::Resolved(_)) {
+            self.ledger.forget(&window.slug);
+            self.next_at.remove(&window.slug);
         }
     }
 }

@@ -1,0 +1,325 @@
+//! Recordings → [`EventReplay`] → [`Engine`]: the backtest run itself.
+//!
+//! 1. The recordings are opened; their window indices are merged (the first recording naming a
+//!    slug wins) and restricted to windows lying wholly inside `[from, to]`, sorted by start.
+//! 2. **Pass 1** replays the recordings (frames received in `[from, to)`) once through one
+//!    [`Engine`] running every selected strategy, each with its own simulated executor and
+//!    portfolio.
+//! 3. **Pass 2** (unless `baseline = false`) replays the same data again through a second engine
+//!    with the same configuration running the random twin of each strategy
+//!    ([`crate::baseline`]), built from pass 1's orders.
+//!
+//! Nothing here reads a clock or an unseeded random source: the same inputs give the same
+//! [`Backtest`], which is what makes `summary.json` byte-identical across runs.
+
+use std::path::PathBuf;
+
+use polyedge_core::{MarketEvent, OutcomeSource, UnixNanos, Window};
+use polyedge_engine::{Engine, EngineConfig, RunResult};
+use polyedge_store::{EventReplay, Progress, Recording, ReplayFilter, ReplayStats, StoreError};
+use polyedge_strategy::Strategy;
+use serde::Serialize;
+
+use crate::baseline::{self, RandomTwin};
+use crate::config::{BacktestConfig, ConfigError};
+
+/// Why a backtest could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// Bad configuration (file, key, value or strategy name).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A recording could not be opened (the store's error names the directory).
+    #[error("cannot open recording: {error}")]
+    Recording {
+        /// The recording directory.
+        path: PathBuf,
+        /// What went wrong.
+        error: StoreError,
+    },
+    /// Reading the recordings failed during the replay (corrupt segment, I/O).
+    #[error("replay: {0}")]
+    Replay(StoreError),
+    /// Nothing to run on.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Recording directories (at least one).
+    pub recordings: Vec<PathBuf>,
+    /// Strategies named on the command line (override the file's `run`); `None` or empty: the
+    /// file's `run`, else all registered strategies.
+    pub strategies: Option<Vec<String>>,
+    /// The configuration ([`BacktestConfig::default`] without `--config`).
+    pub config: BacktestConfig,
+    /// Only frames received at or after this time; only windows starting at or after it.
+    pub from: Option<UnixNanos>,
+    /// Only frames received before this time; only windows ending at or before it.
+    pub to: Option<UnixNanos>,
+    /// Seed from the command line (overrides the file's `seed`).
+    pub seed: Option<u64>,
+}
+
+/// What a recording is, for the report (no paths: a report must not depend on where the data
+/// lies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordingInfo {
+    /// The directory's name.
+    pub name: String,
+    /// The writer (`polyedge import cronos` …).
+    pub created_by: String,
+    /// Where the data came from.
+    pub sources: Vec<String>,
+    /// What a user must know about it.
+    pub caveats: Vec<String>,
+    /// Frames in the recording (all streams, from its manifest).
+    pub frames: u64,
+    /// Windows in its index.
+    pub windows: usize,
+}
+
+/// Replay counters of one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplaySummary {
+    /// Frames read.
+    pub frames: u64,
+    /// Events delivered to the engine.
+    pub events: u64,
+    /// Frames that did not parse (skipped, counted).
+    pub parse_errors: u64,
+    /// Segments that ended in a torn tail.
+    pub torn_tails: u64,
+    /// Frames received earlier than the previous one.
+    pub out_of_order: u64,
+}
+
+impl From<&ReplayStats> for ReplaySummary {
+    fn from(s: &ReplayStats) -> Self {
+        ReplaySummary {
+            frames: s.frames,
+            events: s.events,
+            parse_errors: s.parse_errors,
+            torn_tails: s.torn_tails,
+            out_of_order: s.out_of_order,
+        }
+    }
+}
+
+/// One strategy as run: its name, the parameter table it was built with, its twin's counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategyRun {
+    /// Registry name.
+    pub name: String,
+    /// Parameters passed to the registry (the file's table plus the seed where it applies).
+    pub params: toml::Table,
+    /// Orders of the strategy its twin copied.
+    pub twin_copied: u64,
+    /// Of those, not sent for want of an ask or an active window.
+    pub twin_skipped: u64,
+}
+
+/// Everything a backtest produced; the report is computed from it.
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    /// The recordings, in the order given.
+    pub recordings: Vec<RecordingInfo>,
+    /// The windows of the run (wholly inside the range), by start then slug.
+    pub windows: Vec<Window>,
+    /// `--from`.
+    pub from: Option<UnixNanos>,
+    /// `--to`.
+    pub to: Option<UnixNanos>,
+    /// The effective seed.
+    pub seed: u64,
+    /// The engine configuration used by both passes.
+    pub engine: EngineConfig,
+    /// The strategies, in run order.
+    pub strategies: Vec<StrategyRun>,
+    /// Pass 1: the strategies.
+    pub main: RunResult,
+    /// Pass 1 replay counters.
+    pub main_replay: ReplaySummary,
+    /// Pass 2: the twins, in the same order as the strategies (`None`: `baseline = false`).
+    pub baselines: Option<RunResult>,
+}
+
+/// Replay events as an iterator for the engine: reports progress in frames and keeps the first
+/// read error (which ends the iteration).
+struct Events<'a> {
+    replay: EventReplay,
+    progress: &'a dyn Progress,
+    reported: u64,
+    error: Option<StoreError>,
+}
+
+impl Iterator for Events<'_> {
+    type Item = MarketEvent;
+
+    fn next(&mut self) -> Option<MarketEvent> {
+        match self.replay.next()? {
+            Ok(ev) => {
+                let frames = self.replay.stats().frames;
+                if frames >= self.reported + 4096 {
+                    self.progress.inc(frames - self.reported);
+                    self.reported = frames;
+                }
+                Some(ev)
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+impl Events<'_> {
+    fn finish(self) -> Result<ReplaySummary, BacktestError> {
+        let frames = self.replay.stats().frames;
+        self.progress.inc(frames.saturating_sub(self.reported));
+        match self.error {
+            Some(e) => Err(BacktestError::Replay(e)),
+            None => Ok(ReplaySummary::from(self.replay.stats())),
+        }
+    }
+}
+
+fn replay_through(
+    recs: &[Recording],
+    filter: &ReplayFilter,
+    engine: Engine,
+    progress: &dyn Progress,
+) -> Result<(RunResult, ReplaySummary), BacktestError> {
+    let replay = EventReplay::open(recs, filter.clone()).map_err(BacktestError::Replay)?;
+    let mut events = Events {
+        replay,
+        progress,
+        reported: 0,
+        error: None,
+    };
+    let result = engine.run(&mut events);
+    let summary = events.finish()?;
+    Ok((result, summary))
+}
+
+/// The outcome source's name in reports: `official`, `chainlink_derived`, `inferred`, or
+/// `unknown` for a window without a known outcome.
+pub fn source_name(w: &Window) -> &'static str {
+    match (w.outcome, w.outcome_source) {
+        (None, _) => "unknown",
+        (Some(_), Some(OutcomeSource::Official)) => "official",
+        (Some(_), Some(OutcomeSource::ChainlinkDerived)) => "chainlink_derived",
+        (Some(_), Some(OutcomeSource::Inferred) | None) => "inferred",
+    }
+}
+
+/// Runs the backtest described by `inputs`, reporting progress in frames (both passes).
+///
+/// # Errors
+/// [`BacktestError`]: bad configuration or strategy names, unreadable recordings, a read error
+/// during replay, or no recordings.
+pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, BacktestError> {
+    if inputs.recordings.is_empty() {
+        return Err(BacktestError::Usage("no recordings given".to_string()));
+    }
+    let cfg = &inputs.config;
+    let names = cfg.strategy_names(inputs.strategies.as_deref())?;
+    let seed = cfg.effective_seed(inputs.seed);
+    let mut strategies: Vec<Box<dyn Strategy>> = Vec::new();
+    let mut runs = Vec::new();
+    for name in &names {
+        let (s, params) = cfg.build(name, seed)?;
+        strategies.push(s);
+        runs.push(StrategyRun {
+            name: name.clone(),
+            params,
+            twin_copied: 0,
+            twin_skipped: 0,
+        });
+    }
+
+    let recs = inputs
+        .recordings
+        .iter()
+        .map(|p| {
+            Recording::open(p).map_err(|error| BacktestError::Recording {
+                path: p.clone(),
+                error,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let infos = recs
+        .iter()
+        .map(|r| RecordingInfo {
+            name: r.dir().file_name().map_or_else(
+                || r.dir().display().to_string(),
+                |n| n.to_string_lossy().into(),
+            ),
+            created_by: r.meta().created_by.clone(),
+            sources: r.meta().sources.clone(),
+            caveats: r.meta().caveats.clone(),
+            frames: r.manifest().streams.values().map(|s| s.frames).sum(),
+            windows: r.windows().len(),
+        })
+        .collect::<Vec<_>>();
+
+    let mut windows: Vec<Window> = Vec::new();
+    for w in recs.iter().flat_map(Recording::windows) {
+        let inside =
+            inputs.from.is_none_or(|f| w.start >= f) && inputs.to.is_none_or(|t| w.end <= t);
+        if inside && !windows.iter().any(|x| x.slug == w.slug) {
+            windows.push(w.clone());
+        }
+    }
+    windows.sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
+
+    let filter = ReplayFilter {
+        from: inputs.from,
+        to: inputs.to,
+        assets: None,
+        windows: None,
+    };
+    let frames: u64 = infos.iter().map(|i| i.frames).sum();
+    let passes = if cfg.baseline { 2 } else { 1 };
+    progress.set_total(frames * passes, "frames");
+    progress.message("strategies");
+    let engine = Engine::new(cfg.engine.clone(), windows.clone(), strategies);
+    let (main, main_replay) = replay_through(&recs, &filter, engine, progress)?;
+
+    let baselines = if cfg.baseline {
+        progress.message("random baselines");
+        let mut twins: Vec<Box<dyn Strategy>> = Vec::new();
+        let mut counters = Vec::new();
+        for (run, result) in runs.iter_mut().zip(&main.strategies) {
+            let sched = baseline::schedule(result);
+            run.twin_copied = sched.len() as u64;
+            let twin = RandomTwin::new(&run.name, sched, seed, cfg.engine.sim.default_min_size);
+            counters.push(twin.skipped_counter());
+            twins.push(Box::new(twin));
+        }
+        let engine = Engine::new(cfg.engine.clone(), windows.clone(), twins);
+        let (res, _) = replay_through(&recs, &filter, engine, progress)?;
+        for (run, c) in runs.iter_mut().zip(counters) {
+            run.twin_skipped = c.get();
+        }
+        Some(res)
+    } else {
+        None
+    };
+
+    Ok(Backtest {
+        recordings: infos,
+        windows,
+        from: inputs.from,
+        to: inputs.to,
+        seed,
+        engine: cfg.engine.clone(),
+        strategies: runs,
+        main,
+        main_replay,
+        baselines,
+    })
+}

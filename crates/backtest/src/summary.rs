@@ -1,0 +1,256 @@
+//! `summary.json`: every figure of the run, deterministic.
+//!
+//! No wall-clock time, no paths (recordings are named by their directory name), fields in a
+//! fixed order (struct order; maps are sorted), money as exact decimal strings. The same
+//! recordings, configuration and seed give the same bytes.
+
+use std::collections::BTreeMap;
+
+use polyedge_core::UnixNanos;
+use polyedge_engine::EngineConfig;
+use serde::Serialize;
+
+use crate::baseline;
+use crate::metrics::{self, Metrics};
+use crate::runner::{Backtest, RecordingInfo, ReplaySummary, source_name};
+
+/// Format name of `summary.json`.
+pub const FORMAT: &str = "polyedge-backtest-summary";
+/// Format version of `summary.json`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The conventions the figures follow, written into the summary and the HTML report.
+pub const CONVENTIONS: &[(&str, &str)] = &[
+    (
+        "money",
+        "pUSD, exact decimal strings (6 decimals at most); ratios and statistics are floats",
+    ),
+    (
+        "net_pnl",
+        "realized: settlement payouts - cost - fees; equals the sum of per-window PnL; windows with an unknown outcome contribute only their fees",
+    ),
+    (
+        "sharpe_sortino",
+        "per-window returns r = window PnL / start cash over every window of the run (0 if not traded); per window, NOT annualized; Sharpe = mean / sample stdev (n-1); Sortino = mean / sqrt(sum(min(r,0)^2)/n)",
+    ),
+    (
+        "max_drawdown",
+        "of realized equity (start cash + realized PnL after each settlement), from the running peak",
+    ),
+    (
+        "win_rate",
+        "windows: traded windows with a known outcome and PnL > 0 / traded windows with a known outcome; buy fills: buy fills of the winning outcome / buy fills in windows with a known outcome",
+    ),
+    (
+        "fill_ratio",
+        "shares filled / shares submitted, over every order sent (rejected ones included)",
+    ),
+    (
+        "edge",
+        "per share, share-weighted: at entry s*(fair value - price) - fee/share (s = +1 buy, -1 sell), over fills whose order gave a fair value; realized: same with the payout (1 or 0) in place of the fair value",
+    ),
+    (
+        "profit_factor",
+        "sum of PnL of winning windows / |sum of PnL of losing windows|; null when no window lost",
+    ),
+    (
+        "exposure",
+        "cost basis of open positions; max, and time-weighted mean from the first event to the end of the run",
+    ),
+    (
+        "rebates",
+        "estimated maker rebates, reported apart: not in cash or PnL",
+    ),
+    (
+        "baseline",
+        "random twin of each strategy: same decision times, windows and filled shares as the strategy's filled buy orders, on a fair-coin outcome, FAK at that outcome's best ask (taker), same engine configuration; see docs/backtest.md",
+    ),
+];
+
+/// Caveats every backtest carries, besides the recordings' own.
+pub const ENGINE_CAVEATS: &[&str] = &[
+    "No market impact: the recorded book never reacts to our orders (our own consumption of levels is tracked; docs/fill-model.md §4.1).",
+    "Settlement uses each window's recorded outcome and its source (official / chainlink_derived / inferred); windows without one are excluded from PnL and counted.",
+    "Taker delay, fee schedules before 2026-03-30 and queue rules are modelled assumptions (docs/fill-model.md §11).",
+];
+
+/// The time range of the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Range {
+    /// `--from` (RFC 3339 UTC).
+    pub from: Option<String>,
+    /// `--to` (RFC 3339 UTC).
+    pub to: Option<String>,
+    /// Receive time of the first event (RFC 3339 UTC).
+    pub first_event: Option<String>,
+    /// End of the run: the later of the last event and the last window end (RFC 3339 UTC).
+    pub end: String,
+}
+
+/// The configuration the run used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigEcho {
+    /// Whether the random twins ran.
+    pub baseline: bool,
+    /// Engine configuration (start cash, risk, simulated venue).
+    pub engine: EngineConfig,
+}
+
+/// What the data held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataSummary {
+    /// Replay counters of pass 1.
+    pub replay: ReplaySummary,
+    /// Book events the engine's window books refused.
+    pub book_errors: u64,
+    /// Windows of the run.
+    pub windows: u64,
+    /// Windows by outcome source (`unknown`: no outcome).
+    pub windows_by_outcome_source: BTreeMap<String, u64>,
+    /// Windows without a known outcome (excluded from PnL).
+    pub windows_without_outcome: u64,
+    /// Windows with only one known token id (traded on that token's book and its mirror).
+    pub windows_with_one_token: u64,
+    /// Windows without any token id (no book; cannot be traded).
+    pub windows_without_tokens: u64,
+}
+
+/// The random twin of a strategy and its figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaselineSummary {
+    /// Orders of the strategy it copied (filled buys).
+    pub copied_orders: u64,
+    /// Copied orders not sent (no ask or window not active).
+    pub skipped_orders: u64,
+    /// Its figures.
+    pub metrics: Metrics,
+}
+
+/// One strategy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategySummary {
+    /// Registry name.
+    pub name: String,
+    /// The parameter table it was built with (unset parameters take the strategy's defaults).
+    pub params: toml::Table,
+    /// Its figures.
+    pub metrics: Metrics,
+    /// Its random twin (`None` when baselines are off).
+    pub baseline: Option<BaselineSummary>,
+}
+
+/// The whole `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// [`FORMAT`].
+    pub format: &'static str,
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The recordings.
+    pub recordings: Vec<RecordingInfo>,
+    /// Time range.
+    pub range: Range,
+    /// Seed.
+    pub seed: u64,
+    /// Configuration.
+    pub config: ConfigEcho,
+    /// The data.
+    pub data: DataSummary,
+    /// Definitions of the figures.
+    pub conventions: BTreeMap<&'static str, &'static str>,
+    /// The strategies, in run order.
+    pub strategies: Vec<StrategySummary>,
+    /// What to keep in mind: the recordings' caveats, then the engine's.
+    pub caveats: Vec<String>,
+}
+
+fn utc(t: UnixNanos) -> String {
+    t.to_rfc3339()
+}
+
+/// The summary of `bt`.
+pub fn build(bt: &Backtest) -> Summary {
+    let mut by_source: BTreeMap<String, u64> = BTreeMap::new();
+    for w in &bt.windows {
+        *by_source.entry(source_name(w).to_string()).or_default() += 1;
+    }
+    let strategies = bt
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(i, run)| {
+            let result = &bt.main.strategies[i];
+            let base = bt.baselines.as_ref().and_then(|b| {
+                b.strategies.get(i).map(|r| {
+                    debug_assert_eq!(r.name, format!("{}{}", baseline::PREFIX, run.name));
+                    BaselineSummary {
+                        copied_orders: run.twin_copied,
+                        skipped_orders: run.twin_skipped,
+                        metrics: metrics::compute(r, &bt.windows, b),
+                    }
+                })
+            });
+            StrategySummary {
+                name: run.name.clone(),
+                params: run.params.clone(),
+                metrics: metrics::compute(result, &bt.windows, &bt.main),
+                baseline: base,
+            }
+        })
+        .collect();
+    let mut caveats: Vec<String> = Vec::new();
+    for r in &bt.recordings {
+        for c in &r.caveats {
+            if !caveats.contains(c) {
+                caveats.push(c.clone());
+            }
+        }
+    }
+    caveats.extend(ENGINE_CAVEATS.iter().map(|s| (*s).to_string()));
+    Summary {
+        format: FORMAT,
+        format_version: FORMAT_VERSION,
+        recordings: bt.recordings.clone(),
+        range: Range {
+            from: bt.from.map(utc),
+            to: bt.to.map(utc),
+            first_event: bt.main.first_event_ns.map(utc),
+            end: utc(bt.main.end_ns),
+        },
+        seed: bt.seed,
+        config: ConfigEcho {
+            baseline: bt.baselines.is_some(),
+            engine: bt.engine.clone(),
+        },
+        data: DataSummary {
+            replay: bt.main_replay.clone(),
+            book_errors: bt.main.book_errors,
+            windows: bt.windows.len() as u64,
+            windows_without_outcome: by_source.get("unknown").copied().unwrap_or(0),
+            windows_by_outcome_source: by_source,
+            windows_with_one_token: bt
+                .windows
+                .iter()
+                .filter(|w| w.up_token.is_some() != w.down_token.is_some())
+                .count() as u64,
+            windows_without_tokens: bt
+                .windows
+                .iter()
+                .filter(|w| w.up_token.is_none() && w.down_token.is_none())
+                .count() as u64,
+        },
+        conventions: CONVENTIONS.iter().copied().collect(),
+        strategies,
+        caveats,
+    }
+}
+
+/// `summary` as pretty JSON with a final newline.
+///
+/// # Errors
+/// Serialization failure (not expected: every field serializes).
+pub fn to_json(summary: &Summary) -> Result<String, serde_json::Error> {
+    let mut s = serde_json::to_string_pretty(summary)?;
+    s.push('\n');
+    Ok(s)
+}

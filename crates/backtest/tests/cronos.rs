@@ -1,0 +1,59 @@
+//! Every registered strategy (and its random twin) over the whole shared cronos recording
+//! (`../shared/data/cronos_btc5m_books`, imported here into a temporary recording): the run
+//! completes and the report's figures are consistent — Σ per-window PnL = net PnL and cash +
+//! settled positions = start cash + PnL, per strategy, in the results and in every file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use polyedge_backtest::{BacktestConfig, Inputs, summary, write_report};
+use polyedge_store::NoProgress;
+use polyedge_strategy::registry;
+
+#[test]
+fn all_strategies_on_the_whole_cronos_recording_are_consistent() {
+    let src = common::repo().join("../shared/data/cronos_btc5m_books");
+    assert!(
+        src.is_dir(),
+        "{} is missing: this test needs the shared data beside the checkout (../shared/data)",
+        src.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = common::import_cronos(&src, tmp.path(), "cronos");
+    let inputs = Inputs {
+        recordings: vec![rec],
+        config: BacktestConfig::default(),
+        ..Inputs::default()
+    };
+    let bt = polyedge_backtest::run(&inputs, &NoProgress).unwrap();
+    assert_eq!(bt.main_replay.frames, 436_432);
+    assert_eq!(bt.main_replay.parse_errors, 0);
+    assert_eq!(bt.windows.len(), 161);
+    let names: Vec<&str> = bt.strategies.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        registry::NAMES,
+        "no arguments: every registered strategy"
+    );
+    let baselines = bt.baselines.as_ref().expect("random twins ran");
+    assert_eq!(baselines.strategies.len(), names.len());
+
+    let s = summary::build(&bt);
+    assert_eq!(s.data.windows_without_outcome, 35);
+    assert_eq!(
+        s.data.windows_by_outcome_source.values().sum::<u64>(),
+        161,
+        "{:?}",
+        s.data.windows_by_outcome_source
+    );
+    let traded: u64 = s.strategies.iter().map(|x| x.metrics.trades).sum();
+    assert!(
+        traded > 0,
+        "no strategy traded: the checks below would be vacuous"
+    );
+
+    let out = tmp.path().join("report");
+    write_report(&bt, &s, &out).unwrap();
+    common::check_report(&bt, &s, &out);
+}

@@ -1,0 +1,247 @@
+//! End-to-end tests of `polyedge backtest` through the built binary, on the bundled sample.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_polyedge"))
+}
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run polyedge");
+    assert!(
+        out.status.success(),
+        "polyedge failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+fn run_err(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run polyedge");
+    assert!(
+        !out.status.success(),
+        "expected failure: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
+}
+
+const FILES: [&str; 5] = [
+    "summary.json",
+    "trades.csv",
+    "equity.csv",
+    "windows.csv",
+    "report.html",
+];
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let t = std::fs::read_to_string(path).unwrap();
+    t.lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn no_arguments_backtests_every_strategy_on_the_bundled_sample() {
+    // Run from an empty directory: the sample is found beside the sources, the report goes to
+    // ./backtest-out.
+    let cwd = tempfile::tempdir().unwrap();
+    let out = run_ok(bin().arg("backtest").current_dir(cwd.path()));
+    let stdout = text(&out.stdout);
+    let dir = cwd.path().join("backtest-out");
+    for f in FILES {
+        assert!(dir.join(f).is_file(), "{f} missing; stdout: {stdout}");
+    }
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(v["format"], "polyedge-backtest-summary");
+    assert_eq!(v["data"]["windows"], 10);
+    assert_eq!(v["data"]["replay"]["frames"], 33_715); // 33,650 books + 65 klines
+    let strategies = v["strategies"].as_array().unwrap();
+    assert!(strategies.len() >= 2, "every registered strategy runs");
+    let mut trades = 0;
+    for s in strategies {
+        let name = s["name"].as_str().unwrap();
+        assert!(stdout.contains(name), "terminal summary lacks {name}");
+        for m in [&s["metrics"], &s["baseline"]["metrics"]] {
+            assert_eq!(m["consistency"]["window_pnl_sums_to_net"], true, "{name}");
+            assert_eq!(m["consistency"]["cash_identity_holds"], true, "{name}");
+            trades += m["trades"].as_u64().unwrap();
+        }
+    }
+    assert!(stdout.contains("random twin"));
+    assert!(
+        stdout.contains("report: backtest-out/report.html"),
+        "{stdout}"
+    );
+    // trades.csv has one row per fill of every strategy and twin.
+    let rows = csv_rows(&dir.join("trades.csv"));
+    assert_eq!(rows.len() as u64 - 1, trades);
+    assert_eq!(rows[0][0], "strategy");
+    // windows.csv: the ten windows.
+    assert_eq!(csv_rows(&dir.join("windows.csv")).len(), 11);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && !html.contains("<script"));
+    assert!(
+        html.contains("INFERRED"),
+        "the data caveats are in the report"
+    );
+}
+
+#[test]
+fn same_recording_config_and_seed_give_byte_identical_summaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    run_ok(
+        bin()
+            .args(["import", "cronos"])
+            .arg(repo("data/sample"))
+            .arg("--out")
+            .arg(&rec),
+    );
+    let cfg = tmp.path().join("c.toml");
+    std::fs::write(&cfg, "[engine.risk]\nmax_order_notional = \"15\"\n").unwrap();
+    let run = |out: &str, seed: &str| {
+        let o = run_ok(
+            bin()
+                .arg("backtest")
+                .arg("--recording")
+                .arg(&rec)
+                .arg("--config")
+                .arg(&cfg)
+                .args(["--seed", seed, "--json", "--out"])
+                .arg(tmp.path().join(out)),
+        );
+        let file = std::fs::read(tmp.path().join(out).join("summary.json")).unwrap();
+        assert_eq!(o.stdout, file, "--json prints summary.json");
+        file
+    };
+    let a = run("a", "3");
+    let b = run("b", "3");
+    assert_eq!(a, b, "summary.json differs between identical runs");
+    let c = run("c", "4");
+    assert_ne!(a, c);
+    let v: Value = serde_json::from_slice(&a).unwrap();
+    assert_eq!(v["seed"], 3);
+    assert_eq!(v["config"]["engine"]["risk"]["max_order_notional"], "15");
+}
+
+#[test]
+fn strategy_and_range_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    run_ok(
+        bin()
+            .args(["import", "cronos"])
+            .arg(repo("data/sample"))
+            .arg("--out")
+            .arg(&rec),
+    );
+    let out = tmp.path().join("o");
+    run_ok(
+        bin()
+            .arg("backtest")
+            .arg("--recording")
+            .arg(&rec)
+            .args(["--strategy", "random", "--from", "2026-04-15T13:00:00Z"])
+            .args(["--to", "1776259200", "--out"])
+            .arg(&out),
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let names: Vec<&str> = v["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["random"]);
+    assert_eq!(v["data"]["windows"], 4);
+    assert_eq!(v["range"]["to"], "2026-04-15T13:20:00.000Z");
+}
+
+#[test]
+fn bad_configuration_and_inputs_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    run_ok(
+        bin()
+            .args(["import", "cronos"])
+            .arg(repo("data/sample"))
+            .arg("--out")
+            .arg(&rec),
+    );
+    let backtest = |extra: &[&str]| {
+        let mut c = bin();
+        c.arg("backtest")
+            .arg("--recording")
+            .arg(&rec)
+            .arg("--out")
+            .arg(tmp.path().join("o"))
+            .args(extra);
+        c
+    };
+    let cfg = tmp.path().join("bad.toml");
+    let cfg_s = cfg.to_str().unwrap();
+
+    // An unknown key in [engine.risk]: the file, the line and the key.
+    std::fs::write(
+        &cfg,
+        "seed = 2\n\n[engine.risk]\nmax_order_notionall = \"5\"\n",
+    )
+    .unwrap();
+    let e = run_err(&mut backtest(&["--config", cfg_s]));
+    assert!(e.contains(cfg_s), "{e}");
+    assert!(
+        e.contains("max_order_notionall") && e.contains("line 4"),
+        "{e}"
+    );
+
+    // A value of the wrong type.
+    std::fs::write(&cfg, "[engine]\nstart_cash = 1000\n").unwrap();
+    let e = run_err(&mut backtest(&["--config", cfg_s]));
+    assert!(e.contains(cfg_s) && e.contains("start_cash"), "{e}");
+
+    // An unknown strategy table and an unknown strategy parameter.
+    std::fs::write(&cfg, "[strategies.nosuch]\nx = 1\n").unwrap();
+    let e = run_err(&mut backtest(&["--config", cfg_s]));
+    assert!(e.contains("nosuch") && e.contains("line 1"), "{e}");
+    std::fs::write(
+        &cfg,
+        "run = [\"random\"]\n[strategies.random]\nintervall_secs = 5\n",
+    )
+    .unwrap();
+    let e = run_err(&mut backtest(&["--config", cfg_s]));
+    assert!(e.contains(cfg_s) && e.contains("intervall_secs"), "{e}");
+
+    // A missing config file, an unknown --strategy, a missing recording, a bad time.
+    let e = run_err(&mut backtest(&["--config", "/nonexistent/c.toml"]));
+    assert!(e.contains("/nonexistent/c.toml"), "{e}");
+    let e = run_err(&mut backtest(&["--strategy", "nosuch"]));
+    assert!(e.contains("nosuch") && e.contains("known"), "{e}");
+    let e = run_err(
+        bin()
+            .args(["backtest", "--recording", "/nonexistent/rec", "--out"])
+            .arg(tmp.path().join("o")),
+    );
+    assert!(e.contains("/nonexistent/rec"), "{e}");
+    let e = run_err(&mut backtest(&["--from", "yesterday"]));
+    assert!(e.contains("yesterday"), "{e}");
+}
