@@ -21,6 +21,7 @@
 //!
 //! Why not `polymarket_client_sdk_v2`'s `ws`/`rtds`/`gamma` clients: see `docs/collect.md`.
 
+pub mod bench;
 pub mod binance;
 pub mod clock;
 pub mod coinbase;
