@@ -104,13 +104,19 @@ fn market(text: &str) -> Reaction {
             changes: vec![SubChange::MarketAdd(ids)],
             ..Reaction::default()
         },
-        None if req.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("market")) => {
+        None if req
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("market")) =>
+        {
             Reaction {
                 changes: vec![SubChange::MarketAdd(ids)],
                 ..Reaction::default()
             }
         }
-        _ => Reaction::ignored("market-channel request without `type: market` or a known `operation`"),
+        _ => Reaction::ignored(
+            "market-channel request without `type: market` or a known `operation`",
+        ),
     }
 }
 
@@ -222,16 +228,30 @@ mod tests {
             r#"{"assets_ids":["1","2"],"type":"market","custom_feature_enabled":true}"#,
             &mut none,
         );
-        assert_eq!(r.changes, vec![SubChange::MarketAdd(vec!["1".into(), "2".into()])]);
-        let r = react(Endpoint::Market, r#"{"operation":"unsubscribe","assets_ids":["1"]}"#, &mut none);
+        assert_eq!(
+            r.changes,
+            vec![SubChange::MarketAdd(vec!["1".into(), "2".into()])]
+        );
+        let r = react(
+            Endpoint::Market,
+            r#"{"operation":"unsubscribe","assets_ids":["1"]}"#,
+            &mut none,
+        );
         assert_eq!(r.changes, vec![SubChange::MarketRemove(vec!["1".into()])]);
-        assert!(react(Endpoint::Market, "hello", &mut none).ignored.is_some());
+        assert!(
+            react(Endpoint::Market, "hello", &mut none)
+                .ignored
+                .is_some()
+        );
     }
 
     #[test]
     fn rtds_rejects_unknown_topics_and_ignores_ping() {
         let mut none = BTreeSet::new();
-        assert_eq!(react(Endpoint::Rtds, "PING", &mut none), Reaction::default());
+        assert_eq!(
+            react(Endpoint::Rtds, "PING", &mut none),
+            Reaction::default()
+        );
         let r = react(
             Endpoint::Rtds,
             r#"{"action":"subscribe","subscriptions":[{"topic":"crypto_prices","type":"update"},{"topic":"nope","type":"*"}]}"#,
@@ -249,8 +269,21 @@ mod tests {
             r#"{"method":"SUBSCRIBE","params":["btcusdt@aggTrade"],"id":7}"#,
             &mut s,
         );
-        assert_eq!(r.reply, Some((r#"{"result":null,"id":7}"#.into(), FrameKind::Ack)));
-        let r = react(Endpoint::BinanceSpot, r#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#, &mut s);
-        assert_eq!(r.reply, Some((r#"{"result":["btcusdt@aggtrade"],"id":8}"#.into(), FrameKind::Ack)));
+        assert_eq!(
+            r.reply,
+            Some((r#"{"result":null,"id":7}"#.into(), FrameKind::Ack))
+        );
+        let r = react(
+            Endpoint::BinanceSpot,
+            r#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#,
+            &mut s,
+        );
+        assert_eq!(
+            r.reply,
+            Some((
+                r#"{"result":["btcusdt@aggtrade"],"id":8}"#.into(),
+                FrameKind::Ack
+            ))
+        );
     }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::Rng;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -263,7 +263,11 @@ impl Conn {
         if let Some((reply, kind)) = r.reply {
             let now = self.shared.clock.now();
             let stream = self.feed_name();
-            if self.write(ws, Bytes::from(reply), kind, stream, now).await.is_err() {
+            if self
+                .write(ws, Bytes::from(reply), kind, stream, now)
+                .await
+                .is_err()
+            {
                 return Flow::End(End::Error);
             }
         }
@@ -334,7 +338,11 @@ impl Conn {
             let bad = malformed_frame(self.info.endpoint, &mut self.rng, &out.bytes, now);
             bump(&self.shared.counters.malformed_injected);
             let stream = self.feed_name();
-            if self.write(ws, bad, FrameKind::Malformed, stream, now).await.is_err() {
+            if self
+                .write(ws, bad, FrameKind::Malformed, stream, now)
+                .await
+                .is_err()
+            {
                 return Flow::End(End::Error);
             }
             if let Flow::End(e) = self.after_data(ws, rx).await {
@@ -361,7 +369,11 @@ impl Conn {
             bump(&self.shared.counters.oversize_injected);
             let now = self.shared.clock.now();
             let stream = self.feed_name();
-            if self.write(ws, big, FrameKind::Oversize, stream, now).await.is_err() {
+            if self
+                .write(ws, big, FrameKind::Oversize, stream, now)
+                .await
+                .is_err()
+            {
                 return Flow::End(End::Error);
             }
             if let Flow::End(e) = self.after_data(ws, rx).await {
@@ -372,7 +384,11 @@ impl Conn {
     }
 
     /// After a data frame: drop or stall if due.
-    async fn after_data<S>(&mut self, ws: &mut WebSocketStream<S>, rx: &mut mpsc::Receiver<Out>) -> Flow
+    async fn after_data<S>(
+        &mut self,
+        ws: &mut WebSocketStream<S>,
+        rx: &mut mpsc::Receiver<Out>,
+    ) -> Flow
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {

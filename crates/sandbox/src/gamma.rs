@@ -32,7 +32,10 @@ pub fn answer(rest: &str, query: Option<&str>, windows: &[Window], now_ns: u64) 
     } else if rest == "/events" {
         ("events", None)
     } else {
-        return (404, json!({"error": format!("no such Gamma route: /gamma{rest}")}));
+        return (
+            404,
+            json!({"error": format!("no such Gamma route: /gamma{rest}")}),
+        );
     };
     let render = |i: usize, w: &Window| {
         if kind == "markets" {
@@ -44,7 +47,10 @@ pub fn answer(rest: &str, query: Option<&str>, windows: &[Window], now_ns: u64) 
     if let Some(slug) = by_slug {
         return match windows.iter().enumerate().find(|(_, w)| w.slug == slug) {
             Some((i, w)) => (200, render(i, w)),
-            None => (404, json!({"error": format!("no {kind} with slug {slug:?}")})),
+            None => (
+                404,
+                json!({"error": format!("no {kind} with slug {slug:?}")}),
+            ),
         };
     }
     if !slugs.is_empty() {
@@ -61,14 +67,20 @@ pub fn answer(rest: &str, query: Option<&str>, windows: &[Window], now_ns: u64) 
         Some("true") => Some(true),
         Some("false") => Some(false),
         Some(other) => {
-            return (400, json!({"error": format!("closed={other:?}: expected true or false")}));
+            return (
+                400,
+                json!({"error": format!("closed={other:?}: expected true or false")}),
+            );
         }
     };
     let number = |name: &str, default: usize| -> Result<usize, Answer> {
         match param(name) {
             None => Ok(default),
             Some(v) => v.parse::<usize>().map_err(|_| {
-                (400, json!({"error": format!("{name}={v:?}: expected a non-negative integer")}))
+                (
+                    400,
+                    json!({"error": format!("{name}={v:?}: expected a non-negative integer")}),
+                )
             }),
         }
     };
@@ -213,7 +225,12 @@ mod tests {
     use polyedge_core::{Asset, WindowDuration};
 
     fn window() -> Window {
-        let mut w = Window::new("btc-updown-5m-1776257400", Asset::Btc, WindowDuration::M5, 1_776_257_400);
+        let mut w = Window::new(
+            "btc-updown-5m-1776257400",
+            Asset::Btc,
+            WindowDuration::M5,
+            1_776_257_400,
+        );
         w.up_token = Some(TokenId::synthetic("x", "u"));
         w.down_token = Some(TokenId::synthetic("x", "d"));
         w.outcome = Some(Outcome::Down);
@@ -235,9 +252,18 @@ mod tests {
     #[test]
     fn listing_routes() {
         let ws = [window()];
-        assert_eq!(answer("/markets", Some("slug=nope"), &ws, 0), (200, json!([])));
+        assert_eq!(
+            answer("/markets", Some("slug=nope"), &ws, 0),
+            (200, json!([]))
+        );
         assert_eq!(answer("/markets/slug/nope", None, &ws, 0).0, 404);
-        assert_eq!(answer("/events", Some("closed=false"), &ws, 0).1.as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            answer("/events", Some("closed=false"), &ws, 0)
+                .1
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
         assert_eq!(answer("/events", Some("closed=maybe"), &ws, 0).0, 400);
         assert_eq!(answer("/nope", None, &ws, 0).0, 404);
     }

@@ -232,7 +232,9 @@ impl Hub {
             Waited::Shutdown => return,
             Waited::Timeout => {
                 bump(&self.shared.counters.gate_timeouts);
-                tracing::info!("sandbox: start gate passed after --gate-wait; not every endpoint has a subscriber");
+                tracing::info!(
+                    "sandbox: start gate passed after --gate-wait; not every endpoint has a subscriber"
+                );
             }
             Waited::Ready => {}
         }
@@ -263,7 +265,9 @@ impl Hub {
             }
             self.dispatch(item).await;
         }
-        self.shared.clock.finish(self.last_window_end.saturating_add(1));
+        self.shared
+            .clock
+            .finish(self.last_window_end.saturating_add(1));
         tracing::info!(
             now = %polyedge_core::UnixNanos(self.shared.clock.now()),
             "sandbox: replay finished (every recorded frame handed out)"
@@ -335,7 +339,9 @@ impl Hub {
             self.handle(c).await;
         }
         while let Some((&ep, &(_, deadline))) = self.reconnect.iter().next() {
-            self.shared.clock.set_gate(Some(Gate::Reconnect(ep.label())));
+            self.shared
+                .clock
+                .set_gate(Some(Gate::Reconnect(ep.label())));
             match self
                 .wait(|_| Some(deadline), |h| !h.reconnect.contains_key(&ep))
                 .await
@@ -343,7 +349,10 @@ impl Hub {
                 Waited::Shutdown => return false,
                 Waited::Timeout => {
                     bump(&self.shared.counters.gate_timeouts);
-                    tracing::info!(endpoint = ep.label(), "sandbox: no reconnect within --gate-wait; replay goes on");
+                    tracing::info!(
+                        endpoint = ep.label(),
+                        "sandbox: no reconnect within --gate-wait; replay goes on"
+                    );
                     self.reconnect.remove(&ep);
                 }
                 Waited::Ready => {}
@@ -391,10 +400,7 @@ impl Hub {
             let slug = self.windows[wi].slug.clone();
             self.shared.clock.set_gate(Some(Gate::Window(slug.clone())));
             let deadline = Instant::now() + self.shared.gate_wait;
-            match self
-                .wait(|_| Some(deadline), |h| h.market_ready(wi))
-                .await
-            {
+            match self.wait(|_| Some(deadline), |h| h.market_ready(wi)).await {
                 Waited::Shutdown => return false,
                 Waited::Timeout => {
                     bump(&self.shared.counters.gate_timeouts);
@@ -419,7 +425,9 @@ impl Hub {
         let targets: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.endpoint == item.endpoint && c.subs.matches(item.endpoint, &item.route))
+            .filter(|(_, c)| {
+                c.endpoint == item.endpoint && c.subs.matches(item.endpoint, &item.route)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in targets {

@@ -9,7 +9,12 @@ use crate::route::Endpoint;
 /// A malformed frame for `endpoint`, chosen with `rng`: a truncated prefix of `next` (the
 /// recorded frame it precedes) or a well-formed frame of an unknown event type. `clock_ns` fills
 /// timestamps.
-pub fn malformed_frame<R: Rng>(endpoint: Endpoint, rng: &mut R, next: &[u8], clock_ns: u64) -> Bytes {
+pub fn malformed_frame<R: Rng>(
+    endpoint: Endpoint,
+    rng: &mut R,
+    next: &[u8],
+    clock_ns: u64,
+) -> Bytes {
     let ms = clock_ns / 1_000_000;
     if rng.gen_bool(0.5) {
         Bytes::from(truncated_json(next))
@@ -71,10 +76,20 @@ mod tests {
 
     #[test]
     fn truncation_is_never_valid_json() {
-        for f in [&br#"{"a":1}"#[..], b"[1,2]", b"{}", b"PONG", b"", "{\"é\":\"ü\"}".as_bytes()] {
+        for f in [
+            &br#"{"a":1}"#[..],
+            b"[1,2]",
+            b"{}",
+            b"PONG",
+            b"",
+            "{\"é\":\"ü\"}".as_bytes(),
+        ] {
             let t = truncated_json(f);
             assert!(!t.is_empty());
-            assert!(serde_json::from_slice::<serde_json::Value>(&t).is_err(), "{t:?}");
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(&t).is_err(),
+                "{t:?}"
+            );
             assert!(std::str::from_utf8(&t).is_ok());
         }
     }

@@ -136,12 +136,13 @@ impl Sandbox {
         let t0 = first
             .as_ref()
             .map_or(config.filter.from.map_or(0, |t| t.0), |f| f.recv_ns.0);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| SandboxError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| SandboxError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
             addr: config.listen,
             source,
@@ -230,7 +231,12 @@ impl Sandbox {
         let _ = (&mut self.accept).await;
         let _ = (&mut self.hub).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while self.shared.counters.connections_open.load(Ordering::Relaxed) > 0
+        while self
+            .shared
+            .counters
+            .connections_open
+            .load(Ordering::Relaxed)
+            > 0
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -139,7 +139,12 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 }
 
 /// Adds the assets of one market event object (`raw`, at `range` in the frame).
-fn market_object(raw: &str, range: Range<usize>, assets: &mut Vec<String>, books: &mut Vec<(String, Range<usize>)>) {
+fn market_object(
+    raw: &str,
+    range: Range<usize>,
+    assets: &mut Vec<String>,
+    books: &mut Vec<(String, Range<usize>)>,
+) {
     let Ok(ev) = serde_json::from_str::<MarketEvent<'_>>(raw) else {
         return;
     };
@@ -280,14 +285,11 @@ fn classify_binance(bytes: &[u8]) -> Option<Route> {
     }
     let sym = f.s.as_deref().map(str::to_ascii_lowercase);
     let stream = match (f.e.as_deref(), sym) {
-        (Some("kline"), Some(sym)) => f
-            .k
-            .and_then(|k| k.i)
-            .map(|i| format!("{sym}@kline_{i}")),
-        (Some("forceOrder"), _) => f
-            .o
-            .and_then(|o| o.s)
-            .map(|s| format!("{}@forceOrder", s.to_ascii_lowercase())),
+        (Some("kline"), Some(sym)) => f.k.and_then(|k| k.i).map(|i| format!("{sym}@kline_{i}")),
+        (Some("forceOrder"), _) => {
+            f.o.and_then(|o| o.s)
+                .map(|s| format!("{}@forceOrder", s.to_ascii_lowercase()))
+        }
         (Some(e), Some(sym)) => Some(match e {
             "depthUpdate" => format!("{sym}@depth"),
             "markPriceUpdate" => format!("{sym}@markPrice"),
@@ -397,7 +399,13 @@ mod tests {
                 stream: Some("btcusdt@depth".into())
             })
         );
-        assert_eq!(classify(Endpoint::BinanceSpot, br#"{"result":null,"id":1}"#), None);
-        assert_eq!(normalize_binance_stream("BTCUSDT@markPrice@1s"), "btcusdt@markprice");
+        assert_eq!(
+            classify(Endpoint::BinanceSpot, br#"{"result":null,"id":1}"#),
+            None
+        );
+        assert_eq!(
+            normalize_binance_stream("BTCUSDT@markPrice@1s"),
+            "btcusdt@markprice"
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use hyper::header::{
+    CONNECTION, CONTENT_TYPE, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -141,7 +143,10 @@ fn route(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
     let query = req.uri().query().map(str::to_owned);
     if let Some((endpoint, streams)) = ws_endpoint(&path, query.as_deref()) {
         if !is_ws_upgrade(&req) {
-            return json_response(426, &json!({"error": format!("{path} is a WebSocket endpoint")}));
+            return json_response(
+                426,
+                &json!({"error": format!("{path} is a WebSocket endpoint")}),
+            );
         }
         let Some(key) = req.headers().get(SEC_WEBSOCKET_KEY).cloned() else {
             return json_response(400, &json!({"error": "missing Sec-WebSocket-Key"}));
@@ -167,7 +172,9 @@ fn route(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
                     let cfg = WebSocketConfig::default()
                         .max_message_size(Some(MAX_CLIENT_MESSAGE))
                         .max_frame_size(Some(MAX_CLIENT_MESSAGE));
-                    let ws = WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg)).await;
+                    let ws =
+                        WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg))
+                            .await;
                     conn::run(ws, info, shared).await;
                 }
                 Err(e) => {
@@ -193,7 +200,8 @@ fn route(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
         return json_response(405, &json!({"error": "only GET is served here"}));
     }
     if let Some(rest) = path.strip_prefix("/gamma") {
-        let (status, body) = gamma::answer(rest, query.as_deref(), &shared.windows, shared.clock.now());
+        let (status, body) =
+            gamma::answer(rest, query.as_deref(), &shared.windows, shared.clock.now());
         return json_response(status, &body);
     }
     match path.as_str() {
@@ -225,19 +233,28 @@ mod tests {
 
     #[test]
     fn ws_paths() {
-        assert_eq!(ws_endpoint("/ws/market", None), Some((Endpoint::Market, vec![])));
+        assert_eq!(
+            ws_endpoint("/ws/market", None),
+            Some((Endpoint::Market, vec![]))
+        );
         assert_eq!(
             ws_endpoint("/binance/ws/btcusdt@aggTrade", None),
             Some((Endpoint::BinanceSpot, vec!["btcusdt@aggTrade".into()]))
         );
         assert_eq!(
-            ws_endpoint("/binance-usdm/market/stream", Some("streams=btcusdt@kline_1m/btcusdt@aggTrade")),
+            ws_endpoint(
+                "/binance-usdm/market/stream",
+                Some("streams=btcusdt@kline_1m/btcusdt@aggTrade")
+            ),
             Some((
                 Endpoint::BinanceUsdm,
                 vec!["btcusdt@kline_1m".into(), "btcusdt@aggTrade".into()]
             ))
         );
-        assert_eq!(ws_endpoint("/binance-usdm/ws", None), Some((Endpoint::BinanceUsdm, vec![])));
+        assert_eq!(
+            ws_endpoint("/binance-usdm/ws", None),
+            Some((Endpoint::BinanceUsdm, vec![]))
+        );
         assert_eq!(ws_endpoint("/binance/nope", None), None);
         assert_eq!(ws_endpoint("/gamma/markets", None), None);
     }

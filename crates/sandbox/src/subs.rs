@@ -40,8 +40,7 @@ impl RtdsSub {
 
     fn matches(&self, topic: &str, kind: Option<&str>, symbol: Option<&str>) -> bool {
         self.topic == topic
-            && (self.kind == "*"
-                || kind.is_none_or(|k| k == self.kind || k == "subscribe"))
+            && (self.kind == "*" || kind.is_none_or(|k| k == self.kind || k == "subscribe"))
             && match (&self.symbols, symbol) {
                 (Some(list), Some(sym)) => list.iter().any(|s| s == sym),
                 _ => true,
@@ -137,11 +136,14 @@ impl Subs {
                     assets.iter().any(|a| self.assets.contains(a))
                 }
             }
-            (Endpoint::Rtds, Route::Rtds {
-                topic,
-                kind,
-                symbol,
-            }) => match topic {
+            (
+                Endpoint::Rtds,
+                Route::Rtds {
+                    topic,
+                    kind,
+                    symbol,
+                },
+            ) => match topic {
                 None => !self.rtds.is_empty(),
                 Some(t) => self
                     .rtds
