@@ -7,6 +7,7 @@
 //! polyedge calibrate <recording>... [--json]        score the fair-value model (and market mid)
 //! polyedge collect [--config polyedge.toml]         record the live feeds (docs/collect.md)
 //! polyedge bench-collect [--frames N]               collector ingest benchmark
+//! polyedge sandbox <recording>... [--speed max]    serve recordings on loopback (docs/sandbox.md)
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG=debug` for more); results go to stdout.
@@ -15,6 +16,7 @@ mod calibrate;
 mod collect;
 mod inspect;
 mod progress;
+mod sandbox_cmd;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -130,6 +132,9 @@ enum Command {
     /// Collector ingest benchmark: frames/s through the real write path from a local WebSocket
     /// server, zero-loss check, peak RSS.
     BenchCollect(collect::BenchArgs),
+    /// Serve recordings on loopback over the venues' own protocols (docs/sandbox.md): market
+    /// channel, RTDS, Binance WS and Gamma, at real or accelerated speed, with fault injection.
+    Sandbox(sandbox_cmd::SandboxArgs),
 }
 
 /// Time, asset and window filters shared by the reading commands.
@@ -196,6 +201,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Import { kind, src, out } => cmd_import(kind, &src, &out),
         Command::Collect(args) => collect::run(args),
         Command::BenchCollect(args) => collect::bench(&args),
+        Command::Sandbox(args) => sandbox_cmd::run(&args),
         Command::Inspect {
             recordings,
             json,

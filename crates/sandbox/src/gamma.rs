@@ -141,7 +141,15 @@ fn asset_name(w: &Window) -> &'static str {
 pub fn market_json(i: usize, w: &Window, now_ns: u64) -> Value {
     let (up, down, synthetic) = tokens(w);
     let closed = is_closed(w, now_ns);
-    let fees = w.fee_schedule.unwrap_or(FeeSchedule::CRYPTO_V2);
+    // The market's own schedule when the index has it, else the regime in force at the start.
+    let fees = polyedge_engine::fee_schedule_at(w.start, w.duration, w.fee_schedule.as_ref());
+    let fee_type = if fees == FeeSchedule::CRYPTO_V2 {
+        "crypto_fees_v2"
+    } else if fees == polyedge_engine::fee_regime::CRYPTO_2026Q1 {
+        "crypto_15_min"
+    } else {
+        "custom"
+    };
     let tick = w.tick_size.map_or(0.01, polyedge_core::Price::to_f64);
     let min_size = w.min_order_size.map_or(5.0, polyedge_core::Size::to_f64);
     let outcome_prices = match (closed, w.outcome) {
@@ -161,7 +169,7 @@ pub fn market_json(i: usize, w: &Window, now_ns: u64) -> Value {
         "orderPriceMinTickSize": tick,
         "orderMinSize": min_size,
         "feesEnabled": fees.rate_ppm > 0,
-        "feeType": "crypto_fees_v2",
+        "feeType": fee_type,
         "feeSchedule": {
             "rate": f64::from(fees.rate_ppm) / 1e6,
             "exponent": fees.exponent,
