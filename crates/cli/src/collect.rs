@@ -46,17 +46,18 @@ async fn stop_signal(duration: Option<f64>) {
     };
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    () = sleep => {}
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        () = sleep => {}
+                    }
+                    return;
                 }
-                return;
-            }
-        };
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing the recording"),
             _ = term.recv() => tracing::info!("SIGTERM: finishing the recording"),
@@ -71,7 +72,7 @@ async fn stop_signal(duration: Option<f64>) {
 }
 
 /// Runs `polyedge collect`.
-pub fn run(args: CollectArgs) -> Result<()> {
+pub fn run(args: &CollectArgs) -> Result<()> {
     let cfg = match &args.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -124,13 +125,10 @@ pub fn run(args: CollectArgs) -> Result<()> {
 
 /// Runs `polyedge bench-collect`.
 pub fn bench(args: &BenchArgs) -> Result<()> {
-    let tmp;
-    let out = match &args.out {
-        Some(p) => p.clone(),
-        None => {
-            tmp = tempfile_dir()?;
-            tmp.join("rec")
-        }
+    let out = if let Some(p) = &args.out {
+        p.clone()
+    } else {
+        tempfile_dir()?.join("rec")
     };
     let r = run_bench(&BenchOptions {
         frames: args.frames,

@@ -180,8 +180,9 @@ fn parse_time(s: &str) -> Result<UnixNanos> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,polyedge_feeds=info,polyedge::health=info")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,polyedge_feeds=info,polyedge::health=info")
+            }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -199,7 +200,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Import { kind, src, out } => cmd_import(kind, &src, &out),
-        Command::Collect(args) => collect::run(args),
+        Command::Collect(args) => collect::run(&args),
         Command::BenchCollect(args) => collect::bench(&args),
         Command::Sandbox(args) => sandbox_cmd::run(&args),
         Command::Inspect {

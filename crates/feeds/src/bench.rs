@@ -76,7 +76,11 @@ impl fmt::Display for BenchReport {
             "zero loss: {}/{} frames replayed byte-identical and in order{}",
             self.verified,
             self.frames,
-            if self.verified == self.frames { "" } else { "  ** LOSS **" }
+            if self.verified == self.frames {
+                ""
+            } else {
+                "  ** LOSS **"
+            }
         )?;
         writeln!(
             f,
@@ -88,15 +92,14 @@ impl fmt::Display for BenchReport {
         write!(
             f,
             "peak RSS {:.1} MiB; segments on disk {:.1} MB ({:.1}x smaller than the payload)",
-            self.peak_rss as f64 / (1 << 20) as f64,
+            self.peak_rss as f64 / f64::from(1u32 << 20),
             self.disk_bytes as f64 / 1e6,
             self.bytes as f64 / (self.disk_bytes.max(1)) as f64
         )
     }
 }
 
-const TOKEN: &str =
-    "52114319501245915516055106046884209969926127482827954674443846427813813222426";
+const TOKEN: &str = "52114319501245915516055106046884209969926127482827954674443846427813813222426";
 
 /// The `i`-th benchmark frame: a realistic `price_change` whose numbers vary with `i`.
 pub fn frame(i: u64) -> String {
@@ -104,10 +107,13 @@ pub fn frame(i: u64) -> String {
     let size = 100 + (i * 7919) % 100_000;
     let bid = p.saturating_sub(1).max(1);
     let ask = (p + 1).min(99);
-    let hash = format!("{:040x}", u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+    let hash = format!(
+        "{:040x}",
+        u128::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+    );
     format!(
         r#"{{"market":"0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1","price_changes":[{{"asset_id":"{TOKEN}","price":"0.{p:02}","side":"{}","size":"{size}.{:02}","hash":"{hash}","best_bid":"0.{bid:02}","best_ask":"0.{ask:02}"}}],"event_type":"price_change","timestamp":"{}"}}"#,
-        if i % 2 == 0 { "BUY" } else { "SELL" },
+        if i.is_multiple_of(2) { "BUY" } else { "SELL" },
         i % 100,
         1_776_081_600_000 + i
     )
@@ -122,9 +128,7 @@ fn cpu_ns(stat: &str) -> u64 {
 
 /// CPU time of the calling thread (ns), from `/proc/thread-self/schedstat`.
 fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .map(|s| cpu_ns(&s))
-        .unwrap_or(0)
+    std::fs::read_to_string("/proc/thread-self/schedstat").map_or(0, |s| cpu_ns(&s))
 }
 
 /// CPU time of all threads of the process (ns).
@@ -169,10 +173,13 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport, FeedError> {
                 .build()
                 .map_err(|e| e.to_string())?;
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
                 let (tcp, _) = listener.accept().await.map_err(|e| e.to_string())?;
                 let _ = tcp.set_nodelay(true);
-                let mut ws = tokio_tungstenite::accept_async(tcp).await.map_err(|e| e.to_string())?;
+                let mut ws = tokio_tungstenite::accept_async(tcp)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 // Wait for the subscription.
                 let _ = ws.next().await;
                 let mut bytes = 0u64;
@@ -222,7 +229,11 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport, FeedError> {
         let stream = Arc::new(StreamId::of(Feed::PolymarketMarket));
         let runner = Runner {
             stream: stream.clone(),
-            protocol: MarketChannel::new(&format!("ws://{addr}/ws/market"), Duration::from_secs(10), true),
+            protocol: MarketChannel::new(
+                &format!("ws://{addr}/ws/market"),
+                Duration::from_secs(10),
+                true,
+            ),
             sink,
             stats: stats.clone(),
             opts: SessionOptions {
@@ -239,7 +250,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport, FeedError> {
         };
         let task = tokio::spawn(runner.run());
         let mut t0 = None;
-        let deadline = Instant::now() + Duration::from_secs(600);
+        let deadline = Instant::now() + Duration::from_mins(10);
         loop {
             let n = stats.frames.load(Ordering::Relaxed);
             if n > 0 && t0.is_none() {

@@ -95,7 +95,10 @@ impl Binance {
     pub fn snapshot_request(&self, symbol: &str) -> SnapshotRequest {
         let url = match self.market {
             Market::Spot => format!("{}/api/v3/depth?symbol={symbol}&limit=5000", self.rest_base),
-            Market::Usdm => format!("{}/fapi/v1/depth?symbol={symbol}&limit=1000", self.rest_base),
+            Market::Usdm => format!(
+                "{}/fapi/v1/depth?symbol={symbol}&limit=1000",
+                self.rest_base
+            ),
         };
         SnapshotRequest {
             symbol: symbol.to_string(),
@@ -135,7 +138,11 @@ impl Protocol for Binance {
         if !self.snapshots {
             return Vec::new();
         }
-        let symbols: Vec<String> = self.symbols.iter().map(|s| s.to_ascii_uppercase()).collect();
+        let symbols: Vec<String> = self
+            .symbols
+            .iter()
+            .map(|s| s.to_ascii_uppercase())
+            .collect();
         symbols
             .iter()
             .map(|s| {
@@ -246,7 +253,10 @@ mod tests {
         );
         let s = b.snapshots_on_connect();
         assert_eq!(s.len(), 1);
-        assert_eq!(s[0].url, "http://h/api/api/v3/depth?symbol=BTCUSDT&limit=5000");
+        assert_eq!(
+            s[0].url,
+            "http://h/api/api/v3/depth?symbol=BTCUSDT&limit=5000"
+        );
     }
 
     #[test]
@@ -264,14 +274,28 @@ mod tests {
         b.on_frame(b"", &diff(10, 12), &mut out);
         b.on_frame(b"", &diff(13, 15), &mut out);
         assert!(out.is_empty());
-        b.on_snapshot(&reqs[0], br#"{"lastUpdateId":11,"bids":[],"asks":[]}"#, &mut out);
-        assert!(out.is_empty(), "snapshot inside the first diff bridges: {out:?}");
+        b.on_snapshot(
+            &reqs[0],
+            br#"{"lastUpdateId":11,"bids":[],"asks":[]}"#,
+            &mut out,
+        );
+        assert!(
+            out.is_empty(),
+            "snapshot inside the first diff bridges: {out:?}"
+        );
         b.on_frame(b"", &diff(17, 18), &mut out);
         assert!(matches!(&out[0], Action::Gap(r) if r.contains("sequence break")));
         assert!(matches!(&out[1], Action::Snapshot(r) if r.symbol == "BTCUSDT"));
         out.clear();
-        b.on_snapshot(&reqs[0], br#"{"lastUpdateId":3,"bids":[],"asks":[]}"#, &mut out);
-        assert!(matches!(&out[0], Action::Gap(r) if r.contains("too old")), "{out:?}");
+        b.on_snapshot(
+            &reqs[0],
+            br#"{"lastUpdateId":3,"bids":[],"asks":[]}"#,
+            &mut out,
+        );
+        assert!(
+            matches!(&out[0], Action::Gap(r) if r.contains("too old")),
+            "{out:?}"
+        );
         assert!(matches!(&out[1], Action::Snapshot(_)));
     }
 }

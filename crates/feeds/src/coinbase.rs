@@ -46,10 +46,16 @@ mod tests {
 
     #[test]
     fn subscribes_products_and_channels() {
-        let mut c = Coinbase::new("ws://x", &[Asset::Btc], &["matches".into(), "heartbeat".into()]);
+        let mut c = Coinbase::new(
+            "ws://x",
+            &[Asset::Btc],
+            &["matches".into(), "heartbeat".into()],
+        );
         assert_eq!(
             c.on_connect(),
-            vec![r#"{"channels":["matches","heartbeat"],"product_ids":["BTC-USD"],"type":"subscribe"}"#]
+            vec![
+                r#"{"channels":["matches","heartbeat"],"product_ids":["BTC-USD"],"type":"subscribe"}"#
+            ]
         );
     }
 }

@@ -53,7 +53,10 @@ impl std::fmt::Debug for Collector {
 }
 
 fn binance_symbols(assets: &[Asset]) -> Vec<String> {
-    assets.iter().map(|a| format!("{}usdt", a.ticker())).collect()
+    assets
+        .iter()
+        .map(|a| format!("{}usdt", a.ticker()))
+        .collect()
 }
 
 impl Collector {
@@ -87,7 +90,11 @@ impl Collector {
         add(f.rtds.enabled, "rtds", &e.rtds_ws);
         add(f.binance_spot.enabled, "binance-spot", &e.binance_ws);
         add(f.binance_usdm.enabled, "binance-usdm", &e.binance_usdm_ws);
-        add(f.binance_usdm_market.enabled, "binance-usdm-market", &e.binance_usdm_market_ws);
+        add(
+            f.binance_usdm_market.enabled,
+            "binance-usdm-market",
+            &e.binance_usdm_market_ws,
+        );
         add(f.coinbase.enabled, "coinbase", &e.coinbase_ws);
         add(f.deribit.enabled, "deribit", &e.deribit_ws);
         if let Some(c) = &e.clock {
@@ -143,23 +150,24 @@ impl Collector {
             backoff_max: Duration::from_millis(c.backoff_max_ms.max(c.backoff_min_ms)),
             connect_timeout: secs(c.connect_timeout_secs),
         };
-        let spawn = |tasks: &mut JoinSet<()>,
-                     stream: StreamId,
-                     protocol: Box<dyn ProtocolBox>,
-                     stale: f64,
-                     commands: Option<mpsc::UnboundedReceiver<crate::ws::Command>>| {
-            let stats = registry.stream(&stream.name);
-            protocol.spawn(
-                tasks,
-                Arc::new(stream),
-                sink.clone(),
-                stats,
-                session(stale),
-                http.clone(),
-                commands,
-                shutdown_rx.clone(),
-            );
-        };
+        let spawn =
+            |tasks: &mut JoinSet<()>,
+             stream: StreamId,
+             protocol: Box<dyn ProtocolBox>,
+             stale: f64,
+             commands: Option<mpsc::UnboundedReceiver<crate::ws::Command>>| {
+                let stats = registry.stream(&stream.name);
+                protocol.spawn(
+                    tasks,
+                    Arc::new(stream),
+                    sink.clone(),
+                    stats,
+                    session(stale),
+                    http.clone(),
+                    commands,
+                    shutdown_rx.clone(),
+                );
+            };
         let e = &cfg.endpoints;
         let f = &cfg.feeds;
         let mut market_tx = None;
@@ -194,13 +202,25 @@ impl Collector {
         }
         let symbols = binance_symbols(&c.assets);
         let binance = |b: &BinanceConfig, market: Market, ws: &str, rest: &str| {
-            Box::new(Binance::new(market, ws, rest, &symbols, &b.streams, b.depth_snapshot))
+            Box::new(Binance::new(
+                market,
+                ws,
+                rest,
+                &symbols,
+                &b.streams,
+                b.depth_snapshot,
+            ))
         };
         if f.binance_spot.enabled {
             spawn(
                 &mut tasks,
                 StreamId::of(Feed::BinanceSpot),
-                binance(&f.binance_spot, Market::Spot, &e.binance_ws, &e.binance_rest),
+                binance(
+                    &f.binance_spot,
+                    Market::Spot,
+                    &e.binance_ws,
+                    &e.binance_rest,
+                ),
                 f.binance_spot.stale_secs,
                 None,
             );
@@ -209,7 +229,12 @@ impl Collector {
             spawn(
                 &mut tasks,
                 StreamId::of(Feed::BinanceUsdm),
-                binance(&f.binance_usdm, Market::Usdm, &e.binance_usdm_ws, &e.binance_usdm_rest),
+                binance(
+                    &f.binance_usdm,
+                    Market::Usdm,
+                    &e.binance_usdm_ws,
+                    &e.binance_usdm_rest,
+                ),
                 f.binance_usdm.stale_secs,
                 None,
             );
@@ -232,7 +257,11 @@ impl Collector {
             spawn(
                 &mut tasks,
                 StreamId::of(Feed::Coinbase),
-                Box::new(Coinbase::new(&e.coinbase_ws, &c.assets, &f.coinbase.channels)),
+                Box::new(Coinbase::new(
+                    &e.coinbase_ws,
+                    &c.assets,
+                    &f.coinbase.channels,
+                )),
                 f.coinbase.stale_secs,
                 None,
             );
@@ -241,7 +270,11 @@ impl Collector {
             spawn(
                 &mut tasks,
                 StreamId::of(Feed::Deribit),
-                Box::new(Deribit::new(&e.deribit_ws, &c.assets, f.deribit.heartbeat_secs)),
+                Box::new(Deribit::new(
+                    &e.deribit_ws,
+                    &c.assets,
+                    f.deribit.heartbeat_secs,
+                )),
                 f.deribit.stale_secs,
                 None,
             );
@@ -358,7 +391,12 @@ impl<P: Protocol> ProtocolBox for P {
 }
 
 /// Logs the health line every `every` and records it on the control stream.
-async fn health(registry: Registry, sink: Sink, every: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn health(
+    registry: Registry,
+    sink: Sink,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     let mut prev = registry.snapshot();
     let mut last = Instant::now();

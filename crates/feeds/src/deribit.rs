@@ -97,7 +97,11 @@ mod tests {
     fn answers_test_requests_only() {
         let mut d = Deribit::new("ws://x", &[Asset::Btc, Asset::Sol], 5);
         let m = d.on_connect();
-        assert!(m[0].contains(r#""interval":10"#), "heartbeat floor is 10 s: {}", m[0]);
+        assert!(
+            m[0].contains(r#""interval":10"#),
+            "heartbeat floor is 10 s: {}",
+            m[0]
+        );
         assert!(m[1].contains("deribit_volatility_index.btc_usd") && !m[1].contains("sol"));
         let mut out = Vec::new();
         d.on_frame(

@@ -166,7 +166,10 @@ impl Discovery {
         self.sink.frame(self.sink.control_stream(), t, rec).await
     }
 
-    async fn fetch_market(&mut self, base: &Window) -> Result<Option<crate::gamma::MarketInfo>, SinkClosed> {
+    async fn fetch_market(
+        &mut self,
+        base: &Window,
+    ) -> Result<Option<crate::gamma::MarketInfo>, SinkClosed> {
         let a = match self.gamma.market_raw(&base.slug).await {
             Ok(a) => a,
             Err(e) => {
@@ -262,7 +265,12 @@ impl Discovery {
         }
         if now.0 >= end.saturating_add(dur_ns(self.opts.resolution_timeout)) {
             if !(t.resolved && t.final_known) {
-                tracing::warn!(slug, resolved = t.resolved, final_price = t.final_known, "discovery: gave up waiting for the official resolution");
+                tracing::warn!(
+                    slug,
+                    resolved = t.resolved,
+                    final_price = t.final_known,
+                    "discovery: gave up waiting for the official resolution"
+                );
             }
             self.tracked.remove(slug);
             return Ok(());

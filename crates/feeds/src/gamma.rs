@@ -135,7 +135,8 @@ pub fn parse_market(base: &Window, json: &str) -> Result<MarketInfo, FeedError> 
         slug: base.slug.clone(),
         message,
     };
-    let m: RawMarket<'_> = serde_json::from_str(json).map_err(|e| err(format!("market object: {e}")))?;
+    let m: RawMarket<'_> =
+        serde_json::from_str(json).map_err(|e| err(format!("market object: {e}")))?;
     if let Some(s) = &m.slug
         && s != &base.slug
     {
@@ -171,25 +172,25 @@ pub fn parse_market(base: &Window, json: &str) -> Result<MarketInfo, FeedError> 
     }
     let version = m.version.clone().unwrap_or_else(|| "v1".into());
     w.notes.push(format!("version={version}"));
-    let labels: Vec<Outcome> = match &m.outcomes {
-        Some(text) => {
-            let names: Vec<String> =
-                serde_json::from_str(text).map_err(|e| err(format!("outcomes {text:?}: {e}")))?;
-            let labels = names
-                .iter()
-                .map(|n| n.parse::<Outcome>())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| err(format!("outcomes: {e}")))?;
-            if labels.len() != 2 || labels[0] == labels[1] {
-                return Err(err(format!("outcomes {text:?} is not [Up, Down] in some order")));
-            }
-            labels
+    let labels: Vec<Outcome> = if let Some(text) = &m.outcomes {
+        let names: Vec<String> =
+            serde_json::from_str(text).map_err(|e| err(format!("outcomes {text:?}: {e}")))?;
+        let labels = names
+            .iter()
+            .map(|n| n.parse::<Outcome>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(format!("outcomes: {e}")))?;
+        if labels.len() != 2 || labels[0] == labels[1] {
+            return Err(err(format!(
+                "outcomes {text:?} is not [Up, Down] in some order"
+            )));
         }
-        None => {
-            w.notes.push("outcomes missing: token order assumed [Up, Down]".into());
-            w.token_sides_inferred = true;
-            vec![Outcome::Up, Outcome::Down]
-        }
+        labels
+    } else {
+        w.notes
+            .push("outcomes missing: token order assumed [Up, Down]".into());
+        w.token_sides_inferred = true;
+        vec![Outcome::Up, Outcome::Down]
     };
     let ids_field = if version == "v2" {
         m.position_ids.or(m.clob_token_ids)
@@ -212,13 +213,17 @@ pub fn parse_market(base: &Window, json: &str) -> Result<MarketInfo, FeedError> 
     if let Some(t) = m.order_price_min_tick_size {
         match Price::parse(&number_text(t)) {
             Ok(p) => w.tick_size = Some(p),
-            Err(e) => w.notes.push(format!("orderPriceMinTickSize {} unusable: {e}", t.get())),
+            Err(e) => w
+                .notes
+                .push(format!("orderPriceMinTickSize {} unusable: {e}", t.get())),
         }
     }
     if let Some(s) = m.order_min_size {
         match Size::parse(&number_text(s)) {
             Ok(v) => w.min_order_size = Some(v),
-            Err(e) => w.notes.push(format!("orderMinSize {} unusable: {e}", s.get())),
+            Err(e) => w
+                .notes
+                .push(format!("orderMinSize {} unusable: {e}", s.get())),
         }
     }
     if let Some(f) = m.fee_schedule {
@@ -273,7 +278,8 @@ pub fn parse_event(slug: &str, json: &str) -> Result<EventInfo, FeedError> {
         slug: slug.to_string(),
         message,
     };
-    let e: RawEvent<'_> = serde_json::from_str(json).map_err(|e| err(format!("event object: {e}")))?;
+    let e: RawEvent<'_> =
+        serde_json::from_str(json).map_err(|e| err(format!("event object: {e}")))?;
     let mut out = EventInfo::default();
     if let Some(md) = e.event_metadata {
         let num = |v: Option<&RawValue>, what: &str| -> Result<Option<Fixed18>, FeedError> {
@@ -305,7 +311,10 @@ pub fn first_object(body: &[u8]) -> Result<Option<String>, String> {
     } else if text.starts_with('{') {
         Ok(Some(text.to_string()))
     } else {
-        Err(format!("expected an array or object, got {}", &text[..text.len().min(40)]))
+        Err(format!(
+            "expected an array or object, got {}",
+            &text[..text.len().min(40)]
+        ))
     }
 }
 
@@ -341,7 +350,8 @@ impl Gamma {
     /// # Errors
     /// [`FeedError::Http`] on transport errors.
     pub async fn market_raw(&self, slug: &str) -> Result<RawAnswer, FeedError> {
-        self.get(&format!("{}/markets?slug={slug}", self.base)).await
+        self.get(&format!("{}/markets?slug={slug}", self.base))
+            .await
     }
 
     /// `GET /events?slug=…`.
@@ -389,7 +399,12 @@ mod tests {
         assert!(m.window.tick_size.is_some());
         assert_eq!(m.window.min_order_size, Some(Size::parse("5").unwrap()));
         assert_eq!(m.window.fee_schedule.unwrap().rate_ppm, 70_000);
-        assert!(m.window.notes.iter().any(|n| n == "fee_type=crypto_fees_v2"));
+        assert!(
+            m.window
+                .notes
+                .iter()
+                .any(|n| n == "fee_type=crypto_fees_v2")
+        );
         assert!(m.window.notes.iter().any(|n| n == "version=v1"));
     }
 
@@ -405,18 +420,30 @@ mod tests {
         assert_eq!(m.window.down_token.unwrap().to_string(), "11");
         assert_eq!(m.window.up_token.unwrap().to_string(), "22");
         assert_eq!(m.window.tick_size, Some(Price::parse("0.001").unwrap()));
-        assert!(m.window.notes.iter().any(|n| n.starts_with("cryptoMarketConfig=")));
+        assert!(
+            m.window
+                .notes
+                .iter()
+                .any(|n| n.starts_with("cryptoMarketConfig="))
+        );
         let e = parse_market(&base, r#"{"slug":"eth-updown-5m-1"}"#).unwrap_err();
         assert!(e.to_string().contains("eth-updown-5m-1"));
     }
 
     #[test]
     fn event_metadata_prices_are_exact() {
-        let e = parse_event("s", r#"{"eventMetadata":{"priceToBeat":65048.0789,"finalPrice":"64977.7428"}}"#).unwrap();
+        let e = parse_event(
+            "s",
+            r#"{"eventMetadata":{"priceToBeat":65048.0789,"finalPrice":"64977.7428"}}"#,
+        )
+        .unwrap();
         assert_eq!(e.price_to_beat, Some(Fixed18::parse("65048.0789").unwrap()));
         assert_eq!(e.final_price, Some(Fixed18::parse("64977.7428").unwrap()));
         assert_eq!(parse_event("s", "{}").unwrap(), EventInfo::default());
         assert_eq!(first_object(b"[]").unwrap(), None);
-        assert_eq!(first_object(br#"[{"a":1},{"b":2}]"#).unwrap().as_deref(), Some(r#"{"a":1}"#));
+        assert_eq!(
+            first_object(br#"[{"a":1},{"b":2}]"#).unwrap().as_deref(),
+            Some(r#"{"a":1}"#)
+        );
     }
 }

@@ -90,7 +90,9 @@ impl Protocol for MarketChannel {
                 if gone.is_empty() {
                     return Vec::new();
                 }
-                vec![serde_json::json!({"operation": "unsubscribe", "assets_ids": gone}).to_string()]
+                vec![
+                    serde_json::json!({"operation": "unsubscribe", "assets_ids": gone}).to_string(),
+                ]
             }
         }
     }
@@ -108,8 +110,15 @@ mod tests {
     fn subscribes_incrementally_and_resubscribes_everything_on_connect() {
         let mut p = MarketChannel::new("ws://x/ws/market", Duration::from_secs(10), true);
         assert_eq!(p.url(), None);
-        assert!(p.on_command(Command::Subscribe(vec!["1".into(), "2".into()])).len() == 1);
-        assert!(p.on_command(Command::Subscribe(vec!["2".into()])).is_empty());
+        assert!(
+            p.on_command(Command::Subscribe(vec!["1".into(), "2".into()]))
+                .len()
+                == 1
+        );
+        assert!(
+            p.on_command(Command::Subscribe(vec!["2".into()]))
+                .is_empty()
+        );
         let m = p.on_command(Command::Subscribe(vec!["3".into()]));
         assert_eq!(
             m,

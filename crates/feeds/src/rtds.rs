@@ -19,7 +19,12 @@ pub struct Rtds {
 
 impl Rtds {
     /// RTDS at `url` for `topics` × `assets`; `ping_every` `None` = no pings.
-    pub fn new(url: &str, topics: &[String], assets: &[Asset], ping_every: Option<Duration>) -> Self {
+    pub fn new(
+        url: &str,
+        topics: &[String],
+        assets: &[Asset],
+        ping_every: Option<Duration>,
+    ) -> Self {
         Rtds {
             url: url.to_string(),
             topics: topics.to_vec(),
@@ -55,7 +60,10 @@ impl Protocol for Rtds {
     }
 
     fn on_connect(&mut self) -> Vec<String> {
-        self.topics.iter().map(|t| self.subscribe_message(t)).collect()
+        self.topics
+            .iter()
+            .map(|t| self.subscribe_message(t))
+            .collect()
     }
 
     fn ping(&self) -> Option<(Duration, String)> {
@@ -77,7 +85,11 @@ mod tests {
         );
         let m = r.on_connect();
         assert_eq!(m.len(), 2);
-        assert!(m[0].contains(r#""filters":"{\"symbol\":\"btcusdt\"}""#), "{}", m[0]);
+        assert!(
+            m[0].contains(r#""filters":"{\"symbol\":\"btcusdt\"}""#),
+            "{}",
+            m[0]
+        );
         assert!(m[0].contains("ethusdt"));
         assert!(m[1].contains(r#"{\"symbol\":\"eth/usd\"}"#) && m[1].contains(r#""type":"*""#));
         assert!(r.ping().is_none());

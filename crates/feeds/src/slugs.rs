@@ -70,7 +70,11 @@ pub fn four_hour_start(now_secs: u64) -> Option<u64> {
 
 /// The window of `asset` and `duration` that contains `now_secs`, and the one after it.
 /// `None` for combinations without a known slug (hourly for assets without a name, 1d).
-pub fn current_and_next(asset: Asset, duration: WindowDuration, now_secs: u64) -> Option<[Window; 2]> {
+pub fn current_and_next(
+    asset: Asset,
+    duration: WindowDuration,
+    now_secs: u64,
+) -> Option<[Window; 2]> {
     let t = asset.ticker();
     let make = |start: u64| -> Option<Window> {
         let slug = match duration {

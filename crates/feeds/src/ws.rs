@@ -164,9 +164,8 @@ pub struct Runner<P: Protocol> {
     pub shutdown: watch::Receiver<bool>,
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn next_command(c: &mut Option<mpsc::UnboundedReceiver<Command>>) -> Option<Command> {
     match c {
@@ -267,7 +266,8 @@ impl<P: Protocol> Runner<P> {
 
     async fn session(&mut self, mut ws: Ws, url: &str) -> End {
         let subs = self.protocol.on_connect();
-        let rec = serde_json::json!({"type": "connect", "stream": self.name(), "url": url, "sent": subs});
+        let rec =
+            serde_json::json!({"type": "connect", "stream": self.name(), "url": url, "sent": subs});
         if self.sink.control(&rec).await.is_err() {
             return End::SinkClosed;
         }
@@ -276,7 +276,8 @@ impl<P: Protocol> Runner<P> {
                 return End::Lost(format!("send failed: {e}"));
             }
         }
-        let (snap_tx, mut snap_rx) = mpsc::unbounded_channel::<(SnapshotRequest, Result<Bytes, String>, UnixNanos)>();
+        let (snap_tx, mut snap_rx) =
+            mpsc::unbounded_channel::<(SnapshotRequest, Result<Bytes, String>, UnixNanos)>();
         for req in self.protocol.snapshots_on_connect() {
             self.spawn_snapshot(req, &snap_tx);
         }
@@ -332,7 +333,7 @@ impl<P: Protocol> Runner<P> {
                         return end;
                     }
                 }
-                _ = async { match ping_tick.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending().await } } => {
+                () = async { match ping_tick.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending().await } } => {
                     if let Some((_, text)) = &ping
                         && let Err(e) = ws.send(Message::text(text.clone())).await {
                         return End::Lost(format!("ping send failed: {e}"));
