@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use polyedge_store::{FrameReplay, Recording, ReplayFilter};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::Message;
 
 fn bin() -> Command {
@@ -32,10 +31,7 @@ fn import_sample(out: &Path) {
 }
 
 fn sha(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    polyedge_sandbox::sha256_hex(b)
 }
 
 #[test]
@@ -58,7 +54,7 @@ fn sandbox_process_serves_logs_and_stops_on_sigterm() {
         .unwrap();
     let t0 = Instant::now();
     while !ready.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(60), "no ready file");
+        assert!(t0.elapsed() < Duration::from_mins(1), "no ready file");
         std::thread::sleep(Duration::from_millis(20));
     }
     let addr: Value = serde_json::from_str(&std::fs::read_to_string(&ready).unwrap()).unwrap();
