@@ -21,8 +21,7 @@ pub mod segment;
 pub use error::StoreError;
 pub use recording::{
     ClosedSegment, Manifest, Recording, RecordingMeta, RecordingSummary, RecordingWriter,
-    SegmentInfo, StreamId,
-    StreamInfo,
+    SegmentInfo, StreamId, StreamInfo,
 };
 pub use replay::{
     EventReplay, Frame, FrameRef, FrameReplay, ReplayFilter, ReplayStats, WindowSelection,

@@ -441,7 +441,10 @@ impl RecordingWriter {
             self.add_stream(stream)?;
         }
         let Some(st) = self.streams.get_mut(stream.name.as_str()) else {
-            return Err(StoreError::Usage(format!("stream {:?} vanished", stream.name)));
+            return Err(StoreError::Usage(format!(
+                "stream {:?} vanished",
+                stream.name
+            )));
         };
         if st.feed != stream.feed {
             return Err(StoreError::Usage(format!(
