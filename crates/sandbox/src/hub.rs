@@ -13,6 +13,7 @@ use polyedge_store::replay::Frame;
 use tokio::sync::{mpsc, watch};
 
 use crate::Shared;
+use crate::books::{BookUpdate, Books, updates_of};
 use crate::clock::Gate;
 use crate::route::{Endpoint, Route, classify};
 use crate::stats::{FrameKind, bump};
@@ -44,6 +45,8 @@ pub struct Item {
     recv_ns: u64,
     bytes: Bytes,
     route: Route,
+    /// Market channel: the frame's book changes (venue parser).
+    updates: Vec<BookUpdate>,
 }
 
 /// A message from a connection task to the hub.
@@ -82,12 +85,6 @@ struct ConnState {
     tx: mpsc::Sender<Out>,
 }
 
-struct CachedBook {
-    bytes: Bytes,
-    recv_ns: u64,
-    stream: Arc<str>,
-}
-
 struct GateWindow {
     slug: String,
     start: u64,
@@ -124,6 +121,11 @@ pub fn spawn_reader(
                     bump(&c.control_skipped);
                     return true;
                 };
+                let updates = if endpoint == Endpoint::Market {
+                    updates_of(bytes, recv_ns)
+                } else {
+                    Vec::new()
+                };
                 let name = names
                     .entry(stream.name.clone())
                     .or_insert_with(|| Arc::from(stream.name.as_str()))
@@ -134,6 +136,7 @@ pub fn spawn_reader(
                     recv_ns,
                     bytes: Bytes::copy_from_slice(bytes),
                     route,
+                    updates,
                 })
                 .is_ok()
             };
@@ -165,7 +168,7 @@ pub struct Hub {
     cmds: mpsc::UnboundedReceiver<Cmd>,
     shutdown: watch::Receiver<bool>,
     conns: BTreeMap<u64, ConnState>,
-    books: HashMap<String, CachedBook>,
+    books: Books,
     windows: Vec<GateWindow>,
     token_window: HashMap<String, usize>,
     next_time_gate: usize,
@@ -208,7 +211,7 @@ impl Hub {
             cmds,
             shutdown,
             conns: BTreeMap::new(),
-            books: HashMap::new(),
+            books: Books::default(),
             windows,
             token_window,
             next_time_gate: 0,
@@ -434,16 +437,11 @@ impl Hub {
             self.send(id, out.clone()).await;
         }
         if let Route::Market { books, .. } = &item.route {
-            for (asset, range) in books {
-                self.books.insert(
-                    asset.clone(),
-                    CachedBook {
-                        bytes: item.bytes.slice(range.clone()),
-                        recv_ns: item.recv_ns,
-                        stream: item.stream.clone(),
-                    },
-                );
-            }
+            let recorded = books
+                .iter()
+                .map(|(asset, range)| (asset.clone(), item.bytes.slice(range.clone())));
+            self.books
+                .apply(&item.updates, recorded, item.recv_ns, &item.stream);
         }
         bump(&self.shared.counters.frames_dispatched);
     }
@@ -489,13 +487,13 @@ impl Hub {
                     }
                 }
                 for asset in added {
-                    let Some(b) = self.books.get(&asset) else {
+                    let Some(r) = self.books.resync(&asset) else {
                         continue;
                     };
                     let out = Out {
-                        bytes: b.bytes.clone(),
-                        stream: b.stream.clone(),
-                        recv_ns: b.recv_ns,
+                        bytes: r.bytes,
+                        stream: r.stream,
+                        recv_ns: r.recv_ns,
                         kind: FrameKind::Resync,
                     };
                     self.send(conn, out).await;

@@ -15,6 +15,7 @@
 //! * `conn` — one WebSocket connection: client requests, writes, faults, served-log lines;
 //! * `server` — HTTP routing and upgrades; `gamma` — Gamma JSON from the window index.
 
+pub mod books;
 mod client_msg;
 pub mod clock;
 pub mod config;

@@ -691,3 +691,79 @@ async fn speed_one_paces_frames_by_the_sandbox_clock_and_max_does_not_wait() {
     assert_eq!(sb.now(), end.max(last_frame));
     sb.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resync_after_price_changes_is_the_current_book_not_the_stale_snapshot() {
+    use polyedge_core::{EventKind, Price, Size};
+    use polyedge_store::{RecordingMeta, RecordingWriter, StreamId};
+    const T: &str = "52114319501245915516055106046884209969926127482827954674443846427813813222426";
+    const M: &str = "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1";
+    let dir = tempfile::tempdir().expect("tmp");
+    let rec = dir.path().join("rec");
+    let frames = [
+        format!(
+            r#"{{"market":"{M}","asset_id":"{T}","timestamp":"1","hash":"h","bids":[{{"price":"0.4","size":"10"}},{{"price":"0.5","size":"20"}}],"asks":[{{"price":"0.7","size":"5"}},{{"price":"0.6","size":"7"}}],"event_type":"book"}}"#
+        ),
+        format!(
+            r#"{{"market":"{M}","price_changes":[{{"asset_id":"{T}","price":"0.5","side":"BUY","size":"0","hash":"x","best_bid":"0.4","best_ask":"0.6"}}],"event_type":"price_change","timestamp":"2"}}"#
+        ),
+        format!(
+            r#"{{"market":"{M}","price_changes":[{{"asset_id":"{T}","price":"0.55","side":"SELL","size":"3.5","hash":"y","best_bid":"0.4","best_ask":"0.55"}}],"event_type":"price_change","timestamp":"3"}}"#
+        ),
+    ];
+    let mut w = RecordingWriter::create(&rec, RecordingMeta::default()).expect("writer");
+    let stream = StreamId::of(Feed::PolymarketMarket);
+    for (i, f) in frames.iter().enumerate() {
+        w.append(
+            &stream,
+            UnixNanos(1_776_000_000_000_000_000 + i as u64 * 1_000_000_000),
+            f.as_bytes(),
+        )
+        .expect("append");
+    }
+    w.finish().expect("finish");
+
+    let mut cfg = SandboxConfig::new(vec![rec], Speed::Max);
+    cfg.gate_wait = Duration::from_secs(30);
+    let sb = Sandbox::start(cfg).await.expect("start");
+    let mut a = ws(&sb, "/ws/market").await;
+    subscribe_market(&mut a, &[T.to_owned()]).await;
+    for f in &frames {
+        assert_eq!(
+            next_data(&mut a, Duration::from_secs(30)).await.as_deref(),
+            Some(f.as_bytes())
+        );
+    }
+    tokio::time::timeout(Duration::from_secs(30), sb.wait_finished())
+        .await
+        .expect("finished");
+    let mut b = ws(&sb, "/ws/market").await;
+    subscribe_market(&mut b, &[T.to_owned()]).await;
+    let resync = next_data(&mut b, Duration::from_secs(30))
+        .await
+        .expect("resync");
+    let mut events = Vec::new();
+    Feed::PolymarketMarket
+        .parse(&resync, UnixNanos(0), &mut events)
+        .expect("the venue parser reads the resync book");
+    let EventKind::Book(book) = &events[0].kind else {
+        panic!("not a book: {events:?}")
+    };
+    let lv = |l: &[polyedge_core::event::Level]| -> Vec<(Price, Size)> {
+        l.iter().map(|x| (x.price, x.size)).collect()
+    };
+    let p = |s: &str| Price::parse(s).expect("price");
+    let z = |s: &str| Size::parse(s).expect("size");
+    // Bid 0.5 removed, ask 0.55 added: the state after both deltas, best first.
+    assert_eq!(lv(&book.bids), [(p("0.4"), z("10"))]);
+    assert_eq!(
+        lv(&book.asks),
+        [
+            (p("0.55"), z("3.5")),
+            (p("0.6"), z("7")),
+            (p("0.7"), z("5"))
+        ]
+    );
+    let st = sb.shutdown().await.expect("shutdown");
+    assert_eq!((st.written.recorded, st.written.resync), (3, 1));
+}
