@@ -564,12 +564,9 @@ pub fn render_table(r: &InspectReport) -> String {
     for g in &t.gap_markers {
         let _ = writeln!(s, "  gap {} {}: {}", g.at, g.stream, g.reason);
     }
-    if total_gaps as usize > t.gap_markers.len() {
-        let _ = writeln!(
-            s,
-            "  … ({} more)",
-            total_gaps as usize - t.gap_markers.len()
-        );
+    let listed = t.gap_markers.len() as u64;
+    if total_gaps > listed {
+        let _ = writeln!(s, "  … ({} more)", total_gaps - listed);
     }
     s
 }

@@ -2,7 +2,12 @@
 //! gap marker → reconnect → resubscribe; Binance depth: REST snapshot recorded after connect and
 //! after a sequence break, with a gap marker for the break.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::result_large_err,
+    missing_docs
+)]
 
 use std::path::Path;
 use std::sync::Arc;

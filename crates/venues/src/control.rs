@@ -111,7 +111,10 @@ mod tests {
             EventKind::SpotDepth(d) => {
                 assert!(d.is_snapshot);
                 assert_eq!(d.last_update_id, Some(1_027_024));
-                assert_eq!(d.symbol.as_ref().map(polyedge_core::Symbol::as_str), Some("BTCUSDT"));
+                assert_eq!(
+                    d.symbol.as_ref().map(polyedge_core::Symbol::as_str),
+                    Some("BTCUSDT")
+                );
             }
             k => panic!("not depth: {k:?}"),
         }
