@@ -419,7 +419,8 @@ fn idle_segments_close_and_report_to_the_hook() {
     // Rotation closes the previous segment too; finish reports the last one.
     w.append(&s, next, b"c").unwrap();
     w.sync().unwrap();
-    w.append(&s, UnixNanos(next.0 + 3_600_000_000_000), b"d").unwrap();
+    w.append(&s, UnixNanos(next.0 + 3_600_000_000_000), b"d")
+        .unwrap();
     let rotated = w.take_closed_segments();
     assert_eq!(rotated.len(), 1);
     assert!(rotated[0].path.ends_with("20260413T13.seg.zst"));
