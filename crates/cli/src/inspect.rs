@@ -111,6 +111,27 @@ pub struct Totals {
     pub parse_errors: u64,
     /// Segments that ended in a torn tail.
     pub torn_tails: u64,
+    /// Gap markers recorded by the collector (control stream), per stream whose continuity was
+    /// lost.
+    pub gap_markers_by_stream: BTreeMap<String, u64>,
+    /// The first [`MAX_GAPS_LISTED`] gap markers, in replay order.
+    pub gap_markers: Vec<GapMarker>,
+    /// First and last receive time (RFC 3339) per stream.
+    pub stream_span: BTreeMap<String, (String, String)>,
+}
+
+/// Most gap markers listed individually in [`Totals::gap_markers`].
+pub const MAX_GAPS_LISTED: usize = 50;
+
+/// One recorded gap marker.
+#[derive(Debug, Clone, Serialize)]
+pub struct GapMarker {
+    /// When continuity was found lost (RFC 3339).
+    pub at: String,
+    /// Stream that lost continuity.
+    pub stream: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// The full inspect report.
@@ -241,6 +262,33 @@ impl Inspector {
             .frames_by_stream
             .entry(stream.to_string())
             .or_default() += 1;
+        let t = recv_ns.to_rfc3339();
+        self.totals
+            .stream_span
+            .entry(stream.to_string())
+            .and_modify(|e| e.1.clone_from(&t))
+            .or_insert_with(|| (t.clone(), t.clone()));
+        let mut gap = false;
+        for ev in events {
+            if let EventKind::Gap(g) = &ev.kind {
+                gap = true;
+                *self
+                    .totals
+                    .gap_markers_by_stream
+                    .entry(g.stream.clone())
+                    .or_default() += 1;
+                if self.totals.gap_markers.len() < MAX_GAPS_LISTED {
+                    self.totals.gap_markers.push(GapMarker {
+                        at: ev.recv_ns.to_rfc3339(),
+                        stream: g.stream.clone(),
+                        reason: g.reason.clone(),
+                    });
+                }
+            }
+        }
+        if gap {
+            return;
+        }
         let Some(first) = events.first() else { return };
         let is_pm = first.kind.token().is_some()
             || matches!(
@@ -495,6 +543,31 @@ pub fn render_table(r: &InspectReport) -> String {
         "parse errors: {}   torn segment tails: {}",
         t.parse_errors, t.torn_tails
     );
+    for (name, (a, b)) in &t.stream_span {
+        let _ = writeln!(s, "stream {name}: {a} .. {b}");
+    }
+    let total_gaps: u64 = t.gap_markers_by_stream.values().sum();
+    let by: Vec<String> = t
+        .gap_markers_by_stream
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let _ = writeln!(
+        s,
+        "recorded gap markers: {total_gaps}{}",
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by.join(", "))
+        }
+    );
+    for g in &t.gap_markers {
+        let _ = writeln!(s, "  gap {} {}: {}", g.at, g.stream, g.reason);
+    }
+    let listed = t.gap_markers.len() as u64;
+    if total_gaps > listed {
+        let _ = writeln!(s, "  … ({} more)", total_gaps - listed);
+    }
     s
 }
 

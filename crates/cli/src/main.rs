@@ -10,14 +10,19 @@
 //! polyedge replay --clickhouse URL [name...]        replay recordings stored in ClickHouse
 //! polyedge backtest [--recording PATH…] [--strategy NAME…] [--config FILE] [--from T] [--to T]
 //!                   [--seed N] [--out DIR] [--json]   run strategies, write the report
+//! polyedge collect [--config polyedge.toml]         record the live feeds (docs/collect.md)
+//! polyedge bench-collect [--frames N]               collector ingest benchmark
+//! polyedge sandbox <recording>... [--speed max]    serve recordings on loopback (docs/sandbox.md)
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG=debug` for more); results go to stdout.
 
 mod backtest;
 mod calibrate;
+mod collect;
 mod inspect;
 mod progress;
+mod sandbox_cmd;
 mod tables;
 
 use std::io::Write as _;
@@ -166,6 +171,15 @@ enum Command {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// Record the live feeds into a new recording, 24/7 (docs/collect.md): discovers the
+    /// windows on Gamma, records every raw frame with its receive time, marks gaps.
+    Collect(collect::CollectArgs),
+    /// Collector ingest benchmark: frames/s through the real write path from a local WebSocket
+    /// server, zero-loss check, peak RSS.
+    BenchCollect(collect::BenchArgs),
+    /// Serve recordings on loopback over the venues' own protocols (docs/sandbox.md): market
+    /// channel, RTDS, Binance WS and Gamma, at real or accelerated speed, with fault injection.
+    Sandbox(sandbox_cmd::SandboxArgs),
 }
 
 /// Time, asset and window filters shared by the reading commands.
@@ -211,10 +225,12 @@ fn parse_time(s: &str) -> Result<UnixNanos> {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,polyedge_feeds=info,polyedge::health=info")
+            }),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     match run(cli) {
@@ -230,6 +246,9 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => backtest::cmd(&args),
         Command::Import { kind, src, out } => cmd_import(kind, &src, &out),
+        Command::Collect(args) => collect::run(&args),
+        Command::BenchCollect(args) => collect::bench(&args),
+        Command::Sandbox(args) => sandbox_cmd::run(&args),
         Command::Inspect {
             recordings,
             json,

@@ -20,8 +20,8 @@ pub mod segment;
 
 pub use error::StoreError;
 pub use recording::{
-    Manifest, Recording, RecordingMeta, RecordingSummary, RecordingWriter, SegmentInfo, StreamId,
-    StreamInfo,
+    ClosedSegment, Manifest, Recording, RecordingMeta, RecordingSummary, RecordingWriter,
+    SegmentInfo, StreamId, StreamInfo,
 };
 pub use replay::{
     EventReplay, Frame, FrameRef, FrameReplay, ReplayFilter, ReplayStats, WindowSelection,

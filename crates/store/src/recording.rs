@@ -104,6 +104,10 @@ pub struct RecordingSummary {
     pub segments: u64,
     /// Windows in the index.
     pub windows: u64,
+    /// Segments closed by `finish` and not yet taken with
+    /// [`RecordingWriter::take_closed_segments`] (the segment-closed hook's last batch).
+    #[serde(skip)]
+    pub closed: Vec<ClosedSegment>,
 }
 
 /// Per-stream entry of the manifest, written by [`RecordingWriter::finish`].
@@ -271,6 +275,41 @@ struct OpenSegment {
     writer: SegmentWriter,
 }
 
+/// A segment the [`RecordingWriter`] closed (rotation, [`RecordingWriter::close_segments_before`]
+/// or [`RecordingWriter::finish`]): complete, synced to disk, and never written again. Collected
+/// until [`RecordingWriter::take_closed_segments`]; this is the hook for converters (Parquet export)
+/// that want to process each hour's file once it is final.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedSegment {
+    /// Stream name and feed.
+    pub stream: StreamId,
+    /// The segment file.
+    pub path: PathBuf,
+    /// Hour of every frame in it (hours since the epoch, UTC).
+    pub hour: u64,
+    /// Frames (records) in it.
+    pub frames: u64,
+    /// Payload bytes in it (uncompressed).
+    pub payload_bytes: u64,
+    /// Size of the file (compressed bytes).
+    pub file_bytes: u64,
+}
+
+impl OpenSegment {
+    fn close(self, stream: &StreamId) -> Result<ClosedSegment, StoreError> {
+        let path = self.writer.path().to_path_buf();
+        let stats = self.writer.finish()?;
+        Ok(ClosedSegment {
+            stream: stream.clone(),
+            path,
+            hour: self.hour,
+            frames: stats.records,
+            payload_bytes: stats.payload_bytes,
+            file_bytes: stats.file_bytes,
+        })
+    }
+}
+
 struct StreamState {
     feed: Feed,
     dir: PathBuf,
@@ -286,9 +325,17 @@ struct StreamState {
 
 impl StreamState {
     /// Closes the open segment (if any) and opens the one for `hour`.
-    fn rotate(&mut self, name: &str, hour: u64) -> Result<(), StoreError> {
+    fn rotate(
+        &mut self,
+        name: &str,
+        hour: u64,
+        closed: &mut Vec<ClosedSegment>,
+    ) -> Result<(), StoreError> {
         if let Some(old) = self.open.take() {
-            old.writer.finish()?;
+            closed.push(old.close(&StreamId {
+                feed: self.feed,
+                name: name.to_string(),
+            })?);
         }
         let seq = self.next_seq.entry(hour).or_insert(0);
         let header = SegmentHeader::new(self.feed, name, now_ns());
@@ -324,6 +371,7 @@ pub struct RecordingWriter {
     windows: BTreeMap<String, Window>,
     windows_dirty: bool,
     finished: bool,
+    closed: Vec<ClosedSegment>,
 }
 
 impl std::fmt::Debug for RecordingWriter {
@@ -365,6 +413,7 @@ impl RecordingWriter {
             windows: BTreeMap::new(),
             windows_dirty: false,
             finished: false,
+            closed: Vec::new(),
         };
         w.write_manifest(None)?;
         Ok(w)
@@ -388,9 +437,14 @@ impl RecordingWriter {
         recv_ns: UnixNanos,
         frame: &[u8],
     ) -> Result<(), StoreError> {
-        let st = match self.streams.get_mut(stream.name.as_str()) {
-            Some(st) => st,
-            None => self.add_stream(stream)?,
+        if !self.streams.contains_key(stream.name.as_str()) {
+            self.add_stream(stream)?;
+        }
+        let Some(st) = self.streams.get_mut(stream.name.as_str()) else {
+            return Err(StoreError::Usage(format!(
+                "stream {:?} vanished",
+                stream.name
+            )));
         };
         if st.feed != stream.feed {
             return Err(StoreError::Usage(format!(
@@ -400,7 +454,7 @@ impl RecordingWriter {
         }
         let hour = hour_of(recv_ns);
         if st.open.as_ref().is_none_or(|o| o.hour != hour) {
-            st.rotate(&stream.name, hour)?;
+            st.rotate(&stream.name, hour, &mut self.closed)?;
         }
         if let Some(o) = &mut st.open {
             o.writer.append(recv_ns, frame)?;
@@ -456,6 +510,60 @@ impl RecordingWriter {
             self.write_windows()?;
         }
         Ok(())
+    }
+
+    /// Like [`flush`](Self::flush), then syncs every open segment's data to the storage device
+    /// (see [`SegmentWriter::sync`]). `windows.jsonl` is always written with fsync + rename.
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O errors.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        for st in self.streams.values_mut() {
+            if let Some(o) = &mut st.open {
+                o.writer.sync()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes (flush, fsync, close) every open segment whose hour is before the hour of `now`, so
+    /// that a stream that went quiet does not keep last hour's file open. The next frame of such
+    /// a stream opens a new segment as usual. Returns how many were closed; they are also queued
+    /// for [`take_closed_segments`](Self::take_closed_segments).
+    ///
+    /// # Errors
+    /// [`StoreError`] on I/O errors.
+    pub fn close_segments_before(&mut self, now: UnixNanos) -> Result<usize, StoreError> {
+        let hour = hour_of(now);
+        let mut n = 0;
+        for (name, st) in &mut self.streams {
+            if st.open.as_ref().is_some_and(|o| o.hour < hour)
+                && let Some(o) = st.open.take()
+            {
+                self.closed.push(o.close(&StreamId {
+                    feed: st.feed,
+                    name: name.clone(),
+                })?);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The segments closed since the last call (rotation, [`close_segments_before`](Self::close_segments_before)),
+    /// in the order they were closed. Segments closed by [`finish`](Self::finish) are in its
+    /// [`RecordingSummary::closed`].
+    pub fn take_closed_segments(&mut self) -> Vec<ClosedSegment> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Frames written so far per stream name (buffered ones included).
+    pub fn frames_written(&self) -> BTreeMap<String, u64> {
+        self.streams
+            .iter()
+            .map(|(n, st)| (n.clone(), st.frames))
+            .collect()
     }
 
     fn write_windows(&mut self) -> Result<(), StoreError> {
@@ -519,13 +627,17 @@ impl RecordingWriter {
         let mut summary = RecordingSummary::default();
         for (name, st) in &mut self.streams {
             if let Some(o) = st.open.take() {
-                o.writer.finish()?;
+                self.closed.push(o.close(&StreamId {
+                    feed: st.feed,
+                    name: name.clone(),
+                })?);
             }
             summary.frames.insert(name.clone(), st.frames);
             summary.bytes.insert(name.clone(), st.bytes);
             summary.segments += st.segments;
         }
         summary.windows = self.windows.len() as u64;
+        summary.closed = std::mem::take(&mut self.closed);
         self.write_windows()?;
         self.write_manifest(Some(now_ns()))?;
         Ok(summary)

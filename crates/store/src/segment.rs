@@ -228,6 +228,21 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Flushes the buffered block (as [`flush`](Self::flush)) and then asks the OS to write the
+    /// file's data to the storage device (`fsync` of the data). A flush alone already survives the
+    /// process being killed (the bytes are in the OS page cache); the sync also survives an OS
+    /// crash or power loss.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] on write or sync errors.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        if let Some(file) = self.file.as_ref() {
+            file.sync_data().map_err(StoreError::io(&self.path))?;
+        }
+        Ok(())
+    }
+
     /// Flushes the last block, syncs the file to disk and closes it.
     ///
     /// # Errors

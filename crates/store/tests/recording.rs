@@ -390,3 +390,41 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn idle_segments_close_and_report_to_the_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec");
+    let mut w = RecordingWriter::create(&rec, RecordingMeta::default()).unwrap();
+    let s = StreamId::of(Feed::Rtds);
+    let h = 1_776_081_600_000_000_000u64; // 2026-04-13T12:00Z
+    w.append(&s, UnixNanos(h + 1), b"a").unwrap();
+    w.append(&s, UnixNanos(h + 2), b"b").unwrap();
+    // Same hour: nothing to close.
+    assert_eq!(w.close_segments_before(UnixNanos(h + 10)).unwrap(), 0);
+    assert!(w.take_closed_segments().is_empty());
+    // Next hour: the quiet stream's segment is closed, complete and synced.
+    let next = UnixNanos(h + 3_600_000_000_000);
+    assert_eq!(w.close_segments_before(next).unwrap(), 1);
+    let closed = w.take_closed_segments();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].frames, 2);
+    assert_eq!(closed[0].stream, s);
+    assert!(closed[0].path.ends_with("20260413T12.seg.zst"));
+    let got: Vec<_> = polyedge_store::SegmentReader::open(&closed[0].path)
+        .unwrap()
+        .map(|r| r.unwrap().1)
+        .collect();
+    assert_eq!(got, vec![b"a".to_vec(), b"b".to_vec()]);
+    // Rotation closes the previous segment too; finish reports the last one.
+    w.append(&s, next, b"c").unwrap();
+    w.sync().unwrap();
+    w.append(&s, UnixNanos(next.0 + 3_600_000_000_000), b"d")
+        .unwrap();
+    let rotated = w.take_closed_segments();
+    assert_eq!(rotated.len(), 1);
+    assert!(rotated[0].path.ends_with("20260413T13.seg.zst"));
+    let summary = w.finish().unwrap();
+    assert_eq!(summary.closed.len(), 1);
+    assert!(summary.closed[0].path.ends_with("20260413T14.seg.zst"));
+}

@@ -13,6 +13,7 @@
 
 pub mod binance;
 pub mod coinbase;
+pub mod control;
 pub mod deribit;
 mod error;
 pub mod polymarket;
@@ -41,17 +42,21 @@ pub enum Feed {
     Coinbase,
     /// Deribit JSON-RPC notifications (DVOL, trades, quotes).
     Deribit,
+    /// The recorder's own control records: gap markers, REST snapshots, connection and
+    /// discovery notes ([`control`]).
+    Control,
 }
 
 impl Feed {
     /// All feeds.
-    pub const ALL: [Feed; 6] = [
+    pub const ALL: [Feed; 7] = [
         Feed::PolymarketMarket,
         Feed::Rtds,
         Feed::BinanceSpot,
         Feed::BinanceUsdm,
         Feed::Coinbase,
         Feed::Deribit,
+        Feed::Control,
     ];
 
     /// Stable kebab-case name used in recordings and logs.
@@ -63,6 +68,7 @@ impl Feed {
             Feed::BinanceUsdm => "binance-usdm",
             Feed::Coinbase => "coinbase",
             Feed::Deribit => "deribit",
+            Feed::Control => "control",
         }
     }
 
@@ -75,6 +81,7 @@ impl Feed {
             Feed::BinanceUsdm => 4,
             Feed::Coinbase => 5,
             Feed::Deribit => 6,
+            Feed::Control => 7,
         }
     }
 
@@ -101,6 +108,7 @@ impl Feed {
             Feed::BinanceUsdm => binance::parse_usdm(frame, recv_ns, out),
             Feed::Coinbase => coinbase::parse(frame, recv_ns, out),
             Feed::Deribit => deribit::parse(frame, recv_ns, out),
+            Feed::Control => control::parse(frame, recv_ns, out),
         };
         if res.is_err() {
             // Guarantee "nothing appended on error" even if a parser pushed before failing.
@@ -122,6 +130,6 @@ impl FromStr for Feed {
         Feed::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown feed {s:?} (expected one of polymarket-market, rtds, binance-spot, binance-usdm, coinbase, deribit)"))
+            .ok_or_else(|| format!("unknown feed {s:?} (expected one of polymarket-market, rtds, binance-spot, binance-usdm, coinbase, deribit, control)"))
     }
 }

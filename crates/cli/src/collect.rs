@@ -1,0 +1,148 @@
+//! `polyedge collect` (the 24/7 recorder) and `polyedge bench-collect` (its ingest benchmark).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use polyedge_feeds::Config;
+use polyedge_feeds::bench::{BenchOptions, run_bench};
+
+/// Arguments of `polyedge collect`.
+#[derive(clap::Args, Debug)]
+pub struct CollectArgs {
+    /// Config file (TOML, see docs/collect.md). Without it: BTC 5m + 15m windows, every feed,
+    /// the real venue endpoints.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Recording directory to create (must not exist or be empty). Default:
+    /// `recordings/collect-<UTC time>`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Worker threads of the async runtime (the writer has its own thread).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+/// Arguments of `polyedge bench-collect`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Frames to push through the collector.
+    #[arg(long, default_value_t = 1_000_000)]
+    frames: u64,
+    /// Recording directory for the benchmark (default: a temporary directory, removed after).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+async fn stop_signal(duration: Option<f64>) {
+    let sleep = async {
+        match duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
+            None => std::future::pending().await,
+        }
+    };
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        () = sleep => {}
+                    }
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing the recording"),
+            _ = term.recv() => tracing::info!("SIGTERM: finishing the recording"),
+            () = sleep => tracing::info!("duration reached: finishing the recording"),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = sleep => {}
+    }
+}
+
+/// Runs `polyedge collect`.
+pub fn run(args: &CollectArgs) -> Result<()> {
+    let cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from("recordings").join(format!(
+            "collect-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .thread_name("polyedge-collect")
+        .build()
+        .context("cannot start the async runtime")?;
+    eprintln!("collect: recording into {}", out.display());
+    let outcome = rt
+        .block_on(polyedge_feeds::Collector::new(cfg, &out).run(stop_signal(args.duration)))
+        .with_context(|| format!("collect into {}", out.display()))?;
+    let s = &outcome.writer.summary;
+    println!("recorded into {}", out.display());
+    println!(
+        "{:<22} {:>10} {:>12} {:>6} {:>9} {:>7} {:>8} {:>6}",
+        "stream", "frames", "bytes", "gaps", "malformed", "unknown", "oversize", "conns"
+    );
+    for (name, frames) in &s.frames {
+        let st = outcome.streams.get(name).cloned().unwrap_or_default();
+        println!(
+            "{name:<22} {frames:>10} {:>12} {:>6} {:>9} {:>7} {:>8} {:>6}",
+            s.bytes.get(name).copied().unwrap_or(0),
+            st.gaps,
+            st.malformed,
+            st.unknown,
+            st.oversize,
+            st.connects
+        );
+    }
+    for (name, st) in &outcome.streams {
+        if !s.frames.contains_key(name) {
+            println!(
+                "{name:<22} {:>10} {:>12} {:>6} {:>9} {:>7} {:>8} {:>6}",
+                0, 0, st.gaps, st.malformed, st.unknown, st.oversize, st.connects
+            );
+        }
+    }
+    println!("segments {}, windows {}", s.segments, s.windows);
+    Ok(())
+}
+
+/// Runs `polyedge bench-collect`.
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    let out = if let Some(p) = &args.out {
+        p.clone()
+    } else {
+        tempfile_dir()?.join("rec")
+    };
+    let r = run_bench(&BenchOptions {
+        frames: args.frames,
+        out: out.clone(),
+    })?;
+    println!("{r}");
+    if args.out.is_none() {
+        let _ = std::fs::remove_dir_all(out.parent().unwrap_or(&out));
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> Result<PathBuf> {
+    let base = std::env::temp_dir().join(format!("polyedge-bench-collect-{}", std::process::id()));
+    std::fs::create_dir_all(&base).with_context(|| format!("create {}", base.display()))?;
+    Ok(base)
+}

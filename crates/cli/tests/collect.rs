@@ -1,0 +1,587 @@
+//! End-to-end tests of `polyedge collect` (the built binary):
+//!
+//! * against the sandbox (`polyedge_sandbox`, in-process) serving the bundled cronos sample: the
+//!   new recording holds exactly the frames the sandbox wrote (by SHA-256, in order, per
+//!   stream) — also with injected disconnects, where every drop is followed by a gap marker and
+//!   a `book` resync, and with malformed / unknown / oversize frames, which are counted and
+//!   logged with the stream name while the collector keeps running;
+//! * a SIGKILL mid-run against a local RTDS-like server that stamps every frame with its send
+//!   time: the recording reads back every frame sent up to 1 s before the kill, in order.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use polyedge_core::EventKind;
+use polyedge_sandbox::{Faults, Sandbox, SandboxConfig, Speed};
+use polyedge_store::{EventReplay, FrameReplay, NoProgress, Recording, ReplayFilter};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_polyedge"))
+}
+
+fn sample_recording(dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let out = dir.join("sample-rec");
+    polyedge_store::import::import(
+        polyedge_store::import::ImportKind::Cronos,
+        &src,
+        &out,
+        &NoProgress,
+    )
+    .expect("import the bundled sample");
+    out
+}
+
+fn sha(b: &[u8]) -> String {
+    let d = Sha256::digest(b);
+    d.iter().fold(String::new(), |mut s, x| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{x:02x}");
+        s
+    })
+}
+
+fn write_config(dir: &Path, addr: &str, extra: &str) -> PathBuf {
+    let cfg = format!(
+        r#"
+[collect]
+assets = ["btc"]
+durations = ["5m"]
+flush_ms = 100
+health_secs = 1
+discovery_secs = 0.05
+resolution_poll_secs = 0.2
+unsubscribe_grace_secs = 600
+max_frame_bytes = 1048576
+backoff_min_ms = 20
+backoff_max_ms = 200
+{extra}
+
+[endpoints]
+gamma = "http://{addr}/gamma"
+polymarket_ws = "ws://{addr}/ws/market"
+rtds_ws = "ws://{addr}/rtds"
+binance_ws = "ws://{addr}/binance"
+binance_usdm_ws = "ws://{addr}/binance-usdm/public"
+binance_usdm_market_ws = "ws://{addr}/binance-usdm/market"
+clock = "http://{addr}/sandbox/time"
+
+[feeds.rtds]
+enabled = false
+[feeds.binance_spot]
+enabled = false
+[feeds.binance_usdm]
+enabled = false
+[feeds.binance_usdm_market]
+enabled = true
+streams = ["kline_1m"]
+[feeds.coinbase]
+enabled = false
+[feeds.deribit]
+enabled = false
+"#
+    );
+    let p = dir.join("polyedge.toml");
+    std::fs::write(&p, cfg).unwrap();
+    p
+}
+
+/// A child process with its stderr collected on a thread.
+struct Running {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+fn spawn_collect(config: &Path, out: &Path) -> Running {
+    let mut child = bin()
+        .arg("collect")
+        .arg("--config")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .arg("--duration")
+        .arg("300")
+        .env("RUST_LOG", "warn,polyedge_feeds=info,polyedge::health=info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start polyedge collect");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let err = child.stderr.take().unwrap();
+    let s2 = stderr.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let mut s = s2.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
+    Running {
+        child,
+        stderr,
+        reader: Some(reader),
+    }
+}
+
+impl Running {
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then wait; returns stdout.
+    fn terminate(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(st.success());
+        let status = self.child.wait().unwrap();
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        assert!(
+            status.success(),
+            "collect failed: {status}\nstdout: {out}\nstderr: {}",
+            self.stderr()
+        );
+        out
+    }
+}
+
+/// Served-log frame lines by path, in connection then seq order, with connection boundaries.
+#[derive(Debug, Default)]
+struct Served {
+    /// path → [(conn, kind, sha)]
+    frames: BTreeMap<String, Vec<(u64, String, String)>>,
+    /// path → [conn] of drops injected by the sandbox
+    drops: BTreeMap<String, Vec<u64>>,
+}
+
+fn read_served(path: &Path, kinds: &[&str]) -> Served {
+    let mut s = Served::default();
+    let mut lines: Vec<Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines.sort_by_key(|v| (v["conn"].as_u64().unwrap(), v["seq"].as_u64().unwrap_or(0)));
+    for v in lines {
+        let p = v["path"].as_str().unwrap().to_string();
+        let conn = v["conn"].as_u64().unwrap();
+        if v["event"] == "drop" && v["reason"] == "drop-every" {
+            s.drops.entry(p).or_default().push(conn);
+        } else if let Some(kind) = v["kind"].as_str()
+            && kinds.contains(&kind)
+        {
+            s.frames.entry(p).or_default().push((
+                conn,
+                kind.to_string(),
+                v["sha"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    s
+}
+
+/// (recv_ns, sha, bytes) of every recorded frame per stream, in replay order.
+fn recorded(rec: &Path) -> BTreeMap<String, Vec<(u64, String, Vec<u8>)>> {
+    let mut m: BTreeMap<String, Vec<(u64, String, Vec<u8>)>> = BTreeMap::new();
+    let mut r = FrameReplay::open_dirs(&[rec], ReplayFilter::default()).unwrap();
+    while let Some(f) = r.next_frame() {
+        let f = f.unwrap();
+        m.entry(f.stream.name.clone()).or_default().push((
+            f.recv_ns.0,
+            sha(f.bytes),
+            f.bytes.to_vec(),
+        ));
+    }
+    m
+}
+
+/// Gap events of the recording: (recv_ns, stream, reason).
+fn gaps(rec: &Path) -> Vec<(u64, String, String)> {
+    EventReplay::open_dirs(&[rec], ReplayFilter::default())
+        .unwrap()
+        .filter_map(|e| match e.unwrap() {
+            polyedge_core::MarketEvent {
+                recv_ns,
+                kind: EventKind::Gap(g),
+                ..
+            } => Some((recv_ns.0, g.stream, g.reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Run {
+    served: Served,
+    rec: PathBuf,
+    stdout: String,
+    stderr: String,
+    status: polyedge_sandbox::Status,
+}
+
+/// Serves the sample with `faults`, records it with `polyedge collect`, stops both.
+fn run_against_sandbox(faults: Faults, kinds: &[&str]) -> (tempfile::TempDir, Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let log = dir.path().join("served.jsonl");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cfg = SandboxConfig::new(vec![sample], Speed::Max);
+    cfg.served_log = Some(log.clone());
+    cfg.faults = faults;
+    cfg.gate_wait = Duration::from_secs(5);
+    let sandbox = rt.block_on(Sandbox::start(cfg)).unwrap();
+    let addr = sandbox.addr().to_string();
+    let config = write_config(dir.path(), &addr, "");
+    let rec = dir.path().join("collected");
+    let running = spawn_collect(&config, &rec);
+    let t0 = Instant::now();
+    loop {
+        let st = sandbox.status();
+        if st.finished {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_mins(4),
+            "sandbox did not finish: {st:?}\ncollector stderr:\n{}",
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let the last frames reach the collector, its resolution polls run, and a flush happen.
+    std::thread::sleep(Duration::from_millis(1500));
+    let stderr_before = running.stderr();
+    let stdout = running.terminate();
+    let status = rt.block_on(sandbox.shutdown()).unwrap();
+    let served = read_served(&log, kinds);
+    (
+        dir,
+        Run {
+            served,
+            rec,
+            stdout,
+            stderr: stderr_before,
+            status,
+        },
+    )
+}
+
+fn assert_same_frames(run: &Run, path: &str, stream: &str) -> Vec<(u64, String, Vec<u8>)> {
+    let rec = recorded(&run.rec);
+    let got = rec.get(stream).cloned().unwrap_or_default();
+    let want = run.served.frames.get(path).cloned().unwrap_or_default();
+    assert!(!want.is_empty(), "sandbox served nothing on {path}");
+    let got_sha: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
+    let want_sha: Vec<&str> = want.iter().map(|w| w.2.as_str()).collect();
+    if got_sha != want_sha {
+        let first = got_sha
+            .iter()
+            .zip(&want_sha)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got_sha.len().min(want_sha.len()));
+        panic!(
+            "{stream}: recorded {} frames, served {} on {path}; first difference at {first} (served kind {:?})\nstderr:\n{}",
+            got_sha.len(),
+            want_sha.len(),
+            want.get(first).map(|w| &w.1),
+            run.stderr
+        );
+    }
+    got
+}
+
+#[test]
+fn collect_records_exactly_what_the_sandbox_served() {
+    let (_dir, run) = run_against_sandbox(Faults::default(), &["recorded", "resync", "pong"]);
+    let market = assert_same_frames(&run, "/ws/market", "polymarket-market");
+    let klines = assert_same_frames(&run, "/binance-usdm/market/stream", "binance-usdm-market");
+    assert!(market.len() > 1000, "only {} market frames", market.len());
+    assert!(!klines.is_empty());
+    // No continuity was lost, so no gap markers.
+    assert_eq!(gaps(&run.rec), vec![], "stderr:\n{}", run.stderr);
+    // Discovery recorded the windows with tokens, fees, and (the sandbox clock being past the
+    // end) the official outcome where the index knows it.
+    let rec = Recording::open(&run.rec).unwrap();
+    assert!(rec.is_finished());
+    let served_windows = rec.windows();
+    assert!(
+        served_windows.len() >= 9,
+        "{} windows",
+        served_windows.len()
+    );
+    for w in served_windows {
+        assert!(w.up_token.is_some() && w.down_token.is_some(), "{w:?}");
+        assert!(w.fee_schedule.is_some() && w.tick_size.is_some(), "{w:?}");
+    }
+    assert!(
+        served_windows.iter().any(|w| w.outcome.is_some()),
+        "no resolution recorded: {served_windows:?}"
+    );
+    // Health lines were logged with the per-stream rates.
+    assert!(run.stderr.contains("health: "), "{}", run.stderr);
+    assert!(run.stdout.contains("polymarket-market"), "{}", run.stdout);
+}
+
+#[test]
+fn disconnects_are_gap_marked_and_books_resynced() {
+    let mut faults = Faults {
+        drop_every: Some(700),
+        ..Faults::default()
+    };
+    faults.targets.binance = false;
+    faults.targets.rtds = false;
+    let (_dir, run) = run_against_sandbox(faults, &["recorded", "resync", "pong"]);
+    let market = assert_same_frames(&run, "/ws/market", "polymarket-market");
+    let drops = run
+        .served
+        .drops
+        .get("/ws/market")
+        .cloned()
+        .unwrap_or_default();
+    assert!(drops.len() >= 3, "only {} drops injected", drops.len());
+    assert_eq!(run.status.drops_injected, drops.len() as u64);
+    let gaps: Vec<(u64, String, String)> = gaps(&run.rec)
+        .into_iter()
+        .filter(|g| g.1 == "polymarket-market")
+        .collect();
+    assert_eq!(gaps.len(), drops.len(), "one gap per drop: {gaps:?}");
+    // Each connection boundary: the gap lies between the last frame of the dropped connection
+    // and the first of the next, and the next starts with resync books.
+    let served = &run.served.frames["/ws/market"];
+    let mut boundaries = Vec::new();
+    for i in 1..served.len() {
+        if served[i].0 != served[i - 1].0 {
+            boundaries.push(i);
+        }
+    }
+    assert_eq!(boundaries.len(), drops.len());
+    for (k, &i) in boundaries.iter().enumerate() {
+        let (before, after) = (market[i - 1].0, market[i].0);
+        assert!(
+            before <= gaps[k].0 && gaps[k].0 <= after,
+            "gap {k} at {} not between {before} and {after}",
+            gaps[k].0
+        );
+        assert_eq!(
+            served[i].1, "resync",
+            "connection after drop {k} starts with {:?}",
+            served[i].1
+        );
+        let first: Value = serde_json::from_slice(&market[i].2).unwrap();
+        assert_eq!(
+            first["event_type"], "book",
+            "resync frame is a book snapshot"
+        );
+    }
+    // `polyedge inspect` shows the gaps of the collection.
+    let out = bin().arg("inspect").arg(&run.rec).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!(
+        "recorded gap markers: {} (polymarket-market={})",
+        drops.len(),
+        drops.len()
+    );
+    assert!(text.contains(&want), "{want:?} not in:\n{text}");
+    assert!(text.contains("stream polymarket-market: "), "{text}");
+    assert!(
+        gaps.iter().all(|g| g.2.contains("closed by server")),
+        "{gaps:?}"
+    );
+}
+
+#[test]
+fn bad_frames_are_counted_logged_and_survived() {
+    let faults = Faults {
+        malformed_rate: 0.02,
+        seed: 7,
+        oversize_every: Some(500),
+        ..Faults::default()
+    };
+    let (_dir, run) = run_against_sandbox(faults, &["recorded", "resync", "pong", "malformed"]);
+    // Malformed and unknown frames are recorded raw; oversize ones are not (gap instead).
+    let market = assert_same_frames(&run, "/ws/market", "polymarket-market");
+    assert!(run.status.malformed_injected > 0 && run.status.oversize_injected > 0);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("polymarket-market"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    let cols: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|c| c.parse().unwrap())
+        .collect();
+    let (frames, gaps_n, malformed, unknown, oversize) =
+        (cols[0], cols[2], cols[3], cols[4], cols[5]);
+    assert_eq!(frames, market.len() as u64);
+    assert!(malformed > 0 && unknown > 0, "{line}");
+    // Oversize frames on every endpoint (the Binance one too) are counted per stream.
+    let oversize_all: u64 = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("polymarket-market") || l.starts_with("binance-usdm-market"))
+        .map(|l| l.split_whitespace().nth(6).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(oversize_all, run.status.oversize_injected, "{}", run.stdout);
+    assert!(oversize > 0);
+    assert_eq!(
+        gaps_n, oversize,
+        "one gap marker per dropped oversize frame"
+    );
+    let injected_market = run.served.frames["/ws/market"]
+        .iter()
+        .filter(|f| f.1 == "malformed")
+        .count() as u64;
+    assert_eq!(malformed + unknown, injected_market, "{line}");
+    for what in [
+        "kind=\"malformed\"",
+        "kind=\"unknown\"",
+        "oversize frame not recorded",
+    ] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(what) && l.contains("polymarket-market")),
+            "no log line with {what} and the stream name"
+        );
+    }
+    // It kept running: frames after the last injected fault were recorded.
+    let last_fault = run.served.frames["/ws/market"]
+        .iter()
+        .rposition(|f| f.1 == "malformed")
+        .unwrap();
+    assert!(last_fault + 1 < run.served.frames["/ws/market"].len());
+}
+
+/// A WebSocket server on 127.0.0.1 that, after the first client message, sends an RTDS
+/// `crypto_prices` update every 2 ms, each carrying its sequence number; it records the wall
+/// time each frame was written.
+fn rtds_server() -> (String, Arc<Mutex<Vec<u64>>>, std::thread::JoinHandle<()>) {
+    use futures_util::{SinkExt, StreamExt};
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let sent2 = sent.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let h = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            let _ = ws.next().await;
+            let start = Instant::now();
+            for seq in 0u64.. {
+                let ms = 1_776_081_600_000 + seq;
+                let f = format!(
+                    r#"{{"topic":"crypto_prices","type":"update","timestamp":{ms},"payload":{{"symbol":"btcusdt","timestamp":{ms},"value":{seq}.5,"full_accuracy_value":"{seq}.5"}}}}"#
+                );
+                if ws.send(tokio_tungstenite::tungstenite::Message::text(f)).await.is_err() {
+                    return;
+                }
+                sent2.lock().unwrap().push(polyedge_feeds::sink::wall_ns());
+                if start.elapsed() > Duration::from_mins(1) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+    });
+    (addr, sent, h)
+}
+
+#[test]
+fn sigkill_loses_at_most_the_last_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, sent, server) = rtds_server();
+    let cfg = format!(
+        r#"
+[collect]
+flush_ms = 200
+discovery_secs = 60
+[endpoints]
+gamma = "http://127.0.0.1:9/gamma"
+rtds_ws = "ws://{addr}/rtds"
+[feeds.polymarket]
+enabled = false
+[feeds.rtds]
+topics = ["crypto_prices"]
+[feeds.binance_spot]
+enabled = false
+[feeds.binance_usdm]
+enabled = false
+[feeds.binance_usdm_market]
+enabled = false
+[feeds.coinbase]
+enabled = false
+[feeds.deribit]
+enabled = false
+"#
+    );
+    let config = dir.path().join("polyedge.toml");
+    std::fs::write(&config, cfg).unwrap();
+    let rec = dir.path().join("killed");
+    let mut running = spawn_collect(&config, &rec);
+    let t0 = Instant::now();
+    while sent.lock().unwrap().len() < 1000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "server sent too little: {}",
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    running.child.kill().unwrap(); // SIGKILL
+    let kill_ns = polyedge_feeds::sink::wall_ns();
+    running.child.wait().unwrap();
+    server.join().unwrap();
+    let sent = sent.lock().unwrap().clone();
+    let frames = recorded(&rec).remove("rtds").unwrap_or_default();
+    // In order, no duplicates, nothing invented: frame k carries sequence number k.
+    for (k, f) in frames.iter().enumerate() {
+        let v: Value = serde_json::from_slice(&f.2).unwrap();
+        assert_eq!(v["payload"]["full_accuracy_value"], format!("{k}.5"));
+    }
+    let must_have = sent
+        .iter()
+        .filter(|&&t| t + 1_000_000_000 <= kill_ns)
+        .count();
+    assert!(must_have >= 500, "test too short: {must_have}");
+    assert!(
+        frames.len() >= must_have,
+        "recorded {} frames, but {must_have} were sent more than 1 s before the kill",
+        frames.len()
+    );
+    // The unfinished recording still opens and reports no finish; inspect reads it.
+    assert!(!Recording::open(&rec).unwrap().is_finished());
+    let out = bin().arg("inspect").arg(&rec).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("stream rtds: "));
+}

@@ -1,0 +1,157 @@
+//! Parser for the **control** stream a recorder writes beside the venue streams
+//! (`docs/recording-format.md` §4.7): one JSON object per record, `{"type": …, …}`.
+//!
+//! | `type` | fields | events |
+//! |---|---|---|
+//! | `gap` | `stream`, `reason` | one [`EventKind::Gap`]: continuity on `stream` was lost at this record's receive time |
+//! | `rest` | `stream`, `venue` (`binance-spot`/`binance-usdm`), `endpoint` (`depth`), `symbol`, `body` (the response, verbatim) | the parsed REST snapshot (one [`EventKind::SpotDepth`] snapshot) |
+//! | anything else (`connect`, `gamma`, `health`, …) | informational | none (`Ok(0)`) |
+//!
+//! Unknown `type`s append nothing so that newer recorders' control records do not count as parse
+//! errors in older readers. A `rest` record whose `venue`/`endpoint` is not known here is also
+//! informational.
+
+use polyedge_core::event::Gap;
+use polyedge_core::{EventKind, MarketEvent, UnixNanos};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::{ParseError, binance};
+
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(default)]
+    stream: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default, borrow)]
+    venue: Option<&'a str>,
+    #[serde(default, borrow)]
+    endpoint: Option<&'a str>,
+    #[serde(default)]
+    symbol: Option<String>,
+    #[serde(default, borrow)]
+    body: Option<&'a RawValue>,
+}
+
+/// Parses one control record and appends its events to `out`; returns how many.
+///
+/// # Errors
+/// Nothing is appended on error.
+/// - [`ParseError::Json`]: not a JSON object with a string `type`.
+/// - [`ParseError::MissingField`]: a `gap` without `stream`, or a known `rest` record without
+///   `symbol` or `body`.
+/// - Errors of the REST parser ([`binance::parse_rest_depth`]) for a malformed snapshot body.
+pub fn parse(
+    frame: &[u8],
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<usize, ParseError> {
+    let rec: Record<'_> = serde_json::from_slice(frame)?;
+    match rec.kind {
+        "gap" => {
+            let stream = rec.stream.ok_or(ParseError::MissingField("stream"))?;
+            out.push(MarketEvent {
+                recv_ns,
+                venue_ns: None,
+                kind: EventKind::Gap(Gap {
+                    stream,
+                    reason: rec.reason.unwrap_or_default(),
+                }),
+            });
+            Ok(1)
+        }
+        "rest" => {
+            let parser = match (rec.venue, rec.endpoint) {
+                (Some("binance-spot"), Some("depth")) => binance::parse_rest_depth,
+                (Some("binance-usdm"), Some("depth")) => binance::parse_usdm_rest_depth,
+                _ => return Ok(0),
+            };
+            let symbol = rec.symbol.ok_or(ParseError::MissingField("symbol"))?;
+            let body = rec.body.ok_or(ParseError::MissingField("body"))?;
+            out.push(parser(body.get().as_bytes(), &symbol, recv_ns)?);
+            Ok(1)
+        }
+        _ => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gap_record_becomes_a_gap_event() {
+        let mut out = Vec::new();
+        let n = parse(
+            br#"{"type":"gap","stream":"polymarket-market","reason":"disconnected: reset"}"#,
+            UnixNanos(5),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(out[0].recv_ns, UnixNanos(5));
+        match &out[0].kind {
+            EventKind::Gap(g) => {
+                assert_eq!(g.stream, "polymarket-market");
+                assert_eq!(g.reason, "disconnected: reset");
+            }
+            k => panic!("not a gap: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn rest_depth_record_becomes_a_snapshot() {
+        let mut out = Vec::new();
+        let rec = br#"{"type":"rest","stream":"binance-spot","venue":"binance-spot","endpoint":"depth","symbol":"BTCUSDT","body":{"lastUpdateId":1027024,"bids":[["4.00000000","431.00000000"]],"asks":[["4.00000200","12.00000000"]]}}"#;
+        assert_eq!(parse(rec, UnixNanos(7), &mut out).unwrap(), 1);
+        match &out[0].kind {
+            EventKind::SpotDepth(d) => {
+                assert!(d.is_snapshot);
+                assert_eq!(d.last_update_id, Some(1_027_024));
+                assert_eq!(
+                    d.symbol.as_ref().map(polyedge_core::Symbol::as_str),
+                    Some("BTCUSDT")
+                );
+            }
+            k => panic!("not depth: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn informational_and_unknown_records_append_nothing() {
+        let mut out = Vec::new();
+        for rec in [
+            &br#"{"type":"connect","stream":"rtds","url":"ws://x"}"#[..],
+            br#"{"type":"gamma","slug":"btc-updown-5m-1","body":[]}"#,
+            br#"{"type":"from-the-future","x":1}"#,
+        ] {
+            assert_eq!(parse(rec, UnixNanos(1), &mut out).unwrap(), 0);
+        }
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn malformed_records_are_errors() {
+        let mut out = Vec::new();
+        assert!(matches!(
+            parse(b"{nope", UnixNanos(1), &mut out),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            parse(br#"{"type":"gap"}"#, UnixNanos(1), &mut out),
+            Err(ParseError::MissingField("stream"))
+        ));
+        assert!(
+            parse(
+                br#"{"type":"rest","venue":"binance-spot","endpoint":"depth","symbol":"BTCUSDT","body":{"bids":"x"}}"#,
+                UnixNanos(1),
+                &mut out
+            )
+            .is_err()
+        );
+        assert!(out.is_empty());
+    }
+}
