@@ -6,6 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use polyedge_feeds::Config;
 use polyedge_feeds::bench::{BenchOptions, run_bench};
+use polyedge_tables::clickhouse::ChConfig;
+use polyedge_tables::collect::{CollectTables, CollectTablesOptions, CollectTablesReport};
 
 /// Arguments of `polyedge collect`.
 #[derive(clap::Args, Debug)]
@@ -24,6 +26,14 @@ pub struct CollectArgs {
     /// Worker threads of the async runtime (the writer has its own thread).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Also load every closed segment into ClickHouse (`http://host:8123/database`; overrides
+    /// `[tables] clickhouse`). ClickHouse down: warnings, recording continues, `polyedge
+    /// backfill` loads the rest later.
+    #[arg(long, value_name = "URL")]
+    clickhouse: Option<String>,
+    /// Do not export closed segments to Parquet (overrides `[tables] parquet`).
+    #[arg(long)]
+    no_parquet: bool,
 }
 
 /// Arguments of `polyedge bench-collect`.
@@ -90,9 +100,21 @@ pub fn run(args: &CollectArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     eprintln!("collect: recording into {}", out.display());
-    let outcome = rt
-        .block_on(polyedge_feeds::Collector::new(cfg, &out).run(stop_signal(args.duration)))
-        .with_context(|| format!("collect into {}", out.display()))?;
+    let ch_url = args
+        .clickhouse
+        .clone()
+        .or_else(|| cfg.tables.clickhouse.clone());
+    let tables = CollectTables::start(&CollectTablesOptions {
+        recording_dir: out.clone(),
+        parquet: cfg.tables.parquet && !args.no_parquet,
+        clickhouse: ch_url.as_deref().map(ChConfig::parse).transpose()?,
+        clickhouse_name: None,
+    })?;
+    let collector = polyedge_feeds::Collector::new(cfg, &out).on_segment_closed(tables.hook());
+    let outcome = rt.block_on(collector.run(stop_signal(args.duration)));
+    // Pending exports/loads complete even if the recorder failed.
+    let tables_report = tables.finish();
+    let outcome = outcome.with_context(|| format!("collect into {}", out.display()))?;
     let s = &outcome.writer.summary;
     println!("recorded into {}", out.display());
     println!(
@@ -120,7 +142,57 @@ pub fn run(args: &CollectArgs) -> Result<()> {
         }
     }
     println!("segments {}, windows {}", s.segments, s.windows);
+    print_tables_report(&tables_report, &out);
     Ok(())
+}
+
+/// What the table workers did: one line per store, plus what is left for `polyedge backfill`.
+fn print_tables_report(r: &CollectTablesReport, out: &std::path::Path) {
+    if let Some(p) = &r.parquet {
+        let rows: u64 = p.rows.values().sum();
+        let windows = match (p.windows, &p.windows_error) {
+            (Some(n), _) => format!("{n} rows"),
+            (None, Some(e)) => format!("not written ({e})"),
+            (None, None) => "not written".to_string(),
+        };
+        println!(
+            "parquet: {} segments exported ({} frames, {rows} rows, {} files), windows {windows}, {} failures → {}",
+            p.segments,
+            p.frames,
+            p.files,
+            p.failures.len(),
+            p.tables_dir.display()
+        );
+        for f in &p.failures {
+            println!("  parquet failure: {f}");
+        }
+    }
+    if let Some(c) = &r.clickhouse {
+        println!(
+            "clickhouse {} (recording {}): {} segments loaded ({} frames), {} windows rows, {} failed attempts, {} segments not loaded",
+            c.url,
+            c.recording,
+            c.segments_loaded,
+            c.frames,
+            c.windows,
+            c.failed_attempts,
+            c.not_loaded.len()
+        );
+        for d in &c.damaged {
+            println!("  clickhouse: damaged segment: {d}");
+        }
+        if !c.not_loaded.is_empty() || c.windows_pending {
+            println!(
+                "  clickhouse: last error: {}",
+                c.last_error.as_deref().unwrap_or("-")
+            );
+            println!(
+                "  the capture files keep everything; load the rest with: polyedge backfill {} --clickhouse {}",
+                out.display(),
+                c.url
+            );
+        }
+    }
 }
 
 /// Runs `polyedge bench-collect`.

@@ -7,6 +7,11 @@
 //!   logged with the stream name while the collector keeps running;
 //! * a SIGKILL mid-run against a local RTDS-like server that stamps every frame with its send
 //!   time: the recording reads back every frame sent up to 1 s before the kill, in order.
+//! * tables while collecting: the Parquet tables of the closed segments read back by pyarrow
+//!   (`crates/tables/tests/check_parquet.py`) with the counts and values the recording replays;
+//!   `--clickhouse` to a private `clickhouse-server` on 127.0.0.1, where replay equals replay
+//!   from the files; ClickHouse unreachable during the whole run, then `polyedge backfill`, and
+//!   again replay from ClickHouse equals replay from the files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -20,7 +25,7 @@ use std::time::{Duration, Instant};
 use polyedge_core::EventKind;
 use polyedge_sandbox::{Faults, Sandbox, SandboxConfig, Speed};
 use polyedge_store::{EventReplay, FrameReplay, NoProgress, Recording, ReplayFilter};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 fn bin() -> Command {
@@ -101,7 +106,7 @@ struct Running {
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
-fn spawn_collect(config: &Path, out: &Path) -> Running {
+fn spawn_collect(config: &Path, out: &Path, extra: &[String]) -> Running {
     let mut child = bin()
         .arg("collect")
         .arg("--config")
@@ -110,6 +115,7 @@ fn spawn_collect(config: &Path, out: &Path) -> Running {
         .arg(out)
         .arg("--duration")
         .arg("300")
+        .args(extra)
         .env("RUST_LOG", "warn,polyedge_feeds=info,polyedge::health=info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -237,6 +243,15 @@ struct Run {
 
 /// Serves the sample with `faults`, records it with `polyedge collect`, stops both.
 fn run_against_sandbox(faults: Faults, kinds: &[&str]) -> (tempfile::TempDir, Run) {
+    run_against_sandbox_with(faults, kinds, &[])
+}
+
+/// As [`run_against_sandbox`], with `extra` arguments to `polyedge collect`.
+fn run_against_sandbox_with(
+    faults: Faults,
+    kinds: &[&str],
+    extra: &[String],
+) -> (tempfile::TempDir, Run) {
     let dir = tempfile::tempdir().unwrap();
     let sample = sample_recording(dir.path());
     let log = dir.path().join("served.jsonl");
@@ -253,7 +268,7 @@ fn run_against_sandbox(faults: Faults, kinds: &[&str]) -> (tempfile::TempDir, Ru
     let addr = sandbox.addr().to_string();
     let config = write_config(dir.path(), &addr, "");
     let rec = dir.path().join("collected");
-    let running = spawn_collect(&config, &rec);
+    let running = spawn_collect(&config, &rec, extra);
     let t0 = Instant::now();
     loop {
         let st = sandbox.status();
@@ -544,7 +559,7 @@ enabled = false
     let config = dir.path().join("polyedge.toml");
     std::fs::write(&config, cfg).unwrap();
     let rec = dir.path().join("killed");
-    let mut running = spawn_collect(&config, &rec);
+    let mut running = spawn_collect(&config, &rec, &[]);
     let t0 = Instant::now();
     while sent.lock().unwrap().len() < 1000 {
         assert!(
@@ -584,4 +599,351 @@ enabled = false
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("stream rtds: "));
+}
+
+// ---- Tables while collecting: Parquet (read back by pyarrow) and ClickHouse ----
+
+#[path = "../../tables/tests/common/ch.rs"]
+mod ch;
+
+use polyedge_tables::clickhouse::{BlockingEventReplay, BlockingFrameReplay, ChConfig, ChDb};
+
+/// Runs `crates/tables/tests/check_parquet.py` (pyarrow) on `spec`; panics on any mismatch.
+/// pyarrow is required (`.ci/run` installs it): a missing reader fails the test.
+fn check_with_pyarrow(spec: &Value) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("spec.json");
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(spec).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tables/tests/check_parquet.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&spec_path)
+        .output()
+        .expect("python3 must be installed (with pyarrow: pip install pyarrow==26.0.1)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.contains(" 0 failed"),
+        "pyarrow check failed ({}):\n{stdout}\n{}\n(pyarrow missing? pip install pyarrow==26.0.1)",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The Parquet tables `collect` wrote equal what the recording replays: row counts per table
+/// from the replayed events (every book snapshot present), the window index, and concrete
+/// values of a book level, a kline and a window. Tables without events have no files.
+fn check_collected_parquet(rec_dir: &Path) -> String {
+    let mut books = 0u64;
+    let mut book_rows = 0u64;
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut book_keys: BTreeMap<(u64, String), Vec<Value>> = BTreeMap::new();
+    let mut kline_keys: BTreeMap<(u64, String), Vec<Value>> = BTreeMap::new();
+    let e8 = |x: polyedge_core::Fixed18| {
+        assert_eq!(x.0 % 10_000_000_000, 0, "more than 8 decimals: {x}");
+        i64::try_from(x.0 / 10_000_000_000).unwrap()
+    };
+    for ev in EventReplay::open_dirs(&[rec_dir], ReplayFilter::default()).unwrap() {
+        let ev = ev.unwrap();
+        let table = match &ev.kind {
+            EventKind::Book(b) => {
+                books += 1;
+                book_rows += (b.bids.len() + b.asks.len()).max(1) as u64;
+                book_keys
+                    .entry((ev.recv_ns.0, b.token.to_string()))
+                    .or_default()
+                    .push(b.bids.first().map_or(Value::Null, |l| {
+                        json!({"price_e6": i64::from(l.price.micros()),
+                               "size_e6": i64::try_from(l.size.micros()).unwrap(),
+                               "market": b.market.to_string()})
+                    }));
+                "book_snapshots"
+            }
+            EventKind::BookDelta(_) => "book_deltas",
+            EventKind::LastTrade(_) => "trades",
+            EventKind::BestBidAsk(_) => "best_bid_ask",
+            EventKind::SpotTrade(_) => "spot_trades",
+            EventKind::SpotQuote(_) => "spot_quotes",
+            EventKind::Reference(_) => "reference_prices",
+            EventKind::Kline(k) => {
+                kline_keys
+                    .entry((ev.recv_ns.0, k.symbol.as_str().to_string()))
+                    .or_default()
+                    .push(json!({
+                        "open_time_ns": i64::try_from(k.open_time.0).unwrap(),
+                        "close_time_ns": i64::try_from(k.close_time.0).unwrap(),
+                        "open_e8": e8(k.open), "high_e8": e8(k.high), "low_e8": e8(k.low),
+                        "close_e8": e8(k.close), "volume_e8": e8(k.volume), "closed": k.closed,
+                    }));
+                "klines"
+            }
+            _ => continue,
+        };
+        *counts.entry(table).or_default() += 1;
+    }
+    assert!(
+        books > 0 && counts.get("klines").is_some_and(|&n| n > 0),
+        "sample too small: {counts:?}"
+    );
+    let rec = Recording::open(rec_dir).unwrap();
+    let index_lines = std::fs::read_to_string(rec_dir.join("windows.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(index_lines, rec.windows().len());
+    assert!(index_lines > 0);
+    let w = &rec.windows()[0];
+    let (bkey, bval) = book_keys
+        .iter()
+        .find(|(_, v)| v.len() == 1 && !v[0].is_null())
+        .expect("a book with bids alone at its (recv_ns, token)");
+    let (kkey, kval) = kline_keys
+        .iter()
+        .find(|(_, v)| v.len() == 1)
+        .expect("a kline alone at its (recv_ns, symbol)");
+    let tables_dir = rec_dir.join("tables");
+    let mut tables = serde_json::Map::new();
+    for t in [
+        "book_snapshots",
+        "book_deltas",
+        "trades",
+        "best_bid_ask",
+        "spot_trades",
+        "spot_quotes",
+        "reference_prices",
+        "klines",
+    ] {
+        match counts.get(t) {
+            Some(&n) => {
+                tables.insert(t.to_string(), json!({"rows": n}));
+            }
+            None => assert!(
+                !tables_dir.join(t).exists(),
+                "{t}: no events, but a table directory"
+            ),
+        }
+    }
+    tables["book_snapshots"] = json!({
+        "rows": book_rows,
+        "distinct": {"stream,segment_hour,segment_seq,record,event": books},
+        "types": {"recv_ns": "int64", "price_e6": "int64", "token": "string"},
+        "rows_eq": [{
+            "where": {"recv_ns": i64::try_from(bkey.0).unwrap(), "token": bkey.1,
+                      "side": "bid", "level": 0},
+            "expect": bval[0],
+        }],
+    });
+    tables["klines"] = json!({
+        "rows": counts["klines"],
+        "count_where": [[{"stream": "binance-usdm-market"}, counts["klines"]]],
+        "rows_eq": [{
+            "where": {"recv_ns": i64::try_from(kkey.0).unwrap(), "symbol": kkey.1},
+            "expect": kval[0],
+        }],
+    });
+    tables.insert(
+        "windows".to_string(),
+        json!({"rows": index_lines, "files": 1, "rows_eq": [{
+            "where": {"slug": w.slug},
+            "expect": {
+                "up_token": w.up_token.as_ref().map(ToString::to_string),
+                "down_token": w.down_token.as_ref().map(ToString::to_string),
+                "condition_id": w.condition_id.as_ref().map(ToString::to_string),
+                "start_ns": i64::try_from(w.start.0).unwrap(),
+                "end_ns": i64::try_from(w.end.0).unwrap(),
+            },
+        }]}),
+    );
+    check_with_pyarrow(&json!({"dir": tables_dir, "tables": tables}))
+}
+
+/// Replay from ClickHouse (recording `name`) equals replay from `rec_dir`: every frame
+/// (stream, recv_ns, bytes) and every event. Returns the frame count.
+fn assert_clickhouse_replay_equals_files(db: &ChDb, name: &str, rec_dir: &Path) -> usize {
+    let filter = ReplayFilter::default();
+    let mut files = Vec::new();
+    let mut r = FrameReplay::open_dirs(&[rec_dir], filter.clone()).unwrap();
+    while let Some(f) = r.next_frame() {
+        let f = f.unwrap();
+        files.push((f.stream.name.clone(), f.recv_ns.0, f.bytes.to_vec()));
+    }
+    let names = vec![name.to_string()];
+    let from_ch: Vec<(String, u64, Vec<u8>)> = BlockingFrameReplay::open(db, &names, &filter)
+        .unwrap()
+        .map(|f| {
+            let f = f.unwrap();
+            (f.stream.name, f.recv_ns.0, f.bytes)
+        })
+        .collect();
+    assert_eq!(
+        files.len(),
+        from_ch.len(),
+        "frame counts: files vs ClickHouse"
+    );
+    for (i, (a, b)) in files.iter().zip(&from_ch).enumerate() {
+        assert_eq!(a, b, "frame #{i} differs between files and ClickHouse");
+    }
+    let ev_files: Vec<polyedge_core::MarketEvent> =
+        EventReplay::open_dirs(&[rec_dir], filter.clone())
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let db = ChDb::new(db.config().clone()); // a fresh connection pool for the new runtime
+    let ev_ch: Vec<polyedge_core::MarketEvent> = BlockingEventReplay::open(&db, &names, &filter)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        ev_files.len(),
+        ev_ch.len(),
+        "event counts: files vs ClickHouse"
+    );
+    assert!(
+        ev_files == ev_ch,
+        "events differ between files and ClickHouse"
+    );
+    files.len()
+}
+
+fn segments_of(rec_dir: &Path) -> usize {
+    Recording::open(rec_dir).unwrap().segments().count()
+}
+
+#[test]
+fn collect_converts_closed_segments_to_parquet_and_clickhouse() {
+    let server = ch::ChServer::start(); // None only with the local opt-out
+    let url = server.as_ref().map(|s| s.url("pe_collect"));
+    let extra: Vec<String> = url
+        .iter()
+        .flat_map(|u| ["--clickhouse".to_string(), u.clone()])
+        .collect();
+    let (_dir, run) =
+        run_against_sandbox_with(Faults::default(), &["recorded", "resync", "pong"], &extra);
+    eprintln!("collect printed:\n{}", run.stdout);
+    let market = assert_same_frames(&run, "/ws/market", "polymarket-market");
+    assert!(market.len() > 1000);
+    let segments = segments_of(&run.rec);
+
+    // Parquet: every closed segment exported, read back by pyarrow.
+    assert!(
+        run.stdout
+            .contains(&format!("parquet: {segments} segments exported")),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(" 0 failures"), "{}", run.stdout);
+    let checked = check_collected_parquet(&run.rec);
+    eprintln!("{checked}");
+
+    let (Some(_server), Some(url)) = (server, url) else {
+        eprintln!("SKIPPED the ClickHouse half: POLYEDGE_SKIP_CLICKHOUSE=1");
+        return;
+    };
+    // ClickHouse: every segment loaded and marked, replay equals replay from the files.
+    assert!(
+        run.stdout.contains(&format!(
+            "(recording collected): {segments} segments loaded"
+        )) && run
+            .stdout
+            .contains("0 failed attempts, 0 segments not loaded"),
+        "{}",
+        run.stdout
+    );
+    // (A ChDb's pooled connections belong to the runtime that used them: one per runtime.)
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = ChDb::new(ChConfig::parse(&url).unwrap());
+    let loaded = rt.block_on(db.loaded_segments("collected")).unwrap();
+    assert_eq!(loaded.len(), segments, "every segment marked loaded");
+    let windows = rt.block_on(db.windows("collected")).unwrap();
+    assert_eq!(windows, Recording::open(&run.rec).unwrap().windows());
+    let db = ChDb::new(ChConfig::parse(&url).unwrap());
+    let n = assert_clickhouse_replay_equals_files(&db, "collected", &run.rec);
+    assert!(n > market.len());
+    // A later backfill finds nothing missing.
+    let out = bin()
+        .arg("backfill")
+        .arg(&run.rec)
+        .args(["--clickhouse", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!(
+            "0 segments loaded ({segments} already loaded, skipped"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn clickhouse_down_during_collect_loses_nothing_after_backfill() {
+    let Some(server) = ch::ChServer::start() else {
+        return;
+    };
+    // A port nobody listens on: ClickHouse "down" for the whole collection.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{dead_port}/pe_down");
+    let (_dir, run) = run_against_sandbox_with(
+        Faults::default(),
+        &["recorded", "resync", "pong"],
+        &[
+            "--clickhouse".to_string(),
+            dead.clone(),
+            "--no-parquet".to_string(),
+        ],
+    );
+    eprintln!("collect printed:\n{}", run.stdout);
+    // Recording unaffected.
+    let market = assert_same_frames(&run, "/ws/market", "polymarket-market");
+    assert_same_frames(&run, "/binance-usdm/market/stream", "binance-usdm-market");
+    assert!(!run.rec.join("tables").exists(), "--no-parquet");
+    let segments = segments_of(&run.rec);
+    assert!(
+        run.stdout.contains("0 segments loaded (0 frames)")
+            && run
+                .stdout
+                .contains(&format!("{segments} segments not loaded")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("polyedge backfill"),
+        "the report says how to load the rest: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("ClickHouse: creating the schema failed"),
+        "warning logged: {}",
+        run.stderr
+    );
+    // Backfill later into the (now reachable) server: everything is there.
+    let url = server.url("pe_down");
+    let out = bin()
+        .arg("backfill")
+        .arg(&run.rec)
+        .args(["--clickhouse", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("recording collected: {segments} segments loaded")),
+        "{text}"
+    );
+    let db = ChDb::new(ChConfig::parse(&url).unwrap());
+    let n = assert_clickhouse_replay_equals_files(&db, "collected", &run.rec);
+    assert!(n > market.len());
 }

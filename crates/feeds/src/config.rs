@@ -20,6 +20,8 @@ pub struct Config {
     pub endpoints: Endpoints,
     /// Which feeds to record and their options.
     pub feeds: FeedsConfig,
+    /// What `collect` makes of each closed segment (Parquet, ClickHouse).
+    pub tables: TablesConfig,
 }
 
 impl Config {
@@ -146,6 +148,28 @@ impl CollectConfig {
     /// `flush_ms` as a duration.
     pub fn flush_interval(&self) -> Duration {
         Duration::from_millis(self.flush_ms)
+    }
+}
+
+/// `[tables]`: conversion of closed segments while collecting (`polyedge-tables`; done by
+/// `polyedge collect`, not by the feeds themselves).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TablesConfig {
+    /// Export each closed segment to Parquet under `<recording>/tables/` (default `true`).
+    pub parquet: bool,
+    /// Load each closed segment into ClickHouse: `http://host:8123/database` (default none;
+    /// `--clickhouse` overrides). Credentials belong in `CLICKHOUSE_USER` /
+    /// `CLICKHOUSE_PASSWORD`, not in the config file.
+    pub clickhouse: Option<String>,
+}
+
+impl Default for TablesConfig {
+    fn default() -> Self {
+        TablesConfig {
+            parquet: true,
+            clickhouse: None,
+        }
     }
 }
 
@@ -395,6 +419,23 @@ mod tests {
         assert!(c.collect.flush_ms <= 1000);
         assert!(c.feeds.polymarket.enabled && c.feeds.binance_spot.enabled);
         assert!(c.endpoints.clock.is_none());
+        assert!(c.tables.parquet && c.tables.clickhouse.is_none());
+    }
+
+    #[test]
+    fn tables_section() {
+        let c = Config::from_toml(
+            "[tables]\nparquet = false\nclickhouse = \"http://127.0.0.1:8123/pe\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(!c.tables.parquet);
+        assert_eq!(
+            c.tables.clickhouse.as_deref(),
+            Some("http://127.0.0.1:8123/pe")
+        );
+        let e = Config::from_toml("[tables]\nparket = true\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("parket"), "{e}");
     }
 
     #[test]

@@ -20,28 +20,33 @@
 //!
 //! ## Using it from `collect`
 //!
+//! `polyedge collect` converts every segment it closes, on worker threads
+//! ([`collect::CollectTables`]): Parquet export and/or loading into ClickHouse through the
+//! backfill path, so ClickHouse rows appear when their hourly segment closes and ClickHouse
+//! being down costs nothing (the segment stays queued, `polyedge backfill` loads the rest).
+//!
 //! ```no_run
-//! # async fn demo(rec_dir: &std::path::Path, closed_segment: &std::path::Path,
-//! #   stream: polyedge_store::StreamId, frame: &[u8], recv_ns: polyedge_core::UnixNanos)
-//! #   -> Result<(), polyedge_tables::TableError> {
-//! use polyedge_tables::clickhouse::{ChConfig, ChDb, ChSink};
-//! // ClickHouse (optional): one sink per recording, fed the frames given to the RecordingWriter.
-//! let db = ChDb::new(ChConfig::parse("http://127.0.0.1:8123/polyedge")?);
-//! db.create_schema().await?;
-//! let mut sink = ChSink::new(db, "my-recording", 1_795_322_342_904_885_493);
-//! sink.push(&stream, recv_ns, frame);             // after RecordingWriter::append succeeded
-//! if sink.should_flush() {
-//!     if let Err(e) = sink.flush().await {         // CH down: logged, files keep everything,
-//!         tracing::warn!(error = %e, "clickhouse"); // `polyedge backfill` loads it later
-//!     }
-//! }
-//! // Parquet: when a segment file is closed (hour rotation), convert it.
-//! let report = polyedge_tables::parquet::export_segment(
-//!     closed_segment, &stream, &rec_dir.join("tables"))?;
-//! # Ok(()) }
+//! # fn demo(rec_dir: &std::path::Path) -> Result<(), polyedge_tables::TableError> {
+//! use polyedge_tables::clickhouse::ChConfig;
+//! use polyedge_tables::collect::{CollectTables, CollectTablesOptions};
+//! let tables = CollectTables::start(&CollectTablesOptions {
+//!     recording_dir: rec_dir.to_path_buf(),
+//!     parquet: true,
+//!     clickhouse: Some(ChConfig::parse("http://127.0.0.1:8123/polyedge")?),
+//!     clickhouse_name: None,
+//! })?;
+//! let hook = tables.hook(); // polyedge_feeds::Collector::on_segment_closed(hook)
+//! # drop(hook);
+//! // … the collector runs and finishes the recording, then:
+//! let report = tables.finish();
+//! # drop(report); Ok(()) }
 //! ```
+//!
+//! [`clickhouse::ChSink`] is a frame-by-frame sink for lower latency (fed exactly the frames
+//! appended to the `RecordingWriter`); `collect` does not use it (see `docs/collect.md`).
 
 pub mod clickhouse;
+pub mod collect;
 pub mod convert;
 mod error;
 pub mod parquet;

@@ -537,7 +537,7 @@ table! {
         bytes: u64,
         /// `1` if the segment ended in a torn tail (its readable records were loaded).
         torn: u8,
-        /// `backfill` or `sink` (live collect).
+        /// `backfill`, `collect` (loaded by `collect` when the segment closed) or `sink` (`ChSink`).
         source: String,
         /// When it was loaded, ns since the Unix epoch.
         loaded_ns: i64,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use polyedge_core::MarketEvent;
 use polyedge_store::segment::SegmentReader;
-use polyedge_store::{Progress, Recording, TornTail};
+use polyedge_store::{Progress, Recording, StreamId, TornTail};
 
 use super::sink::Batch;
 use super::{ChDb, manifest_json};
@@ -105,15 +105,6 @@ impl fmt::Display for BackfillReport {
     }
 }
 
-fn add_counts(report: &mut BackfillReport, batch: &Batch) {
-    for (t, n) in EVENT_TABLES.iter().zip(batch.tables.counts()) {
-        if n > 0 {
-            *report.rows.entry((*t).to_string()).or_default() += n as u64;
-        }
-    }
-    report.frames += batch.frames.len() as u64;
-}
-
 /// Loads the recording at `dir` into `db`: creates the schema if needed, registers the
 /// recording, inserts its windows and every segment not yet marked in `loaded_segments`
 /// (frames and table rows, in batches), then marks each closed segment loaded. Re-running it
@@ -173,7 +164,6 @@ pub async fn backfill(
     let loaded = db.loaded_segments(&name).await?;
     let total: u64 = rec.segments().map(|(_, s)| s.len).sum();
     progress.set_total(total, "bytes");
-    let mut events: Vec<MarketEvent> = Vec::with_capacity(64);
     let now_u = u64::try_from(now).unwrap_or(0);
     for (stream, seg) in rec.segments() {
         progress.message(&format!("{}: {}", stream.name, seg.path.display()));
@@ -183,77 +173,160 @@ pub async fn backfill(
             progress.inc(seg.len);
             continue;
         }
-        let mut frames = 0u32;
-        let mut bytes = 0u64;
-        let mut damaged = false;
-        let mut torn = false;
-        match SegmentReader::open(&seg.path) {
-            Err(e) => {
-                report.errors.push(e.to_string());
-                damaged = true;
-            }
-            Ok(mut reader) => loop {
-                match reader.advance() {
-                    Ok(Some(t)) => {
-                        let payload = reader.payload();
-                        bytes += payload.len() as u64;
-                        if !batch.push_frame(
-                            &name,
-                            stream,
-                            (hour, seq, frames),
-                            t,
-                            payload,
-                            &mut events,
-                            &mut report.convert,
-                        ) {
-                            report.parse_errors += 1;
-                        }
-                        frames += 1;
-                        if batch.frames.len() >= opts.batch_frames
-                            || batch.bytes >= opts.batch_bytes
-                        {
-                            batch.insert(db).await?;
-                            add_counts(&mut report, &batch);
-                            batch.clear();
-                        }
-                    }
-                    Ok(None) => {
-                        if let Some(t) = reader.torn_tail() {
-                            report.torn_tails.push(t.clone());
-                            torn = true;
-                        }
-                        break;
-                    }
-                    Err(e) => {
-                        report.errors.push(e.to_string());
-                        damaged = true;
-                        break;
-                    }
-                }
-            },
-        }
-        report.segments_loaded += 1;
         let closed = rec.is_finished() || seg.end().0.saturating_add(opts.open_grace_ns) < now_u;
+        let load = load_segment(
+            db,
+            &name,
+            stream,
+            &seg.path,
+            &SegmentLoadOptions {
+                mark: closed,
+                source: "backfill",
+                batch_frames: opts.batch_frames,
+                batch_bytes: opts.batch_bytes,
+            },
+        )
+        .await?;
+        report.segments_loaded += 1;
         if !closed {
             report.segments_open += 1;
-        } else if !damaged {
-            batch.loaded.push(LoadedSegmentRow {
-                recording: name.clone(),
-                segment_hour: hour,
-                segment_seq: seq,
-                stream: stream.name.clone(),
-                frames: u64::from(frames),
-                bytes,
-                torn: u8::from(torn),
-                source: "backfill".to_string(),
-                loaded_ns: now_ns(),
-            });
         }
-        // Insert per segment, so a marker is never written before its segment's rows.
-        batch.insert(db).await?;
-        add_counts(&mut report, &batch);
-        batch.clear();
+        report.frames += load.frames;
+        report.parse_errors += load.parse_errors;
+        for (t, n) in load.rows {
+            *report.rows.entry(t).or_default() += n;
+        }
+        report.torn_tails.extend(load.torn_tail);
+        report.errors.extend(load.error);
+        report.convert.add(&load.convert);
         progress.inc(seg.len);
     }
     Ok(report)
+}
+
+/// How [`load_segment`] loads one segment.
+#[derive(Debug, Clone)]
+pub struct SegmentLoadOptions {
+    /// Mark the segment completely loaded in `loaded_segments` (only if it was read without
+    /// damage). Pass `true` only for a closed segment (the writer will not append to it).
+    pub mark: bool,
+    /// `loaded_segments.source` of the marker: `backfill`, `collect`, …
+    pub source: &'static str,
+    /// Frames per `INSERT` batch.
+    pub batch_frames: usize,
+    /// Payload bytes per `INSERT` batch.
+    pub batch_bytes: usize,
+}
+
+/// What [`load_segment`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegmentLoad {
+    /// Frames inserted.
+    pub frames: u64,
+    /// Payload bytes inserted.
+    pub bytes: u64,
+    /// Frames the parser rejected (stored in `frames`, no table rows).
+    pub parse_errors: u64,
+    /// Rows inserted per event table.
+    pub rows: BTreeMap<String, u64>,
+    /// Set if the segment ended in a torn tail (its complete records were loaded).
+    pub torn_tail: Option<TornTail>,
+    /// Set if the segment is invalid or corrupt (names the file and record): the records before
+    /// the damage were loaded and the segment is not marked loaded.
+    pub error: Option<String>,
+    /// The segment was marked in `loaded_segments`.
+    pub marked: bool,
+    /// Conversion counters.
+    pub convert: ConvertStats,
+}
+
+fn add_counts(load: &mut SegmentLoad, batch: &Batch) {
+    for (t, n) in EVENT_TABLES.iter().zip(batch.tables.counts()) {
+        if n > 0 {
+            *load.rows.entry((*t).to_string()).or_default() += n as u64;
+        }
+    }
+    load.frames += batch.frames.len() as u64;
+}
+
+/// Loads one segment file of `stream` into recording `recording` of `db` (frames and table
+/// rows, in batches), then — if `opts.mark` and the segment was undamaged — marks it in
+/// `loaded_segments`, in a last insert after its rows. The recording must be registered and
+/// the schema created (see [`ChDb::create_schema`], [`ChDb::register_recording`]).
+///
+/// Loading a segment again is safe: the rows have the same keys and collapse (module docs).
+///
+/// # Errors
+/// [`TableError::ClickHouse`] if an insert fails (some rows may be in; the segment is not
+/// marked), [`TableError::Usage`] if `path` is not named like a segment.
+pub async fn load_segment(
+    db: &ChDb,
+    recording: &str,
+    stream: &StreamId,
+    path: &Path,
+    opts: &SegmentLoadOptions,
+) -> Result<SegmentLoad, TableError> {
+    let (hour, seq) = crate::parquet::segment_key(path)?;
+    let mut load = SegmentLoad::default();
+    let mut batch = Batch::default();
+    let mut events: Vec<MarketEvent> = Vec::with_capacity(64);
+    let mut frames = 0u32;
+    let mut torn = false;
+    match SegmentReader::open(path) {
+        Err(e) => load.error = Some(e.to_string()),
+        Ok(mut reader) => loop {
+            match reader.advance() {
+                Ok(Some(t)) => {
+                    let payload = reader.payload();
+                    load.bytes += payload.len() as u64;
+                    if !batch.push_frame(
+                        recording,
+                        stream,
+                        (hour, seq, frames),
+                        t,
+                        payload,
+                        &mut events,
+                        &mut load.convert,
+                    ) {
+                        load.parse_errors += 1;
+                    }
+                    frames += 1;
+                    if batch.frames.len() >= opts.batch_frames || batch.bytes >= opts.batch_bytes {
+                        batch.insert(db).await?;
+                        add_counts(&mut load, &batch);
+                        batch.clear();
+                    }
+                }
+                Ok(None) => {
+                    if let Some(t) = reader.torn_tail() {
+                        load.torn_tail = Some(t.clone());
+                        torn = true;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    load.error = Some(e.to_string());
+                    break;
+                }
+            }
+        },
+    }
+    if opts.mark && load.error.is_none() {
+        batch.loaded.push(LoadedSegmentRow {
+            recording: recording.to_string(),
+            segment_hour: hour,
+            segment_seq: seq,
+            stream: stream.name.clone(),
+            frames: u64::from(frames),
+            bytes: load.bytes,
+            torn: u8::from(torn),
+            source: opts.source.to_string(),
+            loaded_ns: now_ns(),
+        });
+        load.marked = true;
+    }
+    // The marker goes in the last insert, after every row of the segment.
+    batch.insert(db).await?;
+    add_counts(&mut load, &batch);
+    Ok(load)
 }

@@ -46,7 +46,9 @@ use crate::tables::{
     RecordingRow, ReferencePriceRow, SpotQuoteRow, SpotTradeRow, TradeRow, WindowRow,
 };
 
-pub use backfill::{BackfillOptions, BackfillReport, backfill};
+pub use backfill::{
+    BackfillOptions, BackfillReport, SegmentLoad, SegmentLoadOptions, backfill, load_segment,
+};
 pub use replay::{BlockingEventReplay, BlockingFrameReplay, ChEventReplay, ChFrameReplay};
 pub use sink::{ChSink, SinkStats};
 
