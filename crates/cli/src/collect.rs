@@ -104,11 +104,14 @@ pub fn run(args: &CollectArgs) -> Result<()> {
         .clickhouse
         .clone()
         .or_else(|| cfg.tables.clickhouse.clone());
+    let parquet_on = cfg.tables.parquet && !args.no_parquet;
+    let ch_cfg = ch_url.as_deref().map(ChConfig::parse).transpose()?;
     let tables = CollectTables::start(&CollectTablesOptions {
         recording_dir: out.clone(),
-        parquet: cfg.tables.parquet && !args.no_parquet,
-        clickhouse: ch_url.as_deref().map(ChConfig::parse).transpose()?,
+        parquet: parquet_on,
+        clickhouse: ch_cfg.clone(),
         clickhouse_name: None,
+        clickhouse_timeout: polyedge_feeds::config::secs(cfg.tables.clickhouse_timeout_secs),
     })?;
     let collector = polyedge_feeds::Collector::new(cfg, &out).on_segment_closed(tables.hook());
     let outcome = rt.block_on(collector.run(stop_signal(args.duration)));
@@ -143,6 +146,20 @@ pub fn run(args: &CollectArgs) -> Result<()> {
     }
     println!("segments {}, windows {}", s.segments, s.windows);
     print_tables_report(&tables_report, &out);
+    // A worker that died (a bug) leaves no report: say so, with what redoes its work.
+    if parquet_on && tables_report.parquet.is_none() {
+        println!(
+            "parquet: the export worker failed (see the log); the capture files keep everything: polyedge tables {}",
+            out.display()
+        );
+    }
+    if let (Some(ch), None) = (&ch_cfg, &tables_report.clickhouse) {
+        println!(
+            "clickhouse: the load worker failed (see the log); the capture files keep everything: polyedge backfill {} --clickhouse {}",
+            out.display(),
+            ch.display()
+        );
+    }
     Ok(())
 }
 

@@ -4,14 +4,17 @@
 //!   new recording holds exactly the frames the sandbox wrote (by SHA-256, in order, per
 //!   stream) — also with injected disconnects, where every drop is followed by a gap marker and
 //!   a `book` resync, and with malformed / unknown / oversize frames, which are counted and
-//!   logged with the stream name while the collector keeps running;
+//!   logged with the stream name while the collector keeps running; with stalls shorter than
+//!   the stale limit (nothing lost, no gap) and longer (a `stale` gap per stall, everything the
+//!   connection delivered before it went silent recorded, then `book` resyncs);
 //! * a SIGKILL mid-run against a local RTDS-like server that stamps every frame with its send
 //!   time: the recording reads back every frame sent up to 1 s before the kill, in order.
 //! * tables while collecting: the Parquet tables of the closed segments read back by pyarrow
 //!   (`crates/tables/tests/check_parquet.py`) with the counts and values the recording replays;
 //!   `--clickhouse` to a private `clickhouse-server` on 127.0.0.1, where replay equals replay
 //!   from the files; ClickHouse unreachable during the whole run, then `polyedge backfill`, and
-//!   again replay from ClickHouse equals replay from the files.
+//!   again replay from ClickHouse equals replay from the files; a ClickHouse that accepts
+//!   connections but never answers: every call times out, collect still finishes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -143,12 +146,27 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// SIGTERM, then wait; returns stdout.
+    /// SIGTERM, then wait (at most 60 s: a collector that does not finish by then is killed
+    /// and the test fails); returns stdout.
     fn terminate(mut self) -> String {
         let pid = self.child.id().to_string();
         let st = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(st.success());
-        let status = self.child.wait().unwrap();
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if t0.elapsed() > Duration::from_mins(1) {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "collect did not finish within 60 s of SIGTERM\nstderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
         let mut out = String::new();
         self.child
             .stdout
@@ -252,6 +270,17 @@ fn run_against_sandbox_with(
     kinds: &[&str],
     extra: &[String],
 ) -> (tempfile::TempDir, Run) {
+    run_against_sandbox_cfg(faults, kinds, extra, "")
+}
+
+/// As [`run_against_sandbox_with`], with `config_extra` TOML appended to the collector's
+/// `[collect]` section (it may open further tables, e.g. `[feeds.polymarket]`).
+fn run_against_sandbox_cfg(
+    faults: Faults,
+    kinds: &[&str],
+    extra: &[String],
+    config_extra: &str,
+) -> (tempfile::TempDir, Run) {
     let dir = tempfile::tempdir().unwrap();
     let sample = sample_recording(dir.path());
     let log = dir.path().join("served.jsonl");
@@ -266,7 +295,7 @@ fn run_against_sandbox_with(
     cfg.gate_wait = Duration::from_secs(5);
     let sandbox = rt.block_on(Sandbox::start(cfg)).unwrap();
     let addr = sandbox.addr().to_string();
-    let config = write_config(dir.path(), &addr, "");
+    let config = write_config(dir.path(), &addr, config_extra);
     let rec = dir.path().join("collected");
     let running = spawn_collect(&config, &rec, extra);
     let t0 = Instant::now();
@@ -422,6 +451,144 @@ fn disconnects_are_gap_marked_and_books_resynced() {
         gaps.iter().all(|g| g.2.contains("closed by server")),
         "{gaps:?}"
     );
+}
+
+/// Faults for the market channel only.
+fn market_faults(f: Faults) -> Faults {
+    let mut f = f;
+    f.targets.binance = false;
+    f.targets.rtds = false;
+    f
+}
+
+#[test]
+fn a_stall_shorter_than_the_stale_limit_loses_nothing_and_marks_no_gap() {
+    // 300 ms of silence every 2000 data frames; the collector's stale limit is its default 30 s.
+    let faults = market_faults(Faults {
+        stall: Some(Duration::from_millis(300)),
+        stall_every: 2000,
+        ..Faults::default()
+    });
+    let (_dir, run) = run_against_sandbox(faults, &["recorded", "resync", "pong"]);
+    assert!(
+        run.status.stalls_injected >= 2,
+        "only {} stalls injected",
+        run.status.stalls_injected
+    );
+    // Frames held during a stall are written after it: all recorded, in order, once.
+    assert_same_frames(&run, "/ws/market", "polymarket-market");
+    let gaps = gaps(&run.rec);
+    assert!(gaps.is_empty(), "no continuity was lost: {gaps:?}");
+    let served = &run.served.frames["/ws/market"];
+    assert!(
+        served.iter().all(|f| f.0 == served[0].0),
+        "one market connection throughout"
+    );
+}
+
+#[test]
+fn a_stall_past_the_stale_limit_is_gap_marked_and_the_book_resynced() {
+    // 1.5 s of silence every 3000 data frames against a stale limit of 0.5 s: the collector must
+    // give the connection up, mark a gap, reconnect and start again from `book` snapshots.
+    const EVERY: usize = 3000;
+    let faults = market_faults(Faults {
+        stall: Some(Duration::from_millis(1500)),
+        stall_every: EVERY as u64,
+        ..Faults::default()
+    });
+    let (_dir, run) = run_against_sandbox_cfg(
+        faults,
+        &["recorded", "resync", "pong"],
+        &[],
+        // PINGs every 0.1 s: the sandbox answers them whenever it is not stalled (also while
+        // it holds the replay at a window boundary), so only a stall makes the line go quiet.
+        "\n[feeds.polymarket]\nping_secs = 0.1\nstale_secs = 0.5\n",
+    );
+    let stalls = run.status.stalls_injected;
+    assert!(stalls >= 2, "only {stalls} stalls injected");
+    let gaps: Vec<(u64, String, String)> = gaps(&run.rec)
+        .into_iter()
+        .filter(|g| g.1 == "polymarket-market")
+        .collect();
+    assert_eq!(gaps.len() as u64, stalls, "one gap per stall: {gaps:?}");
+    assert!(
+        gaps.iter()
+            .all(|g| g.2.starts_with("stale: no frame for 0.5 s")),
+        "{gaps:?}"
+    );
+    // The served frames by connection, and the recorded frames split at the gap markers.
+    let served = &run.served.frames["/ws/market"];
+    let mut conns: Vec<Vec<(String, String)>> = Vec::new();
+    for (i, f) in served.iter().enumerate() {
+        if i == 0 || f.0 != served[i - 1].0 {
+            conns.push(Vec::new());
+        }
+        conns.last_mut().unwrap().push((f.1.clone(), f.2.clone()));
+    }
+    let recorded = recorded(&run.rec)
+        .remove("polymarket-market")
+        .unwrap_or_default();
+    let mut parts: Vec<Vec<&(u64, String, Vec<u8>)>> = vec![Vec::new(); gaps.len() + 1];
+    for f in &recorded {
+        let k = gaps.iter().filter(|g| g.0 <= f.0).count();
+        parts[k].push(f);
+    }
+    assert_eq!(
+        conns.len(),
+        parts.len(),
+        "a connection per gap-separated part"
+    );
+    let lost: Vec<usize> = conns
+        .iter()
+        .zip(&parts)
+        .map(|(c, p)| c.len().saturating_sub(p.len()))
+        .collect();
+    eprintln!(
+        "{stalls} stalls, {} gaps, {} connections, {} frames recorded; served but not read per connection: {lost:?}",
+        gaps.len(),
+        conns.len(),
+        recorded.len()
+    );
+    for (k, (conn, part)) in conns.iter().zip(&parts).enumerate() {
+        // Everything the connection delivered before it went silent was recorded, in order;
+        // what the sandbox wrote into it after the collector gave up is lost inside the gap.
+        let want: Vec<&str> = conn.iter().map(|c| c.1.as_str()).collect();
+        let got: Vec<&str> = part.iter().map(|p| p.1.as_str()).collect();
+        assert!(
+            want.starts_with(&got),
+            "part {k}: {} recorded frames are not a prefix of the {} served",
+            got.len(),
+            want.len()
+        );
+        if k < gaps.len() {
+            let data = conn[..got.len()].iter().filter(|c| c.0 != "pong").count();
+            assert!(
+                data >= EVERY,
+                "part {k}: only {data} data frames before the stall"
+            );
+        } else {
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "the last connection is recorded whole"
+            );
+        }
+        if k > 0 {
+            // The first data frame (PONGs to our PINGs may come before it) is a resync book.
+            let j = conn.iter().position(|c| c.0 != "pong").unwrap();
+            assert_eq!(
+                conn[j].0, "resync",
+                "connection {k} starts with {:?}",
+                conn[j].0
+            );
+            assert!(part.len() > j, "part {k}: resync not recorded");
+            let first: Value = serde_json::from_slice(&part[j].2).unwrap();
+            assert_eq!(
+                first["event_type"], "book",
+                "resync frame is a book snapshot"
+            );
+        }
+    }
 }
 
 #[test]
@@ -877,6 +1044,45 @@ fn collect_converts_closed_segments_to_parquet_and_clickhouse() {
         )),
         "{text}"
     );
+}
+
+#[test]
+fn a_clickhouse_that_never_answers_times_out_and_collect_still_finishes() {
+    // A listener that never accepts: connections complete in its backlog, requests get no
+    // answer — a hung server or a half-open connection, as seen from the client.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/pe_hung", hung.local_addr().unwrap());
+    let (_dir, run) = run_against_sandbox_cfg(
+        Faults::default(),
+        &["recorded", "resync", "pong"],
+        &["--clickhouse".to_string(), url, "--no-parquet".to_string()],
+        "\n[tables]\nclickhouse_timeout_secs = 1.0\n",
+    );
+    eprintln!("collect printed:\n{}", run.stdout);
+    // The recording is unaffected and complete.
+    assert_same_frames(&run, "/ws/market", "polymarket-market");
+    let segments = segments_of(&run.rec);
+    assert!(
+        run.stdout.contains("0 segments loaded (0 frames)")
+            && run
+                .stdout
+                .contains(&format!("{segments} segments not loaded")),
+        "{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("no answer within 1 s") && run.stdout.contains("polyedge backfill"),
+        "the timeout is the last error, and the report says how to load the rest: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("ClickHouse: creating the schema failed"),
+        "warning logged: {}",
+        run.stderr
+    );
+    drop(hung);
 }
 
 #[test]

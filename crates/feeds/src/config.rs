@@ -80,9 +80,46 @@ impl Config {
         if c.assets.is_empty() {
             return bad("collect.assets is empty".into());
         }
+        let f = &self.feeds;
+        let durations = [
+            ("collect.fsync_secs", c.fsync_secs),
+            ("collect.health_secs", c.health_secs),
+            ("collect.discovery_secs", c.discovery_secs),
+            ("collect.unsubscribe_grace_secs", c.unsubscribe_grace_secs),
+            ("collect.resolution_poll_secs", c.resolution_poll_secs),
+            ("collect.resolution_timeout_secs", c.resolution_timeout_secs),
+            ("collect.connect_timeout_secs", c.connect_timeout_secs),
+            ("feeds.polymarket.ping_secs", f.polymarket.ping_secs),
+            ("feeds.polymarket.stale_secs", f.polymarket.stale_secs),
+            ("feeds.rtds.ping_secs", f.rtds.ping_secs),
+            ("feeds.rtds.stale_secs", f.rtds.stale_secs),
+            ("feeds.binance_spot.stale_secs", f.binance_spot.stale_secs),
+            ("feeds.binance_usdm.stale_secs", f.binance_usdm.stale_secs),
+            (
+                "feeds.binance_usdm_market.stale_secs",
+                f.binance_usdm_market.stale_secs,
+            ),
+            ("feeds.coinbase.stale_secs", f.coinbase.stale_secs),
+            ("feeds.deribit.stale_secs", f.deribit.stale_secs),
+            (
+                "tables.clickhouse_timeout_secs",
+                self.tables.clickhouse_timeout_secs,
+            ),
+        ];
+        for (name, v) in durations {
+            // TOML accepts `inf` and `nan`; `Duration` does not (it would panic).
+            if !(0.0..=MAX_CONFIG_SECS).contains(&v) {
+                return bad(format!(
+                    "{name} = {v}: must be a number of seconds in 0..={MAX_CONFIG_SECS}"
+                ));
+            }
+        }
         Ok(())
     }
 }
+
+/// Largest accepted value of any `*_secs` setting (one year, s).
+pub const MAX_CONFIG_SECS: f64 = 365.0 * 86_400.0;
 
 /// `[collect]`: recorder behaviour.
 #[derive(Debug, Clone, Deserialize)]
@@ -162,6 +199,10 @@ pub struct TablesConfig {
     /// `--clickhouse` overrides). Credentials belong in `CLICKHOUSE_USER` /
     /// `CLICKHOUSE_PASSWORD`, not in the config file.
     pub clickhouse: Option<String>,
+    /// Longest wait for one ClickHouse call (s; default 600): creating the schema, inserting
+    /// the window index, loading one hourly segment. A call that takes longer counts as failed
+    /// and is retried at the next segment close (the capture files keep everything).
+    pub clickhouse_timeout_secs: f64,
 }
 
 impl Default for TablesConfig {
@@ -169,6 +210,7 @@ impl Default for TablesConfig {
         TablesConfig {
             parquet: true,
             clickhouse: None,
+            clickhouse_timeout_secs: 600.0,
         }
     }
 }
@@ -469,5 +511,24 @@ enabled = false
         assert!(e.to_string().contains("btx"), "{e}");
         let e = Config::from_toml("[colect]\n", "my.toml").unwrap_err();
         assert!(e.to_string().contains("colect"), "{e}");
+        // Durations that `std::time::Duration` cannot hold are refused, not a panic later.
+        for (toml, name) in [
+            (
+                "[feeds.polymarket]\nstale_secs = inf\n",
+                "feeds.polymarket.stale_secs",
+            ),
+            ("[feeds.rtds]\nping_secs = nan\n", "feeds.rtds.ping_secs"),
+            ("[collect]\nhealth_secs = 1e300\n", "collect.health_secs"),
+            (
+                "[feeds.deribit]\nstale_secs = -1.0\n",
+                "feeds.deribit.stale_secs",
+            ),
+        ] {
+            let e = Config::from_toml(toml, "my.toml").unwrap_err().to_string();
+            assert!(e.contains("my.toml") && e.contains(name), "{toml}: {e}");
+        }
+        // The edge of the range is accepted.
+        let ok = format!("[feeds.coinbase]\nstale_secs = {MAX_CONFIG_SECS}\n");
+        Config::from_toml(&ok, "my.toml").unwrap();
     }
 }

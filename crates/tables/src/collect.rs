@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use polyedge_store::{ClosedSegment, Recording};
 
@@ -44,7 +45,16 @@ pub struct CollectTablesOptions {
     /// Name of the recording in ClickHouse; default the directory's name (what
     /// `polyedge backfill` uses by default, so a later backfill continues it).
     pub clickhouse_name: Option<String>,
+    /// Longest wait for one ClickHouse call (creating the schema, registering the recording,
+    /// inserting the window index, loading one segment). A call that takes longer counts as
+    /// failed and is retried at the next segment close, so a hung server cannot stall
+    /// `collect`'s shutdown. [`DEFAULT_CLICKHOUSE_TIMEOUT`] is a sane value.
+    pub clickhouse_timeout: Duration,
 }
+
+/// Default [`CollectTablesOptions::clickhouse_timeout`]: 600 s, enough to load an hourly
+/// segment of a busy collection on a slow server.
+pub const DEFAULT_CLICKHOUSE_TIMEOUT: Duration = Duration::from_mins(10);
 
 /// What the Parquet worker did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -193,6 +203,7 @@ impl CollectTables {
                     ChJob {
                         db: ChDb::new(cfg.clone()),
                         rt,
+                        timeout: opts.clickhouse_timeout,
                         rec_dir: opts.recording_dir.clone(),
                         schema: false,
                         registered: false,
@@ -337,6 +348,8 @@ impl Job for ParquetJob {
 struct ChJob {
     db: ChDb,
     rt: tokio::runtime::Runtime,
+    /// Longest wait for one call.
+    timeout: Duration,
     rec_dir: PathBuf,
     schema: bool,
     registered: bool,
@@ -348,6 +361,27 @@ struct ChJob {
 }
 
 impl ChJob {
+    /// Runs one ClickHouse call to completion, or fails it after `self.timeout`.
+    fn call<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T, TableError>>,
+    ) -> Result<T, TableError> {
+        let limit = self.timeout;
+        // The timer must be created inside the runtime.
+        match self
+            .rt
+            .block_on(async move { tokio::time::timeout(limit, fut).await })
+        {
+            Ok(r) => r,
+            Err(_) => Err(TableError::Timeout {
+                url: self.report.url.clone(),
+                context: what.to_string(),
+                secs: self.timeout.as_secs_f64(),
+            }),
+        }
+    }
+
     fn failed(&mut self, what: &str, file: Option<&Path>, e: &TableError) {
         self.report.failed_attempts += 1;
         self.report.last_error = Some(e.to_string());
@@ -361,7 +395,7 @@ impl ChJob {
     /// Schema, registration and changed windows; `false` if ClickHouse failed.
     fn prepare(&mut self) -> bool {
         if !self.schema {
-            match self.rt.block_on(self.db.create_schema()) {
+            match self.call("creating the schema", self.db.create_schema()) {
                 Ok(()) => self.schema = true,
                 Err(e) => {
                     self.failed("creating the schema", None, &e);
@@ -379,12 +413,15 @@ impl ChJob {
         };
         if !self.registered {
             let m = rec.manifest();
-            let res = self.rt.block_on(self.db.register_recording(
-                &self.report.recording,
-                crate::convert::ns(m.created_ns),
-                &m.meta.created_by,
-                manifest_json(m),
-            ));
+            let res = self.call(
+                "registering the recording",
+                self.db.register_recording(
+                    &self.report.recording,
+                    crate::convert::ns(m.created_ns),
+                    &m.meta.created_by,
+                    manifest_json(m),
+                ),
+            );
             match res {
                 Ok(()) => self.registered = true,
                 Err(e) => {
@@ -411,7 +448,7 @@ impl ChJob {
                 }
             }
         }
-        if let Err(e) = self.rt.block_on(self.db.insert(&rows)) {
+        if let Err(e) = self.call("inserting windows", self.db.insert(&rows)) {
             self.failed("inserting windows", None, &e);
             return false;
         }
@@ -432,13 +469,16 @@ impl ChJob {
             batch_bytes: 32 << 20,
         };
         while let Some(seg) = self.pending.front().cloned() {
-            let res = self.rt.block_on(load_segment(
-                &self.db,
-                &self.report.recording,
-                &seg.stream,
-                &seg.path,
-                &opts,
-            ));
+            let res = self.call(
+                "loading a segment",
+                load_segment(
+                    &self.db,
+                    &self.report.recording,
+                    &seg.stream,
+                    &seg.path,
+                    &opts,
+                ),
+            );
             match res {
                 Ok(load) => {
                     self.pending.pop_front();
@@ -466,7 +506,7 @@ impl Job for ChJob {
     type Report = ClickHouseReport;
 
     fn start(&mut self) {
-        match self.rt.block_on(self.db.create_schema()) {
+        match self.call("creating the schema", self.db.create_schema()) {
             Ok(()) => self.schema = true,
             Err(e) => self.failed("creating the schema", None, &e),
         }

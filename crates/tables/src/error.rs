@@ -38,6 +38,17 @@ pub enum TableError {
         #[source]
         source: ::clickhouse::error::Error,
     },
+    /// A ClickHouse request got no answer within the configured time (a server that accepts
+    /// connections but hangs, a half-open connection, …).
+    #[error("ClickHouse {url}: {context}: no answer within {secs} s")]
+    Timeout {
+        /// Server and database (without credentials).
+        url: String,
+        /// What polyedge was doing.
+        context: String,
+        /// The limit (s).
+        secs: f64,
+    },
     /// Data read back from ClickHouse is not what polyedge wrote (unknown feed code, …).
     #[error("ClickHouse {url}: {message}")]
     Data {

@@ -34,6 +34,7 @@
 //!     parquet: true,
 //!     clickhouse: Some(ChConfig::parse("http://127.0.0.1:8123/polyedge")?),
 //!     clickhouse_name: None,
+//!     clickhouse_timeout: polyedge_tables::collect::DEFAULT_CLICKHOUSE_TIMEOUT,
 //! })?;
 //! let hook = tables.hook(); // polyedge_feeds::Collector::on_segment_closed(hook)
 //! # drop(hook);
