@@ -145,26 +145,32 @@ pub fn run(args: &CollectArgs) -> Result<()> {
         }
     }
     println!("segments {}, windows {}", s.segments, s.windows);
-    print_tables_report(&tables_report, &out);
-    // A worker that died (a bug) leaves no report: say so, with what redoes its work.
-    if parquet_on && tables_report.parquet.is_none() {
+    print_tables_report(&tables_report, parquet_on, ch_cfg.as_ref(), &out);
+    Ok(())
+}
+
+/// What the table workers did: one line per store enabled (`parquet_on`, `ch`), plus what is
+/// left for `polyedge tables` / `polyedge backfill`. An enabled store without a report had its
+/// worker die (a bug, logged): that is said too, with the command that redoes its work.
+fn print_tables_report(
+    r: &CollectTablesReport,
+    parquet_on: bool,
+    ch: Option<&ChConfig>,
+    out: &std::path::Path,
+) {
+    if let (true, None) = (parquet_on, &r.parquet) {
         println!(
             "parquet: the export worker failed (see the log); the capture files keep everything: polyedge tables {}",
             out.display()
         );
     }
-    if let (Some(ch), None) = (&ch_cfg, &tables_report.clickhouse) {
+    if let (Some(ch), None) = (ch, &r.clickhouse) {
         println!(
             "clickhouse: the load worker failed (see the log); the capture files keep everything: polyedge backfill {} --clickhouse {}",
             out.display(),
             ch.display()
         );
     }
-    Ok(())
-}
-
-/// What the table workers did: one line per store, plus what is left for `polyedge backfill`.
-fn print_tables_report(r: &CollectTablesReport, out: &std::path::Path) {
     if let Some(p) = &r.parquet {
         let rows: u64 = p.rows.values().sum();
         let windows = match (p.windows, &p.windows_error) {

@@ -377,7 +377,7 @@ impl ChJob {
             Err(_) => Err(TableError::Timeout {
                 url: self.report.url.clone(),
                 context: what.to_string(),
-                secs: self.timeout.as_secs_f64(),
+                secs: limit.as_secs_f64(),
             }),
         }
     }
@@ -392,16 +392,22 @@ impl ChJob {
         );
     }
 
+    /// Creates the schema unless done; `false` if ClickHouse failed.
+    fn ensure_schema(&mut self) -> bool {
+        const WHAT: &str = "creating the schema";
+        if !self.schema {
+            match self.call(WHAT, self.db.create_schema()) {
+                Ok(()) => self.schema = true,
+                Err(e) => self.failed(WHAT, None, &e),
+            }
+        }
+        self.schema
+    }
+
     /// Schema, registration and changed windows; `false` if ClickHouse failed.
     fn prepare(&mut self) -> bool {
-        if !self.schema {
-            match self.call("creating the schema", self.db.create_schema()) {
-                Ok(()) => self.schema = true,
-                Err(e) => {
-                    self.failed("creating the schema", None, &e);
-                    return false;
-                }
-            }
+        if !self.ensure_schema() {
+            return false;
         }
         let rec = match Recording::open(&self.rec_dir) {
             Ok(r) => r,
@@ -413,8 +419,9 @@ impl ChJob {
         };
         if !self.registered {
             let m = rec.manifest();
+            const WHAT: &str = "registering the recording";
             let res = self.call(
-                "registering the recording",
+                WHAT,
                 self.db.register_recording(
                     &self.report.recording,
                     crate::convert::ns(m.created_ns),
@@ -425,7 +432,7 @@ impl ChJob {
             match res {
                 Ok(()) => self.registered = true,
                 Err(e) => {
-                    self.failed("registering the recording", None, &e);
+                    self.failed(WHAT, None, &e);
                     return false;
                 }
             }
@@ -448,8 +455,9 @@ impl ChJob {
                 }
             }
         }
-        if let Err(e) = self.call("inserting windows", self.db.insert(&rows)) {
-            self.failed("inserting windows", None, &e);
+        const WINDOWS: &str = "inserting windows";
+        if let Err(e) = self.call(WINDOWS, self.db.insert(&rows)) {
+            self.failed(WINDOWS, None, &e);
             return false;
         }
         self.report.windows += rows.len() as u64;
@@ -468,9 +476,10 @@ impl ChJob {
             batch_frames: 50_000,
             batch_bytes: 32 << 20,
         };
+        const WHAT: &str = "loading a segment";
         while let Some(seg) = self.pending.front().cloned() {
             let res = self.call(
-                "loading a segment",
+                WHAT,
                 load_segment(
                     &self.db,
                     &self.report.recording,
@@ -494,7 +503,7 @@ impl ChJob {
                     tracing::debug!(file = %seg.path.display(), frames = load.frames, "ClickHouse: segment loaded");
                 }
                 Err(e) => {
-                    self.failed("loading a segment", Some(&seg.path), &e);
+                    self.failed(WHAT, Some(&seg.path), &e);
                     return;
                 }
             }
@@ -506,10 +515,7 @@ impl Job for ChJob {
     type Report = ClickHouseReport;
 
     fn start(&mut self) {
-        match self.call("creating the schema", self.db.create_schema()) {
-            Ok(()) => self.schema = true,
-            Err(e) => self.failed("creating the schema", None, &e),
-        }
+        self.ensure_schema();
     }
 
     fn segment(&mut self, seg: &ClosedSegment) {
