@@ -3,13 +3,19 @@
 //! Inputs are real frames: a full-depth `book` from the cronos recording (bundled sample), the real
 //! `price_change` frame of `shared/data/fixtures_rsahn_clob_ws_2026-09-21`, and Binance's documented
 //! `aggTrade` example. Run with `cargo bench -p polyedge-venues`.
+//!
+//! Instruction counts: with `POLYEDGE_PARSE_LOOP=<benchmark>:<iterations>` set, the binary runs
+//! that benchmark's body in a plain loop (inside `parse_loop`, which nothing else calls) instead
+//! of criterion, for `valgrind --tool=callgrind --toggle-collect='*parse_loop*'` (instructions
+//! per iteration = the collected total ÷ iterations). Benchmark names: `book`,
+//! `price_change_1`, `price_change_2`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 use std::hint::black_box;
 use std::io::BufRead as _;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use polyedge_core::event::EventKind;
 use polyedge_core::{OrderBook, TokenId, UnixNanos, WindowBook};
 use polyedge_venues::Feed;
@@ -49,61 +55,26 @@ fn price_change_one_entry() -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let book = cronos_book_frame();
-    let mut out = Vec::with_capacity(8);
-    let t = UnixNanos(1);
-
     let mut g = c.benchmark_group("polymarket");
-    g.throughput(Throughput::Bytes(book.len() as u64));
-    Feed::PolymarketMarket
-        .parse(&book, t, &mut out)
-        .expect("book parses");
-    let token = out[0].kind.token().expect("token");
-    let mut ob = OrderBook::new(token);
-    g.bench_function("book_parse_apply", |b| {
-        b.iter(|| {
-            out.clear();
-            Feed::PolymarketMarket
-                .parse(black_box(&book), t, &mut out)
-                .expect("parse");
-            if let EventKind::Book(s) = &out[0].kind {
-                ob.apply_snapshot(s, t).expect("apply");
-            }
-            black_box(ob.best_bid())
-        });
-    });
-
-    for (name, frame) in [
-        ("price_change_1_parse_apply", price_change_one_entry()),
-        ("price_change_2_parse_apply", price_change_frame()),
+    for (name, case) in [
+        ("book_parse_apply", "book"),
+        ("price_change_1_parse_apply", "price_change_1"),
+        ("price_change_2_parse_apply", "price_change_2"),
     ] {
-        out.clear();
-        Feed::PolymarketMarket
-            .parse(&frame, t, &mut out)
-            .expect("price_change parses");
-        let up = out[0].kind.token().expect("token");
-        let down = out
-            .get(1)
-            .and_then(|e| e.kind.token())
-            .filter(|d| *d != up)
-            .unwrap_or(TokenId::synthetic("x", "down"));
-        let mut wb = WindowBook::new(up, down);
-        g.throughput(Throughput::Bytes(frame.len() as u64));
+        let mut case = Case::new(case);
+        g.throughput(Throughput::Bytes(case.frame.len() as u64));
+        let mut i = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
-                out.clear();
-                Feed::PolymarketMarket
-                    .parse(black_box(&frame), t, &mut out)
-                    .expect("parse");
-                for e in &out {
-                    wb.apply(e).expect("apply");
-                }
-                black_box(wb.best_ask(polyedge_core::Outcome::Up))
+                i += 1;
+                black_box(case.run(UnixNanos(i)))
             });
         });
     }
     g.finish();
 
+    let mut out = Vec::with_capacity(8);
+    let t = UnixNanos(1);
     let agg = std::fs::read(repo_path(
         "../shared/fixtures/binance/spot_ws_aggTrade_docexample.json",
     ))
@@ -122,5 +93,92 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+/// The body of one parse+apply benchmark, prepared outside the timed loop.
+struct Case {
+    frame: Vec<u8>,
+    out: Vec<polyedge_core::MarketEvent>,
+    book: Option<OrderBook>,
+    window: Option<WindowBook>,
+}
+
+impl Case {
+    fn new(name: &str) -> Case {
+        let frame = match name {
+            "book" => cronos_book_frame(),
+            "price_change_1" => price_change_one_entry(),
+            "price_change_2" => price_change_frame(),
+            other => panic!("unknown benchmark {other:?} (book, price_change_1, price_change_2)"),
+        };
+        let mut out = Vec::with_capacity(8);
+        Feed::PolymarketMarket
+            .parse(&frame, UnixNanos(1), &mut out)
+            .expect("parses");
+        let first = out[0].kind.token().expect("token");
+        let (book, window) = if name == "book" {
+            (Some(OrderBook::new(first)), None)
+        } else {
+            let down = out
+                .get(1)
+                .and_then(|e| e.kind.token())
+                .filter(|d| *d != first)
+                .unwrap_or(TokenId::synthetic("x", "down"));
+            (None, Some(WindowBook::new(first, down)))
+        };
+        Case {
+            frame,
+            out,
+            book,
+            window,
+        }
+    }
+
+    /// Parses the frame and applies its events; returns something derived from the book.
+    #[inline]
+    fn run(&mut self, t: UnixNanos) -> Option<polyedge_core::Price> {
+        self.out.clear();
+        Feed::PolymarketMarket
+            .parse(black_box(&self.frame), t, &mut self.out)
+            .expect("parse");
+        if let Some(ob) = &mut self.book {
+            if let EventKind::Book(s) = &self.out[0].kind {
+                ob.apply_snapshot(s, t).expect("apply");
+            }
+            ob.best_bid().map(|l| l.price)
+        } else if let Some(wb) = &mut self.window {
+            for e in &self.out {
+                wb.apply(e).expect("apply");
+            }
+            wb.best_ask(polyedge_core::Outcome::Up)
+                .map(|l| l.level.price)
+        } else {
+            None
+        }
+    }
+}
+
+#[inline(never)]
+fn parse_loop(case: &mut Case, iterations: u64) {
+    for i in 0..iterations {
+        black_box(case.run(UnixNanos(i + 1)));
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("POLYEDGE_PARSE_LOOP") {
+        let (name, n) = spec
+            .split_once(':')
+            .expect("POLYEDGE_PARSE_LOOP=<benchmark>:<iterations>");
+        let n: u64 = n.parse().expect("iterations");
+        let mut case = Case::new(name);
+        // One untimed, uncollected warm-up pass (id caches, first-touch of the book).
+        black_box(case.run(UnixNanos(1)));
+        parse_loop(&mut case, n);
+        println!(
+            "{name}: {n} iterations of parse+apply ({} bytes)",
+            case.frame.len()
+        );
+        return;
+    }
+    bench(&mut Criterion::default().configure_from_args());
+    Criterion::default().configure_from_args().final_summary();
+}
