@@ -58,6 +58,8 @@ use crate::ParseError;
 
 #[path = "polymarket_fast.rs"]
 mod fast;
+#[path = "polymarket_hot.rs"]
+mod hot;
 
 /// Parses one raw market-channel frame and appends its events to `out`.
 ///
@@ -87,6 +89,9 @@ pub fn parse(
     let frame = frame.trim_ascii();
     if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
         return Ok(0);
+    }
+    if let Some(n) = hot::parse(frame, recv_ns, out) {
+        return Ok(n);
     }
     // Validating UTF-8 once for the whole frame is cheaper than serde_json's per-string check.
     let frame = std::str::from_utf8(frame)
@@ -118,9 +123,10 @@ pub fn parse_serde(
     parse_json(frame, recv_ns, out)
 }
 
-/// Only the hand-written fast path of [`parse`]: `Some(n)` when it handled the frame (with the
-/// events [`parse`] gives), `None` when [`parse`] would hand the frame to serde_json (nothing is
-/// appended then). Exposed so that tests can check how much the fast path covers.
+/// Only the hand-written paths of [`parse`] (hot path, then the general fast path): `Some(n)`
+/// when they handled the frame (with the events [`parse`] gives), `None` when [`parse`] would
+/// hand the frame to serde_json (nothing is appended then). Exposed so that tests can check how
+/// much the fast paths cover.
 #[doc(hidden)]
 pub fn parse_fast_only(
     frame: &[u8],
@@ -131,7 +137,26 @@ pub fn parse_fast_only(
     if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
         return Some(0);
     }
+    if let Some(n) = hot::parse(frame, recv_ns, out) {
+        return Some(n);
+    }
     fast::parse(std::str::from_utf8(frame).ok()?, recv_ns, out)
+}
+
+/// Only the hot path of [`parse`] (single `book` and `price_change` objects): `Some(n)` when it
+/// handled the frame (with the events [`parse`] gives), `None` otherwise (nothing appended).
+/// Exposed so that tests can check it against the serde path and how much it covers.
+#[doc(hidden)]
+pub fn parse_hot_only(
+    frame: &[u8],
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Option<usize> {
+    let frame = frame.trim_ascii();
+    if frame.is_empty() {
+        return None;
+    }
+    hot::parse(frame, recv_ns, out)
 }
 
 /// The serde_json path for a trimmed, non-empty, UTF-8 frame.
@@ -1138,6 +1163,43 @@ impl<T: Copy> IdCache<T> {
     }
 }
 
+impl<T: Copy> IdCache<T> {
+    /// The value of the cached id that `b` holds at `i`, closed by a quote right after it, and
+    /// the index after that quote. Cached ids are valid ids (digits or `0x` + hex), so such a
+    /// string has no escapes and is exactly the cached text.
+    #[inline]
+    fn probe(&self, b: &[u8], i: usize) -> Option<(T, usize)> {
+        let rest = b.get(i..)?;
+        for (key, value) in self.slots.iter().flatten() {
+            let k = key.as_bytes();
+            if rest.get(k.len()) == Some(&b'"') && rest.starts_with(k) {
+                return Some((*value, i + k.len() + 1));
+            }
+        }
+        None
+    }
+
+    /// [`probe`](Self::probe), else the ASCII string at `i` parsed (and cached): the value and
+    /// the index after the closing quote. `None` if there is no such string or it does not parse.
+    fn at<E>(
+        &mut self,
+        b: &[u8],
+        i: usize,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<(T, usize)> {
+        if let Some(hit) = self.probe(b, i) {
+            return Some(hit);
+        }
+        let end = fast::string_end::<true>(b, i)?;
+        if b.get(end) != Some(&b'"') {
+            return None;
+        }
+        let text = std::str::from_utf8(b.get(i..end)?).ok()?;
+        let value = self.get_or(text, parse).ok()?;
+        Some((value, end + 1))
+    }
+}
+
 thread_local! {
     static TOKENS: RefCell<IdCache<TokenId>> = const { RefCell::new(IdCache::new()) };
     static CONDITIONS: RefCell<IdCache<ConditionId>> = const { RefCell::new(IdCache::new()) };
@@ -1149,6 +1211,18 @@ pub(crate) fn cached_token(text: &str) -> Result<TokenId, IdError> {
         Ok(mut cache) => cache.get_or(text, TokenId::parse),
         Err(_) => TokenId::parse(text),
     })
+}
+
+/// The token id string whose body starts at `b[i]` (after the opening quote), through the
+/// per-thread cache: the id and the index after the closing quote. `None` if the string is not
+/// an escape-free ASCII string or not a valid token id.
+fn token_at(b: &[u8], i: usize) -> Option<(TokenId, usize)> {
+    TOKENS.with(|c| c.try_borrow_mut().ok()?.at(b, i, TokenId::parse))
+}
+
+/// As [`token_at`], for a condition id.
+fn condition_at(b: &[u8], i: usize) -> Option<(ConditionId, usize)> {
+    CONDITIONS.with(|c| c.try_borrow_mut().ok()?.at(b, i, ConditionId::parse))
 }
 
 /// [`ConditionId::parse`] memoized in a small per-thread cache of recently seen ids.

@@ -209,7 +209,7 @@ fn level(sc: &mut Scan<'_>) -> Option<Level> {
 }
 
 /// A price in micro-units as the serde path's quick route accepts it: in `[0, 1]`, on the grid.
-fn price_of(micros: u64) -> Option<Price> {
+pub(super) fn price_of(micros: u64) -> Option<Price> {
     if micros > 1_000_000 || !micros.is_multiple_of(u64::from(GRID_MICROS)) {
         return None;
     }
@@ -222,7 +222,7 @@ fn price_of(micros: u64) -> Option<Price> {
 ///
 /// One byte at a time: a word-at-a-time version (one 8-byte load, digit mask, multiply-shift
 /// digit folding) measured slower on real book frames, whose numbers are 3-8 bytes long.
-fn decimal(b: &[u8], mut i: usize) -> Option<(u64, usize)> {
+pub(super) fn decimal(b: &[u8], mut i: usize) -> Option<(u64, usize)> {
     let start = i;
     let mut v: u64 = 0;
     while let Some(&c) = b.get(i) {
@@ -262,39 +262,37 @@ fn decimal(b: &[u8], mut i: usize) -> Option<(u64, usize)> {
     Some((v * scale, i))
 }
 
-/// The eight bytes at `i` as a little-endian word (first byte lowest), if there are eight.
-#[inline]
-fn load8(b: &[u8], i: usize) -> Option<u64> {
-    let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
-}
-
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Index of the first byte at or after `i` that is `"`, `\` or a control character (< 0x20),
-/// eight bytes at a time.
+/// Index of the first byte at or after `i` that is `"`, `\\` or a control character (< 0x20),
+/// and with `ASCII` also any byte ≥ 0x80; eight bytes at a time.
 #[inline]
-fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(x) = load8(b, i) {
-        // Zero bytes of x ^ (c × ONES) are the bytes equal to c; `(v − ONES) & !v & HIGHS` flags
-        // zero bytes, `(x − 0x20 × ONES) & !x & HIGHS` bytes below 0x20. False flags appear
-        // only above a true one (borrows run upwards), so the lowest flag is exact.
-        let q = x ^ (u64::from(b'"') * ONES);
+pub(super) fn string_end<const ASCII: bool>(b: &[u8], i: usize) -> Option<usize> {
+    let rest = b.get(i..)?;
+    let mut words = rest.chunks_exact(8);
+    for (k, w) in words.by_ref().enumerate() {
+        let x = u64::from_le_bytes(w.try_into().ok()?);
+        // `(v − n × ONES) & !v & HIGHS` flags the bytes of v below n (n ≤ 0x80). With
+        // y = x ^ 0x02 per byte, the bytes of y below 0x21 are exactly `"` (0x22 → 0x20) and
+        // the control characters (a permutation of 0x00-0x1F); e = x ^ `\\` is zero exactly at
+        // backslashes. A borrow runs only upwards, from a flagged byte, so the lowest flag is
+        // exact.
+        let y = x ^ (0x02 * ONES);
         let e = x ^ (u64::from(b'\\') * ONES);
-        let m = (q.wrapping_sub(ONES) & !q)
-            | (e.wrapping_sub(ONES) & !e)
-            | (x.wrapping_sub(0x20 * ONES) & !x);
+        let mut m = (y.wrapping_sub(0x21 * ONES) & !y) | (e.wrapping_sub(ONES) & !e);
+        if ASCII {
+            m |= x;
+        }
         let m = m & HIGHS;
         if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            return Some(i + 8 * k + (m.trailing_zeros() / 8) as usize);
         }
-        i += 8;
     }
-    let tail = b.get(i..)?;
+    let tail = words.remainder();
     tail.iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| i + p)
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || (ASCII && c >= 0x80))
+        .map(|p| i + (rest.len() - tail.len()) + p)
 }
 
 /// A `price_changes` array: its entries are converted and appended to `out` as the serde path
@@ -457,7 +455,7 @@ impl<'a> Scan<'a> {
     /// character or a missing closing quote.
     fn string_body(&mut self) -> Option<&'a str> {
         let start = self.i;
-        let end = string_end(self.b, start)?;
+        let end = string_end::<false>(self.b, start)?;
         if self.b.get(end) != Some(&b'"') {
             return None;
         }
@@ -498,6 +496,8 @@ impl<'a> Scan<'a> {
     }
 
     /// An optional price: `null` or `""` ⇒ `Some(None)`.
+    // Outer `None`: not handled here; inner `None`: the value is null (or empty).
+    #[allow(clippy::option_option)]
     fn opt_price(&mut self) -> Option<Option<Price>> {
         match (self.peek()?, self.b.get(self.i + 1)) {
             (b'n', _) => self.literal(b"null").map(|()| None),
@@ -612,16 +612,32 @@ mod tests {
     use super::*;
 
     /// Byte-at-a-time references of the word-at-a-time helpers.
-    fn naive_string_end(b: &[u8], i: usize) -> Option<usize> {
+    fn naive_string_end(b: &[u8], i: usize, ascii: bool) -> Option<usize> {
         b.get(i..)?
             .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || (ascii && c >= 0x80))
             .map(|p| i + p)
+    }
+
+    fn check_string_end(b: &[u8], i: usize) {
+        assert_eq!(
+            string_end::<false>(b, i),
+            naive_string_end(b, i, false),
+            "{b:?} {i}"
+        );
+        assert_eq!(
+            string_end::<true>(b, i),
+            naive_string_end(b, i, true),
+            "{b:?} {i}"
+        );
     }
 
     /// A small deterministic generator (no dependency): xorshift64*.
     struct Rng(u64);
     impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n as u64).unwrap_or(0)
+        }
         fn next(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
@@ -638,7 +654,7 @@ mod tests {
                 let mut b = *b"12.4567.90123456";
                 b[pos] = c;
                 for i in 0..b.len() {
-                    assert_eq!(string_end(&b, i), naive_string_end(&b, i), "{b:?} {i}");
+                    check_string_end(&b, i);
                 }
             }
         }
@@ -646,12 +662,12 @@ mod tests {
         let alphabet = b"0123456789\"\\.\x00\x1f \x7f\x80\xfa\xff\x2f\x3a";
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for _ in 0..200_000 {
-            let len = (rng.next() % 24) as usize;
+            let len = rng.below(24);
             let b: Vec<u8> = (0..len)
-                .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+                .map(|_| alphabet[rng.below(alphabet.len())])
                 .collect();
             for i in 0..=len {
-                assert_eq!(string_end(&b, i), naive_string_end(&b, i), "{b:?} {i}");
+                check_string_end(&b, i);
             }
         }
     }

@@ -2,7 +2,9 @@
 //! every frame of the bundled cronos sample, the whitespace-formatted `ws_market` fixtures and
 //! the rsahn frames give identical events through [`polymarket::parse`] and
 //! [`polymarket::parse_serde`]; hand-picked edge shapes and random mutations of real frames
-//! give identical results (events or error), never a panic.
+//! give identical results (events or error), never a panic. The same holds for the hot path
+//! alone ([`polymarket::parse_hot_only`], single `book`/`price_change` objects) wherever it
+//! takes a frame.
 
 // A test crate: a failed `unwrap` is a test failure, and helpers outside `#[test]` fns use it too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -71,10 +73,30 @@ fn same(frame: &[u8], what: &str) -> bool {
     let fast = run(polymarket::parse, frame);
     let serde = run(polymarket::parse_serde, frame);
     assert_eq!(fast, serde, "{what}: {}", String::from_utf8_lossy(frame));
+    hot(frame, what);
     let mut out = Vec::new();
     if let Some(n) = polymarket::parse_fast_only(frame, RECV, &mut out) {
         assert_eq!(n, out.len());
         assert_eq!(Ok(out), serde, "{what}: fast-only result");
+        true
+    } else {
+        assert!(out.is_empty(), "{what}: a declined frame appends nothing");
+        false
+    }
+}
+
+/// Asserts that the hot path, where it takes `frame`, gives the serde path's events; returns
+/// whether it took the frame.
+fn hot(frame: &[u8], what: &str) -> bool {
+    let mut out = Vec::new();
+    if let Some(n) = polymarket::parse_hot_only(frame, RECV, &mut out) {
+        assert_eq!(n, out.len());
+        assert_eq!(
+            Ok(out),
+            run(polymarket::parse_serde, frame),
+            "{what}: hot-only result: {}",
+            String::from_utf8_lossy(frame)
+        );
         true
     } else {
         assert!(out.is_empty(), "{what}: a declined frame appends nothing");
@@ -112,10 +134,14 @@ fn sample_every_frame_identical_and_fast() {
     let frames = sample();
     assert_eq!(frames.len(), 33_650);
     let mut fast = 0;
+    let mut hot_taken = 0;
     let mut with_tick = 0;
     for (i, frame) in frames.iter().enumerate() {
         if same(frame, &format!("sample line {i}")) {
             fast += 1;
+        }
+        if hot(frame, &format!("sample line {i}")) {
+            hot_taken += 1;
         }
         let evs = run(polymarket::parse, frame).unwrap();
         assert_eq!(evs.len(), 1, "line {i}");
@@ -136,6 +162,11 @@ fn sample_every_frame_identical_and_fast() {
         fast,
         frames.len(),
         "the fast path handles every sample frame"
+    );
+    assert_eq!(
+        hot_taken,
+        frames.len(),
+        "the hot path handles every sample frame"
     );
 }
 
@@ -179,6 +210,12 @@ fn rsahn_frames_identical() {
     for (i, line) in text.lines().enumerate() {
         let rec: RsahnLine = serde_json::from_str(line).unwrap();
         assert!(same(rec.raw.as_bytes(), &format!("rsahn line {i}")));
+        // The single price_change objects take the hot path; the array-wrapped book dump does not.
+        assert_eq!(
+            hot(rec.raw.as_bytes(), &format!("rsahn line {i}")),
+            !rec.raw.starts_with('['),
+            "rsahn line {i}"
+        );
         assert!(
             !run(polymarket::parse, rec.raw.as_bytes())
                 .unwrap()
@@ -446,6 +483,12 @@ proptest! {
         prop_assert_eq!(&fast, &serde);
         let mut out = Vec::new();
         if polymarket::parse_fast_only(&frame, RECV, &mut out).is_some() {
+            prop_assert_eq!(Ok(out), serde.clone());
+        } else {
+            prop_assert!(out.is_empty());
+        }
+        let mut out = Vec::new();
+        if polymarket::parse_hot_only(&frame, RECV, &mut out).is_some() {
             prop_assert_eq!(Ok(out), serde);
         } else {
             prop_assert!(out.is_empty());

@@ -1,0 +1,498 @@
+//! Hot path of the market-channel parser: one `book` or current-schema `price_change` event
+//! object, read from the frame's bytes straight into events.
+//!
+//! These two events are nearly all of the channel's traffic, so they get a reader that does
+//! nothing else: it works on bytes (no UTF-8 validation pass: it accepts ASCII frames only, and
+//! every byte it accepts is checked against an ASCII literal, a digit, whitespace or the
+//! word-at-a-time string scan), finds the market and token ids by comparing the frame with the
+//! per-thread id caches in place (no scan of the 66- and 77-character strings on a hit), keeps
+//! no intermediate event, and parses prices and sizes where they stand.
+//!
+//! What it takes: a single top-level object (no array wrapper) whose `event_type` is `book` or
+//! `price_change`; keys in any order, each at most once, from `market`, `asset_id`,
+//! `timestamp`, `hash`, `bids`, `asks`, `tick_size`, `last_trade_price` (book) or `market`,
+//! `price_changes`, `timestamp` (price_change), plus keys the parser does not know whose values
+//! are strings or `null`/`true`/`false`; ids, prices, sizes and timestamps in the quick shapes of
+//! the fast path; levels written `{"price":"…","size":"…"}` without whitespace; `price_changes`
+//! entries with `asset_id`, `price`, `size`, `side` and optional `best_bid`/`best_ask` (other
+//! keys skipped as above). Anything else — including every invalid frame — returns `None` with
+//! `out` untouched, and the caller hands the frame to the general fast path (then to serde).
+//! What it accepts it converts exactly as the serde path's `convert` does: the tests compare the
+//! two on every real frame and on random mutations.
+
+use polyedge_core::event::{BookDelta, BookSnapshot, Level};
+use polyedge_core::{
+    BookSide, ConditionId, EventKind, MarketEvent, Price, Size, TokenId, UnixNanos,
+};
+
+use super::fast::{decimal, price_of, string_end};
+use super::{Key, condition_at, token_at};
+
+/// Parses a trimmed, non-empty frame. `None` ⇒ not handled (nothing appended).
+pub(super) fn parse(frame: &[u8], recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<usize> {
+    let before = out.len();
+    let res = event(frame, recv_ns, out);
+    if res.is_none() {
+        out.truncate(before);
+    }
+    res
+}
+
+// Keys seen, as bits.
+const MARKET: u16 = 1;
+const ASSET_ID: u16 = 1 << 1;
+const TIMESTAMP: u16 = 1 << 2;
+const HASH: u16 = 1 << 3;
+const BIDS: u16 = 1 << 4;
+const ASKS: u16 = 1 << 5;
+const TICK_SIZE: u16 = 1 << 6;
+const LAST_TRADE_PRICE: u16 = 1 << 7;
+const PRICE_CHANGES: u16 = 1 << 8;
+const EVENT_TYPE: u16 = 1 << 9;
+/// Keys a `book` may carry here.
+const BOOK_KEYS: u16 =
+    MARKET | ASSET_ID | TIMESTAMP | HASH | BIDS | ASKS | TICK_SIZE | LAST_TRADE_PRICE | EVENT_TYPE;
+/// Keys a current-schema `price_change` may carry here.
+const CHANGE_KEYS: u16 = MARKET | PRICE_CHANGES | TIMESTAMP | EVENT_TYPE;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Type {
+    Book,
+    PriceChange,
+}
+
+fn event(b: &[u8], recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<usize> {
+    let start = out.len();
+    let mut c = Cur { b, i: 0 };
+    c.byte(b'{')?;
+    c.ws();
+    let mut seen = 0u16;
+    let (mut market, mut token, mut venue_ns, mut hash) = (None, None, None, None);
+    let (mut bids, mut asks, mut tick, mut last) = (None, None, None, None);
+    let mut kind = None;
+    loop {
+        let key = c.key()?;
+        let bit = match key {
+            b"market" => {
+                market = Some(c.condition()?);
+                MARKET
+            }
+            b"asset_id" => {
+                token = Some(c.token()?);
+                ASSET_ID
+            }
+            b"timestamp" => {
+                venue_ns = c.millis()?;
+                TIMESTAMP
+            }
+            b"hash" => {
+                hash = c.opt_string()?;
+                HASH
+            }
+            b"bids" => {
+                bids = Some(c.levels()?);
+                BIDS
+            }
+            b"asks" => {
+                asks = Some(c.levels()?);
+                ASKS
+            }
+            b"tick_size" => {
+                tick = c.opt_price()?;
+                TICK_SIZE
+            }
+            b"last_trade_price" => {
+                last = c.opt_price()?;
+                LAST_TRADE_PRICE
+            }
+            b"price_changes" => {
+                c.changes(recv_ns, out)?;
+                PRICE_CHANGES
+            }
+            b"event_type" => {
+                kind = Some(c.event_type()?);
+                EVENT_TYPE
+            }
+            other => {
+                // A field other events carry (e.g. the legacy single-level `price`) is left to
+                // the general path; a name nobody reads is skipped, as there.
+                let name = std::str::from_utf8(other).ok()?;
+                if !matches!(Key::from_name(name), Key::Other) {
+                    return None;
+                }
+                c.skip_scalar()?;
+                0
+            }
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        c.ws();
+        match c.next()? {
+            b',' => c.ws(),
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    c.ws();
+    if c.i != b.len() {
+        return None;
+    }
+    match kind? {
+        Type::PriceChange => {
+            if seen & !CHANGE_KEYS != 0 || seen & PRICE_CHANGES == 0 {
+                return None;
+            }
+            let market = market?;
+            for e in &mut out[start..] {
+                e.venue_ns = venue_ns;
+                if let EventKind::BookDelta(d) = &mut e.kind {
+                    d.market = market;
+                }
+            }
+        }
+        Type::Book => {
+            if seen & !BOOK_KEYS != 0 {
+                return None;
+            }
+            out.push(MarketEvent {
+                recv_ns,
+                venue_ns,
+                kind: EventKind::Book(BookSnapshot {
+                    market: market?,
+                    token: token?,
+                    bids: bids?,
+                    asks: asks?,
+                    hash: hash.map(str::to_owned),
+                    tick_size: tick,
+                    last_trade_price: last,
+                }),
+            });
+        }
+    }
+    Some(out.len() - start)
+}
+
+/// The index of the first non-whitespace byte at or after `i`.
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// A cursor over the frame's bytes. Every method returns `None` on input it does not handle.
+struct Cur<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cur<'a> {
+    /// Skips JSON whitespace (serde_json's set).
+    #[inline]
+    fn ws(&mut self) {
+        self.i = skip_ws(self.b, self.i);
+    }
+
+    #[inline]
+    fn next(&mut self) -> Option<u8> {
+        let c = *self.b.get(self.i)?;
+        self.i += 1;
+        Some(c)
+    }
+
+    #[inline]
+    fn byte(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// `word` at the cursor, consumed.
+    #[inline]
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..)?.starts_with(word) {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// The body of an ASCII string without escapes whose opening quote was consumed.
+    #[inline]
+    fn string_body(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        let end = string_end::<true>(self.b, start)?;
+        if self.b.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.i = end + 1;
+        self.b.get(start..end)
+    }
+
+    /// A key and its colon; the cursor is left on the value.
+    #[inline]
+    fn key(&mut self) -> Option<&'a [u8]> {
+        self.byte(b'"')?;
+        let key = self.string_body()?;
+        self.ws();
+        self.byte(b':')?;
+        self.ws();
+        Some(key)
+    }
+
+    /// A condition id string, through the per-thread cache.
+    fn condition(&mut self) -> Option<ConditionId> {
+        self.byte(b'"')?;
+        let (id, end) = condition_at(self.b, self.i)?;
+        self.i = end;
+        Some(id)
+    }
+
+    /// A token id string, through the per-thread cache.
+    fn token(&mut self) -> Option<TokenId> {
+        self.byte(b'"')?;
+        let (id, end) = token_at(self.b, self.i)?;
+        self.i = end;
+        Some(id)
+    }
+
+    /// `timestamp`: `null` or 1-13 digits of epoch milliseconds in a string.
+    // Outer `None`: not handled here; inner `None`: the value is null (or empty).
+    #[allow(clippy::option_option)]
+    fn millis(&mut self) -> Option<Option<UnixNanos>> {
+        if self.b.get(self.i) == Some(&b'n') {
+            return self.literal(b"null").map(|()| None);
+        }
+        self.byte(b'"')?;
+        let start = self.i;
+        let mut ms: u64 = 0;
+        while let Some(&c) = self.b.get(self.i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            ms = ms * 10 + u64::from(d);
+            self.i += 1;
+        }
+        let n = self.i - start;
+        if n == 0 || n > 13 {
+            return None;
+        }
+        self.byte(b'"')?;
+        Some(Some(UnixNanos::from_millis(ms)))
+    }
+
+    /// An optional string (`null` ⇒ `None`).
+    // Outer `None`: not handled here; inner `None`: the value is null (or empty).
+    #[allow(clippy::option_option)]
+    fn opt_string(&mut self) -> Option<Option<&'a str>> {
+        if self.b.get(self.i) == Some(&b'n') {
+            return self.literal(b"null").map(|()| None);
+        }
+        self.byte(b'"')?;
+        // ASCII, so this always succeeds.
+        std::str::from_utf8(self.string_body()?).ok().map(Some)
+    }
+
+    /// `"book"` or `"price_change"`.
+    fn event_type(&mut self) -> Option<Type> {
+        if self.literal(b"\"book\"").is_some() {
+            Some(Type::Book)
+        } else {
+            self.literal(b"\"price_change\"")
+                .map(|()| Type::PriceChange)
+        }
+    }
+
+    /// The value of a key nobody reads: a string, `null`, `true` or `false`.
+    fn skip_scalar(&mut self) -> Option<()> {
+        match *self.b.get(self.i)? {
+            b'"' => {
+                self.i += 1;
+                self.string_body().map(|_| ())
+            }
+            b'n' => self.literal(b"null"),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            _ => None,
+        }
+    }
+
+    /// A decimal string in micro-units (the quick shapes of `decimal`).
+    #[inline]
+    fn micros(&mut self) -> Option<u64> {
+        self.byte(b'"')?;
+        let (v, i) = decimal(self.b, self.i)?;
+        if self.b.get(i) != Some(&b'"') {
+            return None;
+        }
+        self.i = i + 1;
+        Some(v)
+    }
+
+    /// A price string: in `[0, 1]` on the 0.0001 grid.
+    #[inline]
+    fn price(&mut self) -> Option<Price> {
+        price_of(self.micros()?)
+    }
+
+    /// An optional price: `null` or `""` ⇒ `None`.
+    // Outer `None`: not handled here; inner `None`: the value is null (or empty).
+    #[allow(clippy::option_option)]
+    fn opt_price(&mut self) -> Option<Option<Price>> {
+        match (*self.b.get(self.i)?, self.b.get(self.i + 1)) {
+            (b'n', _) => self.literal(b"null").map(|()| None),
+            (b'"', Some(b'"')) => {
+                self.i += 2;
+                Some(None)
+            }
+            _ => self.price().map(Some),
+        }
+    }
+
+    /// A `bids`/`asks` array of compact `{"price":"…","size":"…"}` levels, best-first.
+    fn levels(&mut self) -> Option<Vec<Level>> {
+        const HEAD: &[u8] = br#"{"price":""#;
+        const MID: &[u8] = br#"","size":""#;
+        self.byte(b'[')?;
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Some(Vec::new());
+        }
+        // A compact level takes 30-40 bytes: enough room for the rest of the frame as levels,
+        // trimmed to size at the end.
+        let mut levels = Vec::with_capacity(((self.b.len() - self.i) / 30).clamp(4, 2048));
+        let b = self.b;
+        let mut i = self.i;
+        loop {
+            if !b.get(i..)?.starts_with(HEAD) {
+                return None;
+            }
+            let (price, j) = decimal(b, i + HEAD.len())?;
+            if !b.get(j..)?.starts_with(MID) {
+                return None;
+            }
+            let (size, j) = decimal(b, j + MID.len())?;
+            if b.get(j..j + 2)? != br#""}"# {
+                return None;
+            }
+            levels.push(Level {
+                price: price_of(price)?,
+                size: Size::from_micros(size),
+            });
+            // The separator, with optional whitespace around it.
+            i = skip_ws(b, j + 2);
+            match *b.get(i)? {
+                b',' => i = skip_ws(b, i + 1),
+                b']' => break,
+                _ => return None,
+            }
+        }
+        self.i = i + 1;
+        levels.reverse();
+        levels.shrink_to_fit();
+        Some(levels)
+    }
+
+    /// A `price_changes` array: its entries are appended to `out` as [`BookDelta`]s whose
+    /// `market` and `venue_ns` the caller fills in.
+    fn changes(&mut self, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<()> {
+        self.byte(b'[')?;
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            let delta = self.change()?;
+            out.push(MarketEvent {
+                recv_ns,
+                venue_ns: None,
+                kind: EventKind::BookDelta(delta),
+            });
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b']' => return Some(()),
+                _ => return None,
+            }
+        }
+    }
+
+    /// One `price_changes[]` entry, converted as the serde path's `delta` converts it.
+    fn change(&mut self) -> Option<BookDelta> {
+        self.byte(b'{')?;
+        self.ws();
+        let (mut token, mut side, mut price, mut size) = (None, None, None, None);
+        let (mut best_bid, mut best_ask) = (None, None);
+        // serde's derive refuses a repeated field (even after a `null`) and ignores unknown ones.
+        let mut seen = 0u8;
+        loop {
+            let bit = match self.key()? {
+                b"asset_id" => {
+                    token = Some(self.token()?);
+                    1
+                }
+                b"price" => {
+                    price = Some(self.price()?);
+                    2
+                }
+                b"size" => {
+                    size = Some(Size::from_micros(self.micros()?));
+                    4
+                }
+                b"side" => {
+                    side = Some(self.side()?);
+                    8
+                }
+                b"best_bid" => {
+                    best_bid = self.opt_price()?;
+                    16
+                }
+                b"best_ask" => {
+                    best_ask = self.opt_price()?;
+                    32
+                }
+                _ => {
+                    self.skip_scalar()?;
+                    0
+                }
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        Some(BookDelta {
+            market: ConditionId::default(),
+            token: token?,
+            side: side?,
+            price: price?,
+            size: size?,
+            best_bid,
+            best_ask,
+        })
+    }
+
+    /// `BUY`/`SELL` (any case) as the book side it updates.
+    fn side(&mut self) -> Option<BookSide> {
+        self.byte(b'"')?;
+        let s = self.string_body()?;
+        if s.eq_ignore_ascii_case(b"BUY") {
+            Some(BookSide::Bid)
+        } else if s.eq_ignore_ascii_case(b"SELL") {
+            Some(BookSide::Ask)
+        } else {
+            None
+        }
+    }
+}
