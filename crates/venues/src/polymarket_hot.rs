@@ -273,11 +273,13 @@ impl<'a> Cur<'a> {
             if d > 9 {
                 break;
             }
+            if self.i - start == 13 {
+                return None;
+            }
             ms = ms * 10 + u64::from(d);
             self.i += 1;
         }
-        let n = self.i - start;
-        if n == 0 || n > 13 {
+        if self.i == start {
             return None;
         }
         self.byte(b'"')?;
