@@ -70,6 +70,9 @@ fn price_of(idx: usize) -> Price {
 struct Ladder {
     sizes: Box<[u64]>,
     occupied: [u64; WORDS],
+    /// Words of `occupied` that may be non-zero: `span.0..span.1` (a superset; empty when
+    /// `span.0 >= span.1`). Lets a snapshot visit only that part of the bitset.
+    span: (usize, usize),
     best: Option<usize>,
     count: u32,
     is_bid: bool,
@@ -80,6 +83,7 @@ impl Ladder {
         Ladder {
             sizes: vec![0u64; GRID_SLOTS].into_boxed_slice(),
             occupied: [0; WORDS],
+            span: (0, 0),
             best: None,
             count: 0,
             is_bid,
@@ -87,7 +91,8 @@ impl Ladder {
     }
 
     fn clear(&mut self) {
-        for (w, word) in self.occupied.iter_mut().enumerate() {
+        let (lo, hi) = self.span;
+        for (w, word) in (lo..).zip(&mut self.occupied[lo..hi]) {
             let mut bits = *word;
             while bits != 0 {
                 let b = bits.trailing_zeros() as usize;
@@ -96,8 +101,58 @@ impl Ladder {
             }
             *word = 0;
         }
+        self.span = (0, 0);
         self.best = None;
         self.count = 0;
+    }
+
+    /// Replaces the whole side with `levels` (prices already checked by [`slot`]; zero sizes
+    /// skipped; a price given twice keeps its last size). Builds the new occupancy, writes the
+    /// new sizes and zeroes only the slots that were occupied and are no longer, instead of
+    /// clearing every level and setting each one again; only the words that were or become
+    /// occupied are visited.
+    fn replace(&mut self, levels: &[Level]) {
+        let mut bits = [0u64; WORDS];
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        let mut count = 0;
+        for l in levels {
+            let size = l.size.micros();
+            if size == 0 {
+                continue;
+            }
+            // Checked by the caller; an unchecked price would have been refused there.
+            let Ok(i) = slot(l.price) else { continue };
+            let (w, bit) = (i / 64, 1u64 << (i % 64));
+            count += u32::from(bits[w] & bit == 0);
+            bits[w] |= bit;
+            self.sizes[i] = size;
+            lo = lo.min(i);
+            hi = hi.max(i);
+        }
+        let new_span = if count == 0 {
+            (0, 0)
+        } else {
+            (lo / 64, hi / 64 + 1)
+        };
+        let (from, to) = if self.span.0 >= self.span.1 {
+            new_span
+        } else if new_span.0 >= new_span.1 {
+            self.span
+        } else {
+            (self.span.0.min(new_span.0), self.span.1.max(new_span.1))
+        };
+        let words = self.occupied[from..to].iter_mut().zip(&bits[from..to]);
+        for (w, (old, &new)) in (from..).zip(words) {
+            let mut gone = *old & !new;
+            while gone != 0 {
+                self.sizes[w * 64 + gone.trailing_zeros() as usize] = 0;
+                gone &= gone - 1;
+            }
+            *old = new;
+        }
+        self.span = new_span;
+        self.count = count;
+        self.best = (count > 0).then_some(if self.is_bid { hi } else { lo });
     }
 
     fn set(&mut self, idx: usize, size: u64) {
@@ -119,6 +174,11 @@ impl Ladder {
         } else if !was {
             self.occupied[w] |= 1 << b;
             self.count += 1;
+            self.span = if self.span.0 >= self.span.1 {
+                (w, w + 1)
+            } else {
+                (self.span.0.min(w), self.span.1.max(w + 1))
+            };
             self.best = match self.best {
                 None => Some(idx),
                 Some(cur) if (self.is_bid && idx > cur) || (!self.is_bid && idx < cur) => Some(idx),
@@ -139,7 +199,8 @@ impl Ladder {
             if bits != 0 {
                 return Some(w * 64 + 63 - bits.leading_zeros() as usize);
             }
-            if w == 0 {
+            // Words below the span are empty.
+            if w <= self.span.0 {
                 return None;
             }
             w -= 1;
@@ -160,7 +221,8 @@ impl Ladder {
                 return Some(w * 64 + bits.trailing_zeros() as usize);
             }
             w += 1;
-            if w >= WORDS {
+            // Words from the span's end on are empty.
+            if w >= self.span.1.min(WORDS) {
                 return None;
             }
             bits = self.occupied[w];
@@ -324,18 +386,8 @@ impl OrderBook {
         for l in snap.bids.iter().chain(&snap.asks) {
             slot(l.price)?;
         }
-        self.bids.clear();
-        self.asks.clear();
-        for l in snap.bids.iter().filter(|l| !l.size.is_zero()) {
-            if let Ok(i) = slot(l.price) {
-                self.bids.set(i, l.size.micros());
-            }
-        }
-        for l in snap.asks.iter().filter(|l| !l.size.is_zero()) {
-            if let Ok(i) = slot(l.price) {
-                self.asks.set(i, l.size.micros());
-            }
-        }
+        self.bids.replace(&snap.bids);
+        self.asks.replace(&snap.asks);
         if let Some(t) = snap.tick_size {
             self.tick = Some(t);
         }
@@ -625,6 +677,63 @@ mod tests {
         ));
         assert_eq!(b.best_bid(), Some(lv("0.48", "10")));
         assert_eq!(b.update_count(), 1);
+    }
+
+    #[test]
+    fn snapshot_replaces_levels_far_from_the_new_ones() {
+        let mut b = OrderBook::new(tok());
+        // Levels at both ends of the grid (first and last bitset words), then a snapshot in
+        // the middle: the old ends must be gone, sizes included.
+        b.apply_snapshot(
+            &snap(
+                vec![lv("0.50", "1"), lv("0.0001", "2")],
+                vec![lv("0.51", "3"), lv("0.9999", "4")],
+            ),
+            UnixNanos(1),
+        )
+        .unwrap();
+        b.apply_delta(&delta(BookSide::Bid, "0.0064", "5"), UnixNanos(2))
+            .unwrap();
+        b.apply_snapshot(
+            &snap(
+                vec![lv("0.30", "6"), lv("0.31", "0"), lv("0.30", "7")],
+                vec![lv("0.70", "8")],
+            ),
+            UnixNanos(3),
+        )
+        .unwrap();
+        let bids: Vec<Level> = b.levels(BookSide::Bid).collect();
+        assert_eq!(
+            bids,
+            vec![lv("0.30", "7")],
+            "a repeated price keeps its last size"
+        );
+        let asks: Vec<Level> = b.levels(BookSide::Ask).collect();
+        assert_eq!(asks, vec![lv("0.70", "8")]);
+        assert_eq!(b.level_count(BookSide::Bid), 1);
+        for gone in ["0.0001", "0.0064", "0.50"] {
+            assert_eq!(b.size_at(BookSide::Bid, p(gone)), Size::ZERO, "{gone}");
+        }
+        assert_eq!(b.size_at(BookSide::Ask, p("0.9999")), Size::ZERO);
+        // Deltas after the snapshot see the new extent: removing the only bid empties the side,
+        // a new far level becomes reachable again.
+        b.apply_delta(&delta(BookSide::Bid, "0.30", "0"), UnixNanos(4))
+            .unwrap();
+        assert_eq!(b.best_bid(), None);
+        b.apply_delta(&delta(BookSide::Ask, "0.9999", "9"), UnixNanos(5))
+            .unwrap();
+        b.apply_delta(&delta(BookSide::Ask, "0.70", "0"), UnixNanos(6))
+            .unwrap();
+        assert_eq!(b.best_ask(), Some(lv("0.9999", "9")));
+        // An empty snapshot, then a clear: nothing left, nothing broken.
+        b.apply_snapshot(&snap(vec![], vec![]), UnixNanos(7))
+            .unwrap();
+        assert_eq!((b.best_bid(), b.best_ask()), (None, None));
+        b.apply_delta(&delta(BookSide::Bid, "0.0001", "1"), UnixNanos(8))
+            .unwrap();
+        b.clear();
+        assert_eq!(b.levels(BookSide::Bid).count(), 0);
+        assert_eq!(b.size_at(BookSide::Bid, p("0.0001")), Size::ZERO);
     }
 
     #[test]

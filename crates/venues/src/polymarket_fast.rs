@@ -222,48 +222,88 @@ pub(super) fn price_of(micros: u64) -> Option<Price> {
 ///
 /// One byte at a time: a word-at-a-time version (one 8-byte load, digit mask, multiply-shift
 /// digit folding) measured slower on real book frames, whose numbers are 3-8 bytes long.
-pub(super) fn decimal(b: &[u8], mut i: usize) -> Option<(u64, usize)> {
-    let start = i;
+#[inline]
+pub(super) fn decimal(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    const POW10: [u64; 7] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
+    let s = b.get(i..)?;
+    // Runs longer than the limits are refused after the loop, so their (wrapped) value is never
+    // used; 13 + 6 digits fit a u64.
     let mut v: u64 = 0;
-    while let Some(&c) = b.get(i) {
+    let mut n = 0;
+    while let Some(&c) = s.get(n) {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        v = v * 10 + u64::from(d);
-        i += 1;
-        if i - start > 13 {
-            return None;
-        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        n += 1;
     }
-    if i == start {
+    if n == 0 || n > 13 {
         return None;
     }
-    let mut scale = 1_000_000;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let frac = i;
-        while let Some(&c) = b.get(i) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            if i - frac == 6 {
-                return None;
-            }
-            v = v * 10 + u64::from(d);
-            scale /= 10;
-            i += 1;
-        }
-        if i == frac {
-            return None;
-        }
+    if s.get(n) != Some(&b'.') {
+        return Some((v * 1_000_000, i + n));
     }
-    Some((v * scale, i))
+    let frac = n + 1;
+    let mut m = frac;
+    while let Some(&c) = s.get(m) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        m += 1;
+    }
+    let k = m - frac;
+    if k == 0 || k > 6 {
+        return None;
+    }
+    Some((v * POW10[6 - k], i + m))
+}
+
+/// The eight bytes at `i` as a little-endian word (first byte lowest), if there are eight.
+#[inline]
+pub(super) fn load8(b: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(i..i.checked_add(8)?)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// The value of eight ASCII digits (first byte most significant), `None` if any byte of the
+/// word is not a digit.
+#[inline]
+pub(super) fn eight_digits(x: u64) -> Option<u64> {
+    // All digits iff every high nibble is 3 and every high nibble of byte + 6 is 3 (no byte
+    // carries then); then fold pairs, quads and halves (Lemire's SWAR digit parsing).
+    let all = (x & (0xF0 * ONES)) | (((x.wrapping_add(0x06 * ONES)) & (0xF0 * ONES)) >> 4);
+    if all != 0x33 * ONES {
+        return None;
+    }
+    let mut v = x - 0x30 * ONES;
+    v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    Some((v * 10_000 + (v >> 32)) & 0xFFFF_FFFF)
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `x` that ends a string body: `"`, `\\`, a control character
+/// (< 0x20), and with `ASCII` any byte ≥ 0x80. Bytes above the lowest flagged one may be flagged
+/// wrongly; the lowest flag is exact.
+#[inline]
+pub(super) fn string_stops<const ASCII: bool>(x: u64) -> u64 {
+    // `(v − n × ONES) & !v & HIGHS` flags the bytes of v below n (n ≤ 0x80). With
+    // y = x ^ 0x02 per byte, the bytes of y below 0x21 are exactly `"` (0x22 → 0x20) and the
+    // control characters (a permutation of 0x00-0x1F); e = x ^ `\\` is zero exactly at
+    // backslashes. A borrow runs only upwards, from a flagged byte.
+    let y = x ^ (0x02 * ONES);
+    let e = x ^ (u64::from(b'\\') * ONES);
+    let mut m = (y.wrapping_sub(0x21 * ONES) & !y) | (e.wrapping_sub(ONES) & !e);
+    if ASCII {
+        m |= x;
+    }
+    m & HIGHS
+}
 
 /// Index of the first byte at or after `i` that is `"`, `\\` or a control character (< 0x20),
 /// and with `ASCII` also any byte ≥ 0x80; eight bytes at a time.
@@ -272,19 +312,7 @@ pub(super) fn string_end<const ASCII: bool>(b: &[u8], i: usize) -> Option<usize>
     let rest = b.get(i..)?;
     let mut words = rest.chunks_exact(8);
     for (k, w) in words.by_ref().enumerate() {
-        let x = u64::from_le_bytes(w.try_into().ok()?);
-        // `(v − n × ONES) & !v & HIGHS` flags the bytes of v below n (n ≤ 0x80). With
-        // y = x ^ 0x02 per byte, the bytes of y below 0x21 are exactly `"` (0x22 → 0x20) and
-        // the control characters (a permutation of 0x00-0x1F); e = x ^ `\\` is zero exactly at
-        // backslashes. A borrow runs only upwards, from a flagged byte, so the lowest flag is
-        // exact.
-        let y = x ^ (0x02 * ONES);
-        let e = x ^ (u64::from(b'\\') * ONES);
-        let mut m = (y.wrapping_sub(0x21 * ONES) & !y) | (e.wrapping_sub(ONES) & !e);
-        if ASCII {
-            m |= x;
-        }
-        let m = m & HIGHS;
+        let m = string_stops::<ASCII>(u64::from_le_bytes(w.try_into().ok()?));
         if m != 0 {
             return Some(i + 8 * k + (m.trailing_zeros() / 8) as usize);
         }
@@ -668,6 +696,21 @@ mod tests {
                 .collect();
             for i in 0..=len {
                 check_string_end(&b, i);
+            }
+        }
+    }
+
+    #[test]
+    fn eight_digits_word() {
+        let w = |s: &[u8; 8]| eight_digits(u64::from_le_bytes(*s));
+        assert_eq!(w(b"17899879"), Some(17_899_879));
+        assert_eq!(w(b"00000000"), Some(0));
+        assert_eq!(w(b"99999999"), Some(99_999_999));
+        for pos in 0..8 {
+            for c in (0..=255u8).filter(|c| !c.is_ascii_digit()) {
+                let mut b = *b"12345678";
+                b[pos] = c;
+                assert_eq!(w(&b), None, "{b:?}");
             }
         }
     }

@@ -25,7 +25,7 @@ use polyedge_core::{
     BookSide, ConditionId, EventKind, MarketEvent, Price, Size, TokenId, UnixNanos,
 };
 
-use super::fast::{decimal, price_of, string_end};
+use super::fast::{decimal, eight_digits, load8, price_of, string_end, string_stops};
 use super::{Key, condition_at, token_at};
 
 /// Parses a trimmed, non-empty frame. `None` ⇒ not handled (nothing appended).
@@ -177,6 +177,10 @@ fn event(b: &[u8], recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<usi
 /// The index of the first non-whitespace byte at or after `i`.
 #[inline]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    // Compact frames have none: one comparison (every JSON whitespace byte is ≤ b' ').
+    if b.get(i).is_some_and(|&c| c > b' ') {
+        return i;
+    }
     while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
         i += 1;
     }
@@ -235,9 +239,32 @@ impl<'a> Cur<'a> {
     #[inline]
     fn key(&mut self) -> Option<&'a [u8]> {
         self.byte(b'"')?;
-        let key = self.string_body()?;
-        self.ws();
-        self.byte(b':')?;
+        let b = self.b;
+        let start = self.i;
+        // Keys are short: the closing quote is in the first or second word.
+        let end = match load8(b, start) {
+            Some(x) if string_stops::<true>(x) != 0 => {
+                start + (string_stops::<true>(x).trailing_zeros() / 8) as usize
+            }
+            Some(_) => match load8(b, start + 8) {
+                Some(y) if string_stops::<true>(y) != 0 => {
+                    start + 8 + (string_stops::<true>(y).trailing_zeros() / 8) as usize
+                }
+                _ => string_end::<true>(b, start + 8)?,
+            },
+            None => string_end::<true>(b, start)?,
+        };
+        if b.get(end) != Some(&b'"') {
+            return None;
+        }
+        let key = b.get(start..end)?;
+        self.i = end + 1;
+        if b.get(self.i) == Some(&b':') {
+            self.i += 1;
+        } else {
+            self.ws();
+            self.byte(b':')?;
+        }
         self.ws();
         Some(key)
     }
@@ -267,6 +294,14 @@ impl<'a> Cur<'a> {
         }
         self.byte(b'"')?;
         let start = self.i;
+        // Epoch milliseconds have 13 digits until the year 2286: two overlapping words.
+        if let (Some(hi), Some(lo)) = (load8(self.b, start), load8(self.b, start + 5))
+            && self.b.get(start + 13) == Some(&b'"')
+            && let (Some(hi), Some(lo)) = (eight_digits(hi), eight_digits(lo))
+        {
+            self.i = start + 14;
+            return Some(Some(UnixNanos::from_millis(hi * 100_000 + lo % 100_000)));
+        }
         let mut ms: u64 = 0;
         while let Some(&c) = self.b.get(self.i) {
             let d = c.wrapping_sub(b'0');
