@@ -106,34 +106,19 @@ impl Ladder {
         self.count = 0;
     }
 
-    /// Replaces the whole side with `levels` (prices already checked by [`slot`]; zero sizes
-    /// skipped; a price given twice keeps its last size). Builds the new occupancy, writes the
-    /// new sizes and zeroes only the slots that were occupied and are no longer, instead of
-    /// clearing every level and setting each one again; only the words that were or become
-    /// occupied are visited.
-    fn replace(&mut self, levels: &[Level]) {
-        let mut bits = [0u64; WORDS];
-        let (mut lo, mut hi) = (usize::MAX, 0);
-        let mut count = 0;
+    /// Replaces the whole side with the levels `plan` was made from (zero sizes skipped; a
+    /// price given twice keeps its last size). Writes the new sizes, zeroes only the slots that
+    /// were occupied and are no longer, and visits only the bitset words that were or become
+    /// occupied, instead of clearing every level and setting each one again.
+    fn replace(&mut self, levels: &[Level], plan: &Plan) {
         for l in levels {
             let size = l.size.micros();
-            if size == 0 {
-                continue;
+            if size != 0 {
+                // On the grid and in range: checked by `Plan::of`.
+                self.sizes[(l.price.micros() / GRID_MICROS) as usize] = size;
             }
-            // Checked by the caller; an unchecked price would have been refused there.
-            let Ok(i) = slot(l.price) else { continue };
-            let (w, bit) = (i / 64, 1u64 << (i % 64));
-            count += u32::from(bits[w] & bit == 0);
-            bits[w] |= bit;
-            self.sizes[i] = size;
-            lo = lo.min(i);
-            hi = hi.max(i);
         }
-        let new_span = if count == 0 {
-            (0, 0)
-        } else {
-            (lo / 64, hi / 64 + 1)
-        };
+        let new_span = plan.span();
         let (from, to) = if self.span.0 >= self.span.1 {
             new_span
         } else if new_span.0 >= new_span.1 {
@@ -141,7 +126,7 @@ impl Ladder {
         } else {
             (self.span.0.min(new_span.0), self.span.1.max(new_span.1))
         };
-        let words = self.occupied[from..to].iter_mut().zip(&bits[from..to]);
+        let words = self.occupied[from..to].iter_mut().zip(&plan.bits[from..to]);
         for (w, (old, &new)) in (from..).zip(words) {
             let mut gone = *old & !new;
             while gone != 0 {
@@ -151,8 +136,8 @@ impl Ladder {
             *old = new;
         }
         self.span = new_span;
-        self.count = count;
-        self.best = (count > 0).then_some(if self.is_bid { hi } else { lo });
+        self.count = plan.count;
+        self.best = (plan.count > 0).then_some(if self.is_bid { plan.hi } else { plan.lo });
     }
 
     fn set(&mut self, idx: usize, size: u64) {
@@ -234,6 +219,51 @@ impl Ladder {
         LadderIter {
             ladder: self,
             next: self.best,
+        }
+    }
+}
+
+/// The occupancy a snapshot side will have, worked out (and its prices checked) before the
+/// book is touched.
+struct Plan {
+    bits: [u64; WORDS],
+    lo: usize,
+    hi: usize,
+    count: u32,
+}
+
+impl Plan {
+    /// The plan of one side's levels (zero sizes skipped).
+    ///
+    /// # Errors
+    /// [`BookError`] for the first price off the grid or outside (0, 1).
+    fn of(levels: &[Level]) -> Result<Plan, BookError> {
+        let mut p = Plan {
+            bits: [0; WORDS],
+            lo: usize::MAX,
+            hi: 0,
+            count: 0,
+        };
+        for l in levels {
+            let i = slot(l.price)?;
+            if l.size.is_zero() {
+                continue;
+            }
+            let (w, bit) = (i / 64, 1u64 << (i % 64));
+            p.count += u32::from(p.bits[w] & bit == 0);
+            p.bits[w] |= bit;
+            p.lo = p.lo.min(i);
+            p.hi = p.hi.max(i);
+        }
+        Ok(p)
+    }
+
+    /// The words holding the levels (empty when there are none).
+    fn span(&self) -> (usize, usize) {
+        if self.count == 0 {
+            (0, 0)
+        } else {
+            (self.lo / 64, self.hi / 64 + 1)
         }
     }
 }
@@ -383,11 +413,10 @@ impl OrderBook {
                 got: snap.token,
             });
         }
-        for l in snap.bids.iter().chain(&snap.asks) {
-            slot(l.price)?;
-        }
-        self.bids.replace(&snap.bids);
-        self.asks.replace(&snap.asks);
+        let bids = Plan::of(&snap.bids)?;
+        let asks = Plan::of(&snap.asks)?;
+        self.bids.replace(&snap.bids, &bids);
+        self.asks.replace(&snap.asks, &asks);
         if let Some(t) = snap.tick_size {
             self.tick = Some(t);
         }

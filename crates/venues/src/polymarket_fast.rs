@@ -261,6 +261,28 @@ pub(super) fn decimal(b: &[u8], i: usize) -> Option<(u64, usize)> {
     Some((v * POW10[6 - k], i + m))
 }
 
+/// [`decimal`] with a shortcut for the usual price shapes `0.d` and `0.dd` (the venue's cent
+/// tick); anything else goes through [`decimal`].
+#[inline]
+pub(super) fn price_decimal(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    if let Some(&[b'0', b'.', d1, d2, d3, ..]) = b.get(i..) {
+        let (d1, d2) = (
+            u64::from(d1.wrapping_sub(b'0')),
+            u64::from(d2.wrapping_sub(b'0')),
+        );
+        if d1 <= 9 {
+            // `decimal` stops at the first non-digit just the same.
+            if d2 > 9 {
+                return Some((d1 * 100_000, i + 3));
+            }
+            if !d3.is_ascii_digit() {
+                return Some(((d1 * 10 + d2) * 10_000, i + 4));
+            }
+        }
+    }
+    decimal(b, i)
+}
+
 /// The eight bytes at `i` as a little-endian word (first byte lowest), if there are eight.
 #[inline]
 pub(super) fn load8(b: &[u8], i: usize) -> Option<u64> {
@@ -712,6 +734,29 @@ mod tests {
                 b[pos] = c;
                 assert_eq!(w(&b), None, "{b:?}");
             }
+        }
+    }
+
+    #[test]
+    fn price_shortcut_agrees_with_decimal() {
+        let mut rng = Rng(0x0123_4567_89AB_CDEF);
+        let alphabet = b"0123456789.\"x";
+        for _ in 0..200_000 {
+            let len = rng.below(9);
+            let mut b: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len())])
+                .collect();
+            if rng.below(2) == 0 {
+                b.splice(0..0, *b"0.");
+            }
+            assert_eq!(price_decimal(&b, 0), decimal(&b, 0), "{b:?}");
+        }
+        for s in ["0.53\"", "0.5\"", "0.535\"", "0.\"", "0.5", "1\"", "0.53x"] {
+            assert_eq!(
+                price_decimal(s.as_bytes(), 0),
+                decimal(s.as_bytes(), 0),
+                "{s}"
+            );
         }
     }
 

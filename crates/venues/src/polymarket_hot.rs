@@ -20,12 +20,16 @@
 //! What it accepts it converts exactly as the serde path's `convert` does: the tests compare the
 //! two on every real frame and on random mutations.
 
+use std::cell::RefCell;
+
 use polyedge_core::event::{BookDelta, BookSnapshot, Level};
 use polyedge_core::{
     BookSide, ConditionId, EventKind, MarketEvent, Price, Size, TokenId, UnixNanos,
 };
 
-use super::fast::{decimal, eight_digits, load8, price_of, string_end, string_stops};
+use super::fast::{
+    decimal, eight_digits, load8, price_decimal, price_of, string_end, string_stops,
+};
 use super::{Key, condition_at, token_at};
 
 /// Parses a trimmed, non-empty frame. `None` ⇒ not handled (nothing appended).
@@ -55,6 +59,60 @@ const BOOK_KEYS: u16 =
 /// Keys a current-schema `price_change` may carry here.
 const CHANGE_KEYS: u16 = MARKET | PRICE_CHANGES | TIMESTAMP | EVENT_TYPE;
 
+/// A key written compactly, `name":` after its opening quote: the first eight of those bytes as
+/// a little-endian word (`mask` covers the ones that exist) and the bytes after them.
+struct Pat {
+    name: &'static [u8],
+    word: u64,
+    mask: u64,
+    tail: &'static [u8],
+    len: usize,
+}
+
+/// The [`Pat`] of `name` given as `name":`.
+const fn pat(name_colon: &'static [u8]) -> Pat {
+    let (mut word, mut mask, mut k) = (0u64, 0u64, 0);
+    while k < name_colon.len() && k < 8 {
+        word |= (name_colon[k] as u64) << (8 * k);
+        mask |= 0xFF << (8 * k);
+        k += 1;
+    }
+    let (name, _) = name_colon.split_at(name_colon.len() - 2);
+    let (_, tail) = name_colon.split_at(k);
+    Pat {
+        name,
+        word,
+        mask,
+        tail,
+        len: name_colon.len(),
+    }
+}
+
+/// Top-level keys, the price_change ones first.
+const TOP_KEYS: [Pat; 10] = [
+    pat(b"market\":"),
+    pat(b"price_changes\":"),
+    pat(b"timestamp\":"),
+    pat(b"event_type\":"),
+    pat(b"asset_id\":"),
+    pat(b"hash\":"),
+    pat(b"bids\":"),
+    pat(b"asks\":"),
+    pat(b"tick_size\":"),
+    pat(b"last_trade_price\":"),
+];
+
+/// `price_changes[]` entry keys, in the venue's order.
+const ENTRY_KEYS: [Pat; 7] = [
+    pat(b"asset_id\":"),
+    pat(b"price\":"),
+    pat(b"size\":"),
+    pat(b"side\":"),
+    pat(b"hash\":"),
+    pat(b"best_bid\":"),
+    pat(b"best_ask\":"),
+];
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Type {
     Book,
@@ -71,7 +129,10 @@ fn event(b: &[u8], recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<usi
     let (mut bids, mut asks, mut tick, mut last) = (None, None, None, None);
     let mut kind = None;
     loop {
-        let key = c.key()?;
+        let key = match c.quick_key(&TOP_KEYS) {
+            Some(k) => k,
+            None => c.key()?,
+        };
         let bit = match key {
             b"market" => {
                 market = Some(c.condition()?);
@@ -174,6 +235,11 @@ fn event(b: &[u8], recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<usi
     Some(out.len() - start)
 }
 
+thread_local! {
+    /// The levels of the side being read (reused; see [`Cur::levels`]).
+    static LEVELS: RefCell<Vec<Level>> = const { RefCell::new(Vec::new()) };
+}
+
 /// The index of the first non-whitespace byte at or after `i`.
 #[inline]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -233,6 +299,26 @@ impl<'a> Cur<'a> {
         }
         self.i = end + 1;
         self.b.get(start..end)
+    }
+
+    /// One of `pats` written compactly at the cursor (on the opening quote): its name, with
+    /// the key, its colon and any whitespace after it consumed. `None` (nothing consumed) for
+    /// any other key or spelling; [`key`](Self::key) reads those.
+    #[inline]
+    fn quick_key(&mut self, pats: &[Pat]) -> Option<&'static [u8]> {
+        let b = self.b;
+        if b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let x = load8(b, self.i + 1)?;
+        for p in pats {
+            if x & p.mask == p.word && b.get(self.i + 9..)?.starts_with(p.tail) {
+                self.i += 1 + p.len;
+                self.ws();
+                return Some(p.name);
+            }
+        }
+        None
     }
 
     /// A key and its colon; the cursor is left on the value.
@@ -399,39 +485,40 @@ impl<'a> Cur<'a> {
             self.i += 1;
             return Some(Vec::new());
         }
-        // A compact level takes 30-40 bytes: enough room for the rest of the frame as levels,
-        // trimmed to size at the end.
-        let mut levels = Vec::with_capacity(((self.b.len() - self.i) / 30).clamp(4, 2048));
-        let b = self.b;
-        let mut i = self.i;
-        loop {
-            if !b.get(i..)?.starts_with(HEAD) {
-                return None;
+        // Read into a per-thread buffer, then copied out reversed (best-first) into a vector
+        // of exactly the right size: one allocation, no growth, no separate reversal.
+        LEVELS.with(|buf| {
+            let mut buf = buf.try_borrow_mut().ok()?;
+            buf.clear();
+            let b = self.b;
+            let mut i = self.i;
+            loop {
+                if !b.get(i..)?.starts_with(HEAD) {
+                    return None;
+                }
+                let (price, j) = price_decimal(b, i + HEAD.len())?;
+                if !b.get(j..)?.starts_with(MID) {
+                    return None;
+                }
+                let (size, j) = decimal(b, j + MID.len())?;
+                if b.get(j..j + 2)? != br#""}"# {
+                    return None;
+                }
+                buf.push(Level {
+                    price: price_of(price)?,
+                    size: Size::from_micros(size),
+                });
+                // The separator, with optional whitespace around it.
+                i = skip_ws(b, j + 2);
+                match *b.get(i)? {
+                    b',' => i = skip_ws(b, i + 1),
+                    b']' => break,
+                    _ => return None,
+                }
             }
-            let (price, j) = decimal(b, i + HEAD.len())?;
-            if !b.get(j..)?.starts_with(MID) {
-                return None;
-            }
-            let (size, j) = decimal(b, j + MID.len())?;
-            if b.get(j..j + 2)? != br#""}"# {
-                return None;
-            }
-            levels.push(Level {
-                price: price_of(price)?,
-                size: Size::from_micros(size),
-            });
-            // The separator, with optional whitespace around it.
-            i = skip_ws(b, j + 2);
-            match *b.get(i)? {
-                b',' => i = skip_ws(b, i + 1),
-                b']' => break,
-                _ => return None,
-            }
-        }
-        self.i = i + 1;
-        levels.reverse();
-        levels.shrink_to_fit();
-        Some(levels)
+            self.i = i + 1;
+            Some(buf.iter().rev().copied().collect())
+        })
     }
 
     /// A `price_changes` array: its entries are appended to `out` as [`BookDelta`]s whose
@@ -468,7 +555,11 @@ impl<'a> Cur<'a> {
         // serde's derive refuses a repeated field (even after a `null`) and ignores unknown ones.
         let mut seen = 0u8;
         loop {
-            let bit = match self.key()? {
+            let key = match self.quick_key(&ENTRY_KEYS) {
+                Some(k) => k,
+                None => self.key()?,
+            };
+            let bit = match key {
                 b"asset_id" => {
                     token = Some(self.token()?);
                     1
