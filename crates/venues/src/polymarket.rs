@@ -17,6 +17,15 @@
 //! `venue_ns` is the event's `timestamp` (epoch milliseconds, a string or a JSON integer) when
 //! present.
 //!
+//! Forward compatibility: the venue adds event types over time. In an array-wrapped frame, an
+//! element whose `event_type` is not in the table above, or that is not a JSON object at all, is
+//! skipped — whatever its other fields hold — and counted, and the frame's known events are
+//! kept ([`parse_with_skips`] returns the count and the first unknown type; [`parse`] adds it to a
+//! per-thread total, [`skipped_elements`]). A frame with no known element (a single unknown
+//! event, or an array of unknown elements only) is still [`ParseError::UnknownEvent`] (or
+//! [`ParseError::Json`] when no element is an object), which callers count per stream. Unknown
+//! fields of known events have always been ignored.
+//!
 //! Prices must be decimal strings in `[0, 1]` on the venue's finest grid (0.0001); sizes decimal
 //! strings ≥ 0 with at most 6 decimals; token ids decimal uint256 strings; condition ids `0x` + 64
 //! hex digits. Errors name the offending field with a dotted path (`price_changes[1].price`,
@@ -66,17 +75,20 @@ mod hot;
 /// `recv_ns` (ns since the Unix epoch) becomes every event's `recv_ns`; `venue_ns` is the
 /// event's `timestamp` (epoch ms) when present. Returns the number of events appended.
 /// Empty (all-whitespace) frames, the `PONG` heartbeat answer and an empty JSON array append
-/// nothing and return `Ok(0)`.
+/// nothing and return `Ok(0)`. Unknown elements of an array-wrapped frame are skipped and added
+/// to this thread's [`skipped_elements`] total (see the module docs); [`parse_with_skips`] reports
+/// them per frame instead.
 ///
 /// # Errors
 /// Nothing is appended on error.
-/// - [`ParseError::Json`]: not valid JSON (truncated, bad syntax, trailing bytes), a frame or
-///   array item that is not an object, a duplicate key, or an item of a nested array
-///   (`bids[i]`, `price_changes[i]`) that is not an object.
+/// - [`ParseError::Json`]: not valid JSON (truncated, bad syntax, trailing bytes), a frame that
+///   is not an object or array, an array none of whose elements is an object, a duplicate key,
+///   or an item of a nested array (`bids[i]`, `price_changes[i]`) that is not an object.
 /// - [`ParseError::MissingField`]: a required top-level field (`event_type`, `asset_id`,
 ///   `market`, …) is absent. Absent fields inside `price_changes[i]` / `bids[i]` and in events of
 ///   an array-wrapped frame are reported as [`ParseError::BadField`] with the full path instead.
-/// - [`ParseError::UnknownEvent`]: an `event_type` this parser does not know.
+/// - [`ParseError::UnknownEvent`]: an `event_type` this parser does not know, when the frame has
+///   no known event (the first unknown type is named).
 /// - [`ParseError::BadField`]: a field of the wrong JSON type (e.g. a price given as an object or
 ///   a number) or with an unacceptable value: price outside `[0, 1]` or off the 0.0001 grid,
 ///   negative or over-precise size, malformed token/condition id, side other than `BUY`/`SELL`,
@@ -90,21 +102,112 @@ pub fn parse(
     if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
         return Ok(0);
     }
+    // The hot path (single objects, so nothing to skip) before any bookkeeping.
     if let Some(n) = hot::parse(frame, recv_ns, out) {
         return Ok(n);
     }
+    let p = parse_cold(frame, recv_ns, out)?;
+    if p.skipped > 0 {
+        record_skips(&p);
+    }
+    Ok(p.events)
+}
+
+/// What one frame gave: events appended and unknown elements skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// Events appended to `out`.
+    pub events: usize,
+    /// Elements of an array-wrapped frame skipped because their `event_type` is unknown or they
+    /// are not JSON objects (see the module docs).
+    pub skipped: u64,
+    /// The first skipped element's `event_type`, if it had one.
+    pub skipped_type: Option<String>,
+}
+
+impl Parsed {
+    fn events(events: usize) -> Parsed {
+        Parsed {
+            events,
+            ..Parsed::default()
+        }
+    }
+
+    /// Counts one skipped element.
+    fn skip(&mut self, event_type: Option<String>) {
+        self.skipped += 1;
+        if self.skipped_type.is_none() {
+            self.skipped_type = event_type;
+        }
+    }
+}
+
+/// [`parse`], reporting the frame's skipped unknown elements in the result instead of adding
+/// them to the per-thread total.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_with_skips(
+    frame: &[u8],
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
+    let frame = frame.trim_ascii();
+    if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
+        return Ok(Parsed::default());
+    }
+    if let Some(n) = hot::parse(frame, recv_ns, out) {
+        return Ok(Parsed::events(n));
+    }
+    parse_cold(frame, recv_ns, out)
+}
+
+/// A trimmed, non-empty frame the hot path did not take: the general fast path, then serde.
+fn parse_cold(
+    frame: &[u8],
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
     // Validating UTF-8 once for the whole frame is cheaper than serde_json's per-string check.
     let frame = std::str::from_utf8(frame)
         .map_err(|e| ParseError::Json(format!("frame is not UTF-8: {e}")))?;
-    if let Some(n) = fast::parse(frame, recv_ns, out) {
-        return Ok(n);
+    if let Some(p) = fast::parse(frame, recv_ns, out) {
+        return Ok(p);
     }
     parse_json(frame, recv_ns, out)
 }
 
+thread_local! {
+    static SKIPPED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static LAST_SKIPPED_TYPE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn record_skips(p: &Parsed) {
+    SKIPPED.with(|c| c.set(c.get() + p.skipped));
+    if let Some(t) = &p.skipped_type {
+        LAST_SKIPPED_TYPE.with(|l| {
+            if let Ok(mut l) = l.try_borrow_mut() {
+                l.clone_from(&Some(t.clone()));
+            }
+        });
+    }
+}
+
+/// Unknown elements that [`parse`] has skipped on this thread so far (a running total; see the
+/// module docs). Read it just before and after a parse, on the same thread, and log the
+/// difference with the stream's name, or read it periodically.
+pub fn skipped_elements() -> u64 {
+    SKIPPED.with(std::cell::Cell::get)
+}
+
+/// The `event_type` of the last unknown element [`parse`] skipped on this thread, if any had one.
+pub fn last_skipped_type() -> Option<String> {
+    LAST_SKIPPED_TYPE.with(|l| l.try_borrow().ok().and_then(|l| l.clone()))
+}
+
 /// [`parse`] without the hand-written fast path: every frame goes through serde_json. Same
-/// contract and results as [`parse`]; exposed so that tests can check the two against each
-/// other.
+/// contract and results as [`parse`] (it does not touch the per-thread skip total); exposed so
+/// that tests can check the two against each other.
 ///
 /// # Errors
 /// As [`parse`].
@@ -114,9 +217,22 @@ pub fn parse_serde(
     recv_ns: UnixNanos,
     out: &mut Vec<MarketEvent>,
 ) -> Result<usize, ParseError> {
+    parse_serde_with_skips(frame, recv_ns, out).map(|p| p.events)
+}
+
+/// [`parse_with_skips`] without the hand-written fast path (for tests).
+///
+/// # Errors
+/// As [`parse`].
+#[doc(hidden)]
+pub fn parse_serde_with_skips(
+    frame: &[u8],
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
     let frame = frame.trim_ascii();
     if frame.is_empty() || frame.eq_ignore_ascii_case(b"PONG") {
-        return Ok(0);
+        return Ok(Parsed::default());
     }
     let frame = std::str::from_utf8(frame)
         .map_err(|e| ParseError::Json(format!("frame is not UTF-8: {e}")))?;
@@ -140,7 +256,7 @@ pub fn parse_fast_only(
     if let Some(n) = hot::parse(frame, recv_ns, out) {
         return Some(n);
     }
-    fast::parse(std::str::from_utf8(frame).ok()?, recv_ns, out)
+    fast::parse(std::str::from_utf8(frame).ok()?, recv_ns, out).map(|p| p.events)
 }
 
 /// Only the hot path of [`parse`] (single `book` and `price_change` objects): `Some(n)` when it
@@ -164,33 +280,125 @@ fn parse_json(
     frame: &str,
     recv_ns: UnixNanos,
     out: &mut Vec<MarketEvent>,
-) -> Result<usize, ParseError> {
+) -> Result<Parsed, ParseError> {
     let before = out.len();
-    let mut failure = None;
-    let mut de = serde_json::Deserializer::from_str(frame);
     let res = if frame.starts_with('[') {
-        de.deserialize_seq(FrameVisitor {
-            recv_ns,
-            out: &mut *out,
-            failure: &mut failure,
-        })
+        parse_array(frame, recv_ns, out)
     } else {
-        EventSeed {
-            at: At::TOP,
-            recv_ns,
-            out: &mut *out,
-            failure: &mut failure,
-        }
-        .deserialize(&mut de)
-    }
-    .and_then(|()| de.end());
+        // An unknown event is reported as such even when its fields would not parse.
+        parse_object(frame, At::TOP, recv_ns, out)
+            .map(|()| Parsed::default())
+            .map_err(|e| match element(frame) {
+                Element::Unknown(Some(t)) => ParseError::UnknownEvent(t),
+                _ => e,
+            })
+    };
     match res {
-        Ok(()) => Ok(out.len() - before),
+        Ok(mut p) => {
+            p.events = out.len() - before;
+            Ok(p)
+        }
         Err(e) => {
             out.truncate(before);
-            // A conversion error is smuggled through serde as a placeholder; report the real one.
-            Err(failure.unwrap_or_else(|| e.into()))
+            Err(e)
         }
+    }
+}
+
+/// One event object (`text` is the whole JSON value), converted and appended to `out`.
+fn parse_object(
+    text: &str,
+    at: At,
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<(), ParseError> {
+    let mut failure = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    EventSeed {
+        at,
+        recv_ns,
+        out,
+        failure: &mut failure,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
+    // A conversion error is smuggled through serde as a placeholder; report the real one.
+    .map_err(|e| failure.unwrap_or_else(|| e.into()))
+}
+
+/// An array-wrapped frame: each element is classified first, so that an unknown one is skipped
+/// whatever its fields hold (serde_json checks the whole array's syntax first).
+fn parse_array(
+    frame: &str,
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<Parsed, ParseError> {
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(frame)?;
+    let mut p = Parsed::default();
+    let mut known = 0;
+    for (i, item) in items.iter().enumerate() {
+        let text = item.get();
+        match element(text) {
+            Element::Event => {
+                let at = At {
+                    item: Some(i),
+                    list: None,
+                };
+                parse_object(text, at, recv_ns, out)?;
+                known += 1;
+            }
+            Element::Unknown(event_type) => p.skip(event_type),
+        }
+    }
+    if known == 0 && p.skipped > 0 {
+        return Err(match p.skipped_type {
+            Some(t) => ParseError::UnknownEvent(t),
+            None => ParseError::Json(format!(
+                "no market-channel event object in the array ({} elements of other JSON types)",
+                p.skipped
+            )),
+        });
+    }
+    Ok(p)
+}
+
+/// What an element of an array-wrapped frame is.
+enum Element {
+    /// An object to parse as an event (a known or missing `event_type`; errors are reported
+    /// by the parse).
+    Event,
+    /// Skipped: an object with this unknown `event_type`, or (`None`) not an object.
+    Unknown(Option<String>),
+}
+
+/// The `event_type` values this parser knows.
+const KNOWN_EVENTS: [&str; 7] = [
+    "book",
+    "price_change",
+    "last_trade_price",
+    "tick_size_change",
+    "best_bid_ask",
+    "new_market",
+    "market_resolved",
+];
+
+fn element(text: &str) -> Element {
+    /// Only the event type; every other field ignored.
+    #[derive(Deserialize)]
+    struct TypeOnly<'a> {
+        #[serde(borrow, default)]
+        event_type: Scalar<'a>,
+    }
+    if !text.starts_with('{') {
+        return Element::Unknown(None);
+    }
+    match serde_json::from_str::<TypeOnly<'_>>(text) {
+        Ok(t) => match t.event_type.as_str() {
+            Some(name) if !KNOWN_EVENTS.contains(&name) => Element::Unknown(Some(name.to_owned())),
+            _ => Element::Event,
+        },
+        // A duplicate `event_type`, say: the full parse reports it.
+        Err(_) => Element::Event,
     }
 }
 
@@ -626,40 +834,6 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
             *self.failure = Some(e);
             de::Error::custom("invalid event")
         })
-    }
-}
-
-/// Reads an array-wrapped frame, converting each event as it is read.
-struct FrameVisitor<'o> {
-    recv_ns: UnixNanos,
-    out: &'o mut Vec<MarketEvent>,
-    failure: &'o mut Option<ParseError>,
-}
-
-impl<'de> Visitor<'de> for FrameVisitor<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of market-channel event objects")
-    }
-
-    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        let mut i = 0;
-        loop {
-            let seed = EventSeed {
-                at: At {
-                    item: Some(i),
-                    list: None,
-                },
-                recv_ns: self.recv_ns,
-                out: &mut *self.out,
-                failure: &mut *self.failure,
-            };
-            if seq.next_element_seed(seed)?.is_none() {
-                return Ok(());
-            }
-            i += 1;
-        }
     }
 }
 
@@ -1260,6 +1434,10 @@ fn convert(
     out: &mut Vec<MarketEvent>,
 ) -> Result<(), ParseError> {
     let kind = at.req_str(&ev.event_type, "event_type")?;
+    // An unknown event is reported as such whatever its other fields hold.
+    if !KNOWN_EVENTS.contains(&kind) {
+        return Err(ParseError::UnknownEvent(kind.to_owned()));
+    }
     let venue_ns = at.opt_millis(&ev.timestamp, "timestamp")?;
     if kind == "price_change"
         && let Some(changes) = ev.price_changes.take()

@@ -16,25 +16,28 @@ use polyedge_core::book::GRID_MICROS;
 use polyedge_core::event::{BookDelta, Level};
 use polyedge_core::{BookSide, ConditionId, EventKind, MarketEvent, Price, Size, UnixNanos};
 
-use super::{At, Changes, Key, Levels, RawEvent, Scalar, Seq, cached_token, convert};
+use super::{At, Changes, Key, Levels, Parsed, RawEvent, Scalar, Seq, cached_token, convert};
+use crate::ParseError;
 
 /// Parses a trimmed, non-empty, UTF-8 frame. `None` ⇒ not handled (nothing appended); the
 /// caller falls back to serde_json.
-pub(super) fn parse(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<usize> {
+pub(super) fn parse(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<Parsed> {
     let before = out.len();
-    let res = frame_events(frame, recv_ns, out);
-    if res.is_none() {
+    let Some(mut p) = frame_events(frame, recv_ns, out) else {
         out.truncate(before);
-    }
-    res.map(|()| out.len() - before)
+        return None;
+    };
+    p.events = out.len() - before;
+    Some(p)
 }
 
-fn frame_events(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<()> {
+fn frame_events(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<Parsed> {
     let mut sc = Scan {
         s: frame,
         b: frame.as_bytes(),
         i: 0,
     };
+    let mut p = Parsed::default();
     if sc.peek()? == b'[' {
         sc.i += 1;
         sc.ws();
@@ -42,12 +45,18 @@ fn frame_events(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> 
             sc.i += 1;
         } else {
             let mut item = 0;
+            let mut known = 0;
             loop {
                 let at = At {
                     item: Some(item),
                     list: None,
                 };
-                event(&mut sc, at, recv_ns, out)?;
+                // An element of an unknown type is skipped (see the parser's docs); one that is
+                // not an object is left to serde.
+                match event(&mut sc, at, recv_ns, out)? {
+                    Event::Known => known += 1,
+                    Event::Unknown(t) => p.skip(Some(t)),
+                }
                 item += 1;
                 sc.ws();
                 match sc.next()? {
@@ -56,16 +65,33 @@ fn frame_events(frame: &str, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> 
                     _ => return None,
                 }
             }
+            // Nothing known: serde reports the error.
+            if known == 0 {
+                return None;
+            }
         }
-    } else {
-        event(&mut sc, At::TOP, recv_ns, out)?;
+    } else if let Event::Unknown(_) = event(&mut sc, At::TOP, recv_ns, out)? {
+        return None;
     }
     sc.ws();
-    (sc.i == sc.b.len()).then_some(())
+    (sc.i == sc.b.len()).then_some(p)
+}
+
+/// What [`event`] read.
+enum Event {
+    /// A known event, converted and appended.
+    Known,
+    /// An event of this unknown type: nothing appended.
+    Unknown(String),
 }
 
 /// One event object at the cursor (no leading whitespace), converted and appended to `out`.
-fn event(sc: &mut Scan<'_>, at: At, recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Option<()> {
+fn event(
+    sc: &mut Scan<'_>,
+    at: At,
+    recv_ns: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Option<Event> {
     let start = out.len();
     let mut ev = RawEvent::default();
     sc.object(|sc, key| {
@@ -134,7 +160,14 @@ fn event(sc: &mut Scan<'_>, at: At, recv_ns: UnixNanos, out: &mut Vec<MarketEven
         *slot = sc.scalar()?;
         Some(())
     })?;
-    convert(&mut ev, at, recv_ns, start, out).ok()
+    match convert(&mut ev, at, recv_ns, start, out) {
+        Ok(()) => Some(Event::Known),
+        Err(ParseError::UnknownEvent(t)) => {
+            out.truncate(start);
+            Some(Event::Unknown(t))
+        }
+        Err(_) => None,
+    }
 }
 
 /// A `bids`/`asks` array, best-first.

@@ -827,11 +827,113 @@ fn error_in_array_frame_names_the_item_and_appends_nothing() {
     let mut bad = good.clone();
     bad[1].as_object_mut().unwrap().remove("asset_id");
     assert_bad(&parse_err(&bad.to_string()), "[1].asset_id", "missing");
+    // An element of an unknown type is no error: it is skipped, the known one kept.
+    let mut mixed = good.clone();
+    mixed[1]["event_type"] = "bookz".into();
+    let p = with_skips(&mixed.to_string()).unwrap();
+    assert_eq!((p.0.len(), p.1.skipped), (1, 1));
+    // Unknown elements only: nothing known to keep, an error as before.
     let mut bad = good;
-    bad[1]["event_type"] = "bookz".into();
+    bad[0]["event_type"] = "bookz".into();
+    bad[1]["event_type"] = "booky".into();
     assert_eq!(
         parse_err(&bad.to_string()),
         ParseError::UnknownEvent("bookz".into())
+    );
+}
+
+/// `parse_with_skips` and its serde-only twin agree; returns the events and the report.
+fn with_skips(frame: &str) -> Result<(Vec<MarketEvent>, polymarket::Parsed), ParseError> {
+    let mut out = Vec::new();
+    let mut serde_out = Vec::new();
+    let fast = polymarket::parse_with_skips(frame.as_bytes(), RECV, &mut out);
+    let serde = polymarket::parse_serde_with_skips(frame.as_bytes(), RECV, &mut serde_out);
+    assert_eq!(fast, serde, "{frame}");
+    assert_eq!(out, serde_out, "{frame}");
+    fast.map(|p| {
+        assert_eq!(p.events, out.len());
+        (out, p)
+    })
+}
+
+#[test]
+fn mixed_frame_keeps_known_events_and_counts_unknown_elements() {
+    let change = fixture("price_change_2024-10_real.json");
+    let trade = fixture("last_trade_price_2024-08_real.json");
+    let change: serde_json::Value = serde_json::from_slice(&change).unwrap();
+    let trade: serde_json::Value = serde_json::from_slice(&trade).unwrap();
+    // A new event type whose fields would be errors in a known event (a float timestamp, bids
+    // of the wrong shape, nested objects, a price_changes entry that is not an object), a bare
+    // number and a string element.
+    let novel = serde_json::json!({
+        "event_type": "order_book_v9",
+        "market": "not a condition id",
+        "timestamp": 1.5,
+        "bids": {"levels": [[0.5, 10]]},
+        "price_changes": [7],
+        "extra": {"nested": [1, 2, {"x": null}]}
+    });
+    let frame = serde_json::json!([change, novel, 42, "hello", trade]).to_string();
+
+    let expected: Vec<MarketEvent> = [change.to_string(), trade.to_string()]
+        .iter()
+        .flat_map(|f| parse(f.as_bytes()).unwrap())
+        .collect();
+    assert!(expected.len() >= 2);
+
+    let (events, report) = with_skips(&frame).unwrap();
+    assert_eq!(
+        events, expected,
+        "the known events, in order, as parsed alone"
+    );
+    assert_eq!(report.skipped, 3);
+    assert_eq!(report.skipped_type.as_deref(), Some("order_book_v9"));
+
+    // `parse` adds the skips to this thread's total.
+    let before = polymarket::skipped_elements();
+    assert_eq!(parse(frame.as_bytes()).unwrap(), expected);
+    // (`parse` above ran twice: directly and through `Feed::parse`.)
+    assert_eq!(polymarket::skipped_elements() - before, 6);
+    assert_eq!(
+        polymarket::last_skipped_type().as_deref(),
+        Some("order_book_v9")
+    );
+
+    // Compact and pretty-printed forms agree.
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&frame).unwrap())
+            .unwrap();
+    assert_eq!(with_skips(&pretty).unwrap(), (expected.clone(), report));
+
+    // A single unknown event, or elements of unknown types or shapes only, keep their errors.
+    assert_eq!(
+        parse_err(&novel.to_string()),
+        ParseError::UnknownEvent("order_book_v9".into())
+    );
+    assert_eq!(
+        parse_err(&serde_json::json!([novel, 42]).to_string()),
+        ParseError::UnknownEvent("order_book_v9".into())
+    );
+    assert!(matches!(
+        parse_err(r#"[42, "x", [1]]"#),
+        ParseError::Json(m) if m.contains("no market-channel event object")
+    ));
+    // A malformed known event still fails the whole frame: skipping is for unknown elements
+    // only, never for bad data.
+    let mut bad_trade = trade.clone();
+    bad_trade["price"] = "1.5".into();
+    assert_bad(
+        &parse_err(&serde_json::json!([change, novel, bad_trade]).to_string()),
+        "[2].price",
+        "outside",
+    );
+    // A known event without its type is malformed, not unknown.
+    let mut untyped = trade;
+    untyped.as_object_mut().unwrap().remove("event_type");
+    assert_bad(
+        &parse_err(&serde_json::json!([change, untyped]).to_string()),
+        "[1].event_type",
+        "missing",
     );
 }
 

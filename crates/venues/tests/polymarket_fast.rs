@@ -73,6 +73,12 @@ fn same(frame: &[u8], what: &str) -> bool {
     let fast = run(polymarket::parse, frame);
     let serde = run(polymarket::parse_serde, frame);
     assert_eq!(fast, serde, "{what}: {}", String::from_utf8_lossy(frame));
+    // The reports of skipped unknown elements agree too.
+    assert_eq!(
+        polymarket::parse_with_skips(frame, RECV, &mut Vec::new()),
+        polymarket::parse_serde_with_skips(frame, RECV, &mut Vec::new()),
+        "{what}"
+    );
     hot(frame, what);
     let mut out = Vec::new();
     if let Some(n) = polymarket::parse_fast_only(frame, RECV, &mut out) {
@@ -253,6 +259,19 @@ fn edge_shapes_identical() {
         (&format!(" [ {BOOK} , {BOOK} ] "), true),
         ("[]", true),
         ("[ ]", true),
+        // Elements of an unknown type are skipped beside known ones (by the fast path when it
+        // can read them, else by serde); unknown-only arrays are errors.
+        (
+            &format!(r#"[{BOOK},{{"event_type":"novel","a":"b"}}]"#),
+            true,
+        ),
+        (
+            &format!(r#"[{{"event_type":"novel","a":{{"b":[1]}}}},{BOOK}]"#),
+            false,
+        ),
+        (&format!(r#"[{BOOK},42,"x",null]"#), false),
+        (r#"[{"event_type":"novel"},{"event_type":"newer"}]"#, false),
+        (r#"{"event_type":"novel","timestamp":1.5}"#, false),
         ("PONG", true),
         ("", true),
         (&BOOK.replace(',', " ,\n\t\r"), true),
@@ -411,6 +430,12 @@ fn seeds() -> &'static [Vec<u8>] {
             first_book().to_vec(),
             sample()[1000].clone(),
             rsahn_price_change(),
+            // A batch with an element of an unknown type between known ones.
+            format!(
+                r#"[{BOOK},{{"event_type":"novel","market":"m","timestamp":"1"}},{}]"#,
+                String::from_utf8(rsahn_price_change()).unwrap()
+            )
+            .into_bytes(),
         ];
         for e in std::fs::read_dir(WS_MARKET).unwrap() {
             let bytes = std::fs::read(e.unwrap().path()).unwrap();
@@ -481,6 +506,10 @@ proptest! {
         let fast = run(polymarket::parse, &frame);
         let serde = run(polymarket::parse_serde, &frame);
         prop_assert_eq!(&fast, &serde);
+        prop_assert_eq!(
+            polymarket::parse_with_skips(&frame, RECV, &mut Vec::new()),
+            polymarket::parse_serde_with_skips(&frame, RECV, &mut Vec::new())
+        );
         let mut out = Vec::new();
         if polymarket::parse_fast_only(&frame, RECV, &mut out).is_some() {
             prop_assert_eq!(Ok(out), serde.clone());
