@@ -9,6 +9,8 @@
 #   REPS          repetitions                      (default: 3)
 #   VARIANTS      hftbacktest variants             (default: local,exch+local)
 #   TOKENS        most-recorded | all              (default: most-recorded)
+#   POLYEDGE_BASELINE  another polyedge binary (e.g. built from an earlier commit) whose
+#                 backtest is timed in the same run; POLYEDGE_BASELINE_LABEL names it
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -64,4 +66,5 @@ echo "== side by side ($REPS repetitions)"
 "$VENV/bin/python" "$ROOT/bench/anchors/side_by_side.py" \
     --events "$EVENTS" --conversion "$CONV" \
     --polyedge "$BIN/polyedge" --recording "$REC" \
-    --reps "$REPS" --variants "$VARIANTS"
+    --reps "$REPS" --variants "$VARIANTS" \
+    ${POLYEDGE_BASELINE:+--baseline "$POLYEDGE_BASELINE" --baseline-label "${POLYEDGE_BASELINE_LABEL:-baseline}"}

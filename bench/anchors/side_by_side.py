@@ -132,6 +132,11 @@ def main():
     ap.add_argument("--recording", required=True, help="the recording the events came from")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--variants", default="local,exch+local")
+    ap.add_argument(
+        "--baseline",
+        help="another polyedge binary (e.g. an earlier commit's) whose backtest is timed in the same run",
+    )
+    ap.add_argument("--baseline-label", default="baseline")
     args = ap.parse_args()
     variants = args.variants.split(",")
 
@@ -178,9 +183,13 @@ def main():
 
     times = {f"hftbacktest [{v}]": [] for v in variants}
     builds = {v: [] for v in variants}
-    times["polyedge backtest"] = []
-    times["polyedge inspect"] = []
-    rss = {"polyedge backtest": 0, "polyedge inspect": 0}
+    polyedge_runs = [("polyedge backtest", backtest_cmd), ("polyedge inspect", inspect_cmd)]
+    if args.baseline:
+        name = f"polyedge backtest [{args.baseline_label}]"
+        polyedge_runs.append((name, [args.baseline, *backtest_cmd[1:]]))
+    for name, _ in polyedge_runs:
+        times[name] = []
+    rss = {name: 0 for name, _ in polyedge_runs}
     for rep in range(1, args.reps + 1):
         for v in variants:
             set_variant(v)
@@ -189,7 +198,7 @@ def main():
             times[f"hftbacktest [{v}]"].append(r)
             builds[v].append(b)
             print(f"rep {rep}: hftbacktest [{v}] replay {r:.2f} s (build {b:.2f} s)", flush=True)
-        for name, cmd in (("polyedge backtest", backtest_cmd), ("polyedge inspect", inspect_cmd)):
+        for name, cmd in polyedge_runs:
             w, m = child_run(cmd)
             times[name].append(w)
             rss[name] = max(rss[name], m)
@@ -212,11 +221,18 @@ def main():
     print(
         f"| polyedge inspect | whole process | {summary(times['polyedge inspect'])} | {rss['polyedge inspect'] / 1024:.0f} MiB |"
     )
+    if args.baseline:
+        name = f"polyedge backtest [{args.baseline_label}]"
+        print(f"| {name} | whole process, as above | {summary(times[name])} | {rss[name] / 1024:.0f} MiB |")
     pb = statistics.median(times["polyedge backtest"])
     pi = statistics.median(times["polyedge inspect"])
     for v in variants:
         hm = statistics.median(times[f"hftbacktest [{v}]"])
-        print(f"ratio hftbacktest [{v}] replay / polyedge backtest: {hm / pb:.2f}; / polyedge inspect: {hm / pi:.2f}")
+        line = f"ratio hftbacktest [{v}] replay / polyedge backtest: {hm / pb:.2f}; / polyedge inspect: {hm / pi:.2f}"
+        if args.baseline:
+            hb = statistics.median(times[f"polyedge backtest [{args.baseline_label}]"])
+            line += f"; / polyedge backtest [{args.baseline_label}]: {hm / hb:.2f}"
+        print(line)
 
 
 if __name__ == "__main__":
