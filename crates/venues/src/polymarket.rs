@@ -1066,7 +1066,9 @@ fn parse_price(text: &str) -> Result<Price, String> {
 
 /// A size: non-negative decimal string with at most 6 decimals.
 fn parse_size(text: &str) -> Result<Size, String> {
-    if let Some(m) = quick_micros(text) {
+    if let Some(m) = quick_micros(text)
+        && m <= fast::SIZE_MAX_MICROS
+    {
         return Ok(Size::from_micros(m));
     }
     Size::parse(text).map_err(|e| {

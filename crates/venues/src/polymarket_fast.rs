@@ -212,7 +212,7 @@ fn level(sc: &mut Scan<'_>) -> Option<Level> {
                 sc.i = i + 2;
                 return Some(Level {
                     price: price_of(price)?,
-                    size: Size::from_micros(size),
+                    size: size_of(size)?,
                 });
             }
         }
@@ -237,8 +237,19 @@ fn level(sc: &mut Scan<'_>) -> Option<Level> {
     })?;
     Some(Level {
         price: price_of(price?)?,
-        size: Size::from_micros(size?),
+        size: size_of(size?)?,
     })
+}
+
+/// Largest size the quick routes accept, in micro-shares: 10⁹ shares, the cap `Size::parse`
+/// applies to wire sizes (issue 15 item 4). A larger size is declined here and goes to
+/// `Size::parse`, which decides (and names the field if it refuses).
+pub(super) const SIZE_MAX_MICROS: u64 = 1_000_000_000 * 1_000_000;
+
+/// A size in micro-units as the quick routes accept it: at most [`SIZE_MAX_MICROS`].
+#[inline]
+pub(super) fn size_of(micros: u64) -> Option<Size> {
+    (micros <= SIZE_MAX_MICROS).then_some(Size::from_micros(micros))
 }
 
 /// A price in micro-units as the serde path's quick route accepts it: in `[0, 1]`, on the grid.
@@ -575,7 +586,7 @@ impl<'a> Scan<'a> {
 
     /// A size string.
     fn size(&mut self) -> Option<Size> {
-        self.micros().map(Size::from_micros)
+        size_of(self.micros()?)
     }
 
     /// An optional price: `null` or `""` ⇒ `Some(None)`.

@@ -23,12 +23,10 @@
 use std::cell::RefCell;
 
 use polyedge_core::event::{BookDelta, BookSnapshot, Level};
-use polyedge_core::{
-    BookSide, ConditionId, EventKind, MarketEvent, Price, Size, TokenId, UnixNanos,
-};
+use polyedge_core::{BookSide, ConditionId, EventKind, MarketEvent, Price, TokenId, UnixNanos};
 
 use super::fast::{
-    decimal, eight_digits, load8, price_decimal, price_of, string_end, string_stops,
+    decimal, eight_digits, load8, price_decimal, price_of, size_of, string_end, string_stops,
 };
 use super::{Key, condition_at, token_at};
 
@@ -506,7 +504,7 @@ impl<'a> Cur<'a> {
                 }
                 buf.push(Level {
                     price: price_of(price)?,
-                    size: Size::from_micros(size),
+                    size: size_of(size)?,
                 });
                 // The separator, with optional whitespace around it.
                 i = skip_ws(b, j + 2);
@@ -569,7 +567,7 @@ impl<'a> Cur<'a> {
                     2
                 }
                 b"size" => {
-                    size = Some(Size::from_micros(self.micros()?));
+                    size = Some(size_of(self.micros()?)?);
                     4
                 }
                 b"side" => {

@@ -343,6 +343,14 @@ fn edge_shapes_identical() {
             &BOOK.replace(r#""11882.73""#, r#""99999999999999.5""#),
             false,
         ),
+        // Sizes above 10⁹ shares (the wire cap, issue 15 item 4) are declined by the quick
+        // routes: the exact parser decides. 10⁹ shares itself is quick.
+        (&BOOK.replace(r#""11882.73""#, r#""1000000000""#), true),
+        (
+            &BOOK.replace(r#""11882.73""#, r#""1000000000.000001""#),
+            false,
+        ),
+        (&BOOK.replace(r#""11882.73""#, r#""99999999999""#), false),
         (&BOOK.replace(r#""11882.73""#, r#""1.1234567""#), false),
         (&BOOK.replace(r#""11882.73""#, r#""1.1234560""#), false),
         (&BOOK.replace(r#","size":"18348""#, ""), false),
@@ -568,5 +576,31 @@ fn throughput_cronos() {
     for day in ["13", "14", "15"] {
         let frames = cronos_frames(&format!("{CRONOS_DIR}/books_2026-04-{day}.jsonl.zst"));
         throughput(&format!("cronos 2026-04-{day}"), &frames);
+    }
+}
+
+/// Sizes above 10⁹ shares (the cap on wire sizes, issue 15 item 4) are declined by the hot and
+/// fast paths, so the exact parser (`Size::parse`) decides for every path alike; 10⁹ shares
+/// itself stays on the hot path. Book levels and `price_changes` entries.
+#[test]
+fn sizes_above_the_wire_cap_leave_the_quick_paths() {
+    let bytes = std::fs::read(format!("{WS_MARKET}/price_change_2024-10_real.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let pc = serde_json::to_string(&v).unwrap();
+    assert!(hot(pc.as_bytes(), "price_change fixture"));
+    assert!(hot(BOOK.as_bytes(), "book"));
+    for (size, quick) in [
+        ("1000000000", true),
+        ("1000000000.000000", true),
+        ("1000000000.000001", false),
+        ("99999999999", false),
+        ("9999999999999.999999", false),
+    ] {
+        let book = BOOK.replace(r#""11882.73""#, &format!("\"{size}\""));
+        let change = pc.replace(r#""3300""#, &format!("\"{size}\""));
+        for frame in [book, change] {
+            assert_eq!(hot(frame.as_bytes(), size), quick, "{frame}");
+            assert_eq!(same(frame.as_bytes(), size), quick, "{frame}");
+        }
     }
 }
