@@ -15,9 +15,9 @@
 use std::path::PathBuf;
 
 use polyedge_core::{MarketEvent, OutcomeSource, UnixNanos, Window};
-use polyedge_engine::{Engine, EngineConfig, RunResult};
+use polyedge_engine::{Engine, EngineConfig, ReplayDriver, RunResult};
 use polyedge_store::{EventReplay, Progress, Recording, ReplayFilter, ReplayStats, StoreError};
-use polyedge_strategy::Strategy;
+use polyedge_strategies::Strategy;
 use serde::Serialize;
 
 use crate::baseline::{self, RandomTwin};
@@ -190,7 +190,7 @@ impl Events<'_> {
 fn replay_through(
     recs: &[Recording],
     filter: &ReplayFilter,
-    engine: Engine,
+    driver: ReplayDriver,
     progress: &dyn Progress,
 ) -> Result<(RunResult, ReplaySummary), BacktestError> {
     let replay = EventReplay::open(recs, filter.clone()).map_err(BacktestError::Replay)?;
@@ -200,9 +200,30 @@ fn replay_through(
         reported: 0,
         error: None,
     };
-    let result = engine.run(&mut events);
+    let result = driver.run(&mut events);
     let summary = events.finish()?;
     Ok((result, summary))
+}
+
+/// The run's windows split by how they enter the engine: from the index (recordings without
+/// window records) or from the recordings' window records.
+struct RunWindows {
+    indexed: Vec<Window>,
+    recorded: Vec<Window>,
+}
+
+fn engine_of(
+    config: &EngineConfig,
+    strategies: Vec<Box<dyn Strategy>>,
+    windows: &RunWindows,
+) -> Result<ReplayDriver, BacktestError> {
+    let engine = Engine::simulated(config.clone(), strategies)
+        .map_err(|e| BacktestError::Usage(e.to_string()))?;
+    Ok(ReplayDriver::new(
+        engine,
+        &windows.indexed,
+        &windows.recorded,
+    ))
 }
 
 /// The outcome source's name in reports: `official`, `chainlink_derived`, `inferred`, or
@@ -267,14 +288,29 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         .collect::<Vec<_>>();
 
     let mut windows: Vec<Window> = Vec::new();
-    for w in recs.iter().flat_map(Recording::windows) {
-        let inside =
-            inputs.from.is_none_or(|f| w.start >= f) && inputs.to.is_none_or(|t| w.end <= t);
-        if inside && !windows.iter().any(|x| x.slug == w.slug) {
-            windows.push(w.clone());
+    let mut split = RunWindows {
+        indexed: Vec::new(),
+        recorded: Vec::new(),
+    };
+    for r in &recs {
+        let recorded = r.manifest().window_records;
+        for w in r.windows() {
+            let inside =
+                inputs.from.is_none_or(|f| w.start >= f) && inputs.to.is_none_or(|t| w.end <= t);
+            if inside && !windows.iter().any(|x| x.slug == w.slug) {
+                windows.push(w.clone());
+                if recorded {
+                    split.recorded.push(w.clone());
+                } else {
+                    split.indexed.push(w.clone());
+                }
+            }
         }
     }
     windows.sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
+    split
+        .indexed
+        .sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
 
     let filter = ReplayFilter {
         from: inputs.from,
@@ -286,8 +322,8 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
     let passes = if cfg.baseline { 2 } else { 1 };
     progress.set_total(frames * passes, "frames");
     progress.message("strategies");
-    let engine = Engine::new(cfg.engine.clone(), windows.clone(), strategies);
-    let (main, main_replay) = replay_through(&recs, &filter, engine, progress)?;
+    let driver = engine_of(&cfg.engine, strategies, &split)?;
+    let (main, main_replay) = replay_through(&recs, &filter, driver, progress)?;
 
     let baselines = if cfg.baseline {
         progress.message("random baselines");
@@ -300,10 +336,10 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             counters.push(twin.skipped_counter());
             twins.push(Box::new(twin));
         }
-        let engine = Engine::new(cfg.engine.clone(), windows.clone(), twins);
-        let (res, _) = replay_through(&recs, &filter, engine, progress)?;
+        let driver = engine_of(&cfg.engine, twins, &split)?;
+        let (res, _) = replay_through(&recs, &filter, driver, progress)?;
         for (run, c) in runs.iter_mut().zip(counters) {
-            run.twin_skipped = c.get();
+            run.twin_skipped = c.load(std::sync::atomic::Ordering::Relaxed);
         }
         Some(res)
     } else {

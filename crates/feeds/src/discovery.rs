@@ -98,6 +98,22 @@ impl Discovery {
         }
     }
 
+    /// Follows `window` (already listed elsewhere, e.g. by an earlier run of the same state)
+    /// until its official resolution is recorded, without subscribing to it: how a restarted
+    /// `polyedge run` learns the outcomes of windows that ended while it was down.
+    pub fn follow_listed(&mut self, window: Window) {
+        self.tracked
+            .entry(window.slug.clone())
+            .or_insert_with(|| Tracked {
+                subscribed: false,
+                tokens: Vec::new(),
+                resolved: window.outcome.is_some(),
+                final_known: window.final_price.is_some(),
+                next_poll: window.end.0,
+                window,
+            });
+    }
+
     /// The windows being followed, by slug.
     pub fn tracked(&self) -> Vec<&Window> {
         self.tracked.values().map(|t| &t.window).collect()
