@@ -789,6 +789,11 @@ impl Engine {
         self.market.book_of(slug).map(|b| b.2)
     }
 
+    /// Windows whose resolution has been processed (settled, or declared unknown).
+    pub fn resolved_windows(&self) -> usize {
+        self.market.states.iter().filter(|s| s.resolved).count()
+    }
+
     /// What the engine saw but could not use.
     pub fn stats(&self) -> EngineStats {
         self.stats

@@ -14,12 +14,15 @@ use crate::windows::{WindowTracker, index_schedule};
 ///
 /// Windows come from two places: `indexed` windows (recordings without window records) are
 /// listed and resolved by [`index_schedule`]; windows of recordings with window records enter
-/// through their [`EventKind::WindowUpdate`] events, restricted to `recorded` slugs.
+/// through their [`EventKind::WindowUpdate`] events (not through the index, which a crashed
+/// recorder may have left behind its records), restricted to windows lying wholly inside an
+/// optional time range, and never for a slug already scheduled from an index.
 pub struct ReplayDriver {
     engine: Engine,
     schedule: VecDeque<Input>,
     tracker: WindowTracker,
-    recorded: HashSet<String>,
+    indexed: HashSet<String>,
+    range: (Option<UnixNanos>, Option<UnixNanos>),
     last_end: UnixNanos,
 }
 
@@ -34,22 +37,29 @@ impl std::fmt::Debug for ReplayDriver {
 
 impl ReplayDriver {
     /// A driver of `engine` over recordings whose windows are `indexed` (scheduled from the index)
-    /// and `recorded` (listed and resolved by the window records in the replay; only these slugs
-    /// are admitted from window records).
-    pub fn new(engine: Engine, indexed: &[Window], recorded: &[Window]) -> Self {
-        let last_end = indexed
-            .iter()
-            .chain(recorded)
-            .map(|w| w.end)
-            .max()
-            .unwrap_or(UnixNanos(0));
+    /// or recorded (window records in the replay, admitted when the window lies wholly inside
+    /// `[from, to]`).
+    pub fn new(
+        engine: Engine,
+        indexed: &[Window],
+        from: Option<UnixNanos>,
+        to: Option<UnixNanos>,
+    ) -> Self {
+        let last_end = indexed.iter().map(|w| w.end).max().unwrap_or(UnixNanos(0));
         ReplayDriver {
             engine,
             schedule: index_schedule(indexed).into(),
             tracker: WindowTracker::new(),
-            recorded: recorded.iter().map(|w| w.slug.clone()).collect(),
+            indexed: indexed.iter().map(|w| w.slug.clone()).collect(),
+            range: (from, to),
             last_end,
         }
+    }
+
+    /// The windows that entered through window records, as last recorded (with outcome once
+    /// resolved), in slug order.
+    pub fn recorded_windows(&self) -> Vec<&Window> {
+        self.tracker.windows()
     }
 
     /// The engine (results so far, positions, orders).
@@ -75,7 +85,9 @@ impl ReplayDriver {
     pub fn feed(&mut self, ev: MarketEvent) {
         self.catch_up(ev.recv_ns);
         if let EventKind::WindowUpdate(w) = &ev.kind {
-            if self.recorded.contains(&w.slug) {
+            let (from, to) = self.range;
+            let inside = from.is_none_or(|f| w.start >= f) && to.is_none_or(|t| w.end <= t);
+            if inside && !self.indexed.contains(&w.slug) {
                 self.last_end = self.last_end.max(w.end);
                 for input in self.tracker.update(w, ev.recv_ns) {
                     self.engine.process(input);
@@ -87,12 +99,19 @@ impl ReplayDriver {
     }
 
     /// Feeds what is left of the schedule, runs to the last window end and returns the results.
-    pub fn finish(mut self) -> RunResult {
+    pub fn finish(self) -> RunResult {
+        self.finish_with_windows().0
+    }
+
+    /// As [`Self::finish`], also returning the windows that entered through window records (as
+    /// last recorded).
+    pub fn finish_with_windows(mut self) -> (RunResult, Vec<Window>) {
         while let Some(input) = self.schedule.pop_front() {
             self.engine.process(input);
         }
         let end = self.last_end.max(self.engine.now());
-        self.engine.finish(end)
+        let windows = self.tracker.windows().into_iter().cloned().collect();
+        (self.engine.finish(end), windows)
     }
 
     /// Feeds every event of `events`, then [`Self::finish`].
@@ -116,5 +135,5 @@ pub fn backtest(
     events: impl IntoIterator<Item = MarketEvent>,
 ) -> Result<RunResult, crate::EngineError> {
     let engine = Engine::simulated(config, strategies)?;
-    Ok(ReplayDriver::new(engine, windows, &[]).run(events))
+    Ok(ReplayDriver::new(engine, windows, None, None).run(events))
 }

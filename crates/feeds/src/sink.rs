@@ -145,6 +145,10 @@ enum Item {
     Window(Box<Window>),
 }
 
+/// The flush marker written before each flush of a run's recording (`docs/recording-format.md`
+/// §4.7).
+pub const FLUSH_RECORD: &[u8] = br#"{"type":"flush"}"#;
+
 /// The control record of a window update (`docs/recording-format.md` §4.7).
 pub fn window_record(w: &Window) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"type": "window", "window": w})).unwrap_or_default()
@@ -364,6 +368,7 @@ pub fn spawn_writer(
                 window_records: opts.window_records,
                 tap: opts.tap.take(),
                 last: 0,
+                last_marker: 0,
             };
             let res = (|| -> Result<(), FeedError> {
                 loop {
@@ -402,6 +407,7 @@ pub fn spawn_writer(
                         last_tick = Instant::now();
                     }
                     if last_flush.elapsed() >= opts.flush {
+                        w.mark_flush()?;
                         if opts.fsync.is_some_and(|s| last_sync.elapsed() >= s) {
                             w.writer.sync()?;
                             last_sync = Instant::now();
@@ -449,6 +455,8 @@ struct Writing<'a> {
     tap: Option<Box<dyn Tap>>,
     /// Last stamp written (tap mode: stamps are made strictly increasing).
     last: u64,
+    /// Stamp of the last flush marker.
+    last_marker: u64,
 }
 
 impl Writing<'_> {
@@ -494,9 +502,27 @@ impl Writing<'_> {
         Ok(())
     }
 
+    /// With a tap, writes a flush marker (`{"type":"flush"}`) just before a flush, only when
+    /// frames were written since the last one: every frame stamped before it is durable with it
+    /// in every stream. A reader of a recording cut by a crash knows from the last marker up to
+    /// where all streams are complete (a stream's encoder may have written later frames on its
+    /// own, another's not).
+    fn mark_flush(&mut self) -> Result<(), FeedError> {
+        if self.tap.is_none() || self.last <= self.last_marker {
+            return Ok(());
+        }
+        let control = self.control.clone();
+        self.write(&control, self.clock.now(), FLUSH_RECORD)?;
+        self.last_marker = self.last;
+        Ok(())
+    }
+
     fn tick(&mut self) {
-        let now = self.clock.now().0.max(self.last);
         if let Some(tap) = self.tap.as_mut() {
+            // Frames written after a tick are stamped after it: the tap never sees time go back,
+            // so what it did on the tick is what a replay of the recording does.
+            let now = self.clock.now().0.max(self.last);
+            self.last = now;
             tap.tick(UnixNanos(now));
         }
     }

@@ -197,7 +197,7 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
         );
     }
     lp.set_status_quiet(false);
-    let follow = state::unresolved_ended(&lp);
+    let follow = state::unresolved(&lp);
     let recording = state.next_recording()?;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(1 << 16);
     let engine_thread = std::thread::Builder::new()

@@ -162,14 +162,13 @@ pub fn rebuild(lp: &mut EngineLoop, recordings: &[PathBuf]) -> Result<(), RunErr
     Ok(())
 }
 
-/// Windows the run listed that have ended without a recorded resolution: discovery follows them
-/// until their outcome is known.
-pub fn unresolved_ended(lp: &EngineLoop) -> Vec<Window> {
-    let now = lp.engine().now();
+/// Windows the run listed without a recorded resolution: discovery takes them up again (it
+/// subscribes those still open and follows the others until their outcome is known).
+pub fn unresolved(lp: &EngineLoop) -> Vec<Window> {
     lp.tracker()
         .windows()
         .into_iter()
-        .filter(|w| w.end <= now && w.outcome.is_none())
+        .filter(|w| w.outcome.is_none())
         .cloned()
         .collect()
 }

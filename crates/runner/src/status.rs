@@ -56,6 +56,8 @@ pub struct StateFile {
     pub active_windows: Vec<String>,
     /// Windows listed so far.
     pub listed_windows: usize,
+    /// Windows resolved so far (settled or declared unknown).
+    pub resolved_windows: usize,
     /// Loop counters.
     pub counters: LoopStats,
     /// Per strategy.
@@ -137,6 +139,7 @@ impl Status {
                 .map(str::to_string)
                 .collect(),
             listed_windows: engine.windows().len(),
+            resolved_windows: engine.resolved_windows(),
             counters: *stats,
             strategies,
         }
