@@ -213,6 +213,9 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport, FeedError> {
             flush: Duration::from_millis(200),
             fsync: None,
             queue_bytes: 256 << 20,
+            clock: Arc::new(crate::sink::RecvClock::wall()),
+            window_records: false,
+            tap: None,
             on_closed: Box::new(|_| {}),
         },
     )?;

@@ -57,6 +57,9 @@ async fn record<P: Protocol>(
             flush: Duration::from_millis(50),
             fsync: None,
             queue_bytes: 1 << 20,
+            clock: std::sync::Arc::new(polyedge_feeds::sink::RecvClock::wall()),
+            window_records: false,
+            tap: None,
             on_closed: Box::new(|_| {}),
         },
     )

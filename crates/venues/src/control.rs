@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `gap` | `stream`, `reason` | one [`EventKind::Gap`]: continuity on `stream` was lost at this record's receive time |
 //! | `rest` | `stream`, `venue` (`binance-spot`/`binance-usdm`), `endpoint` (`depth`), `symbol`, `body` (the response, verbatim) | the parsed REST snapshot (one [`EventKind::SpotDepth`] snapshot) |
+//! | `window` | `window` (a window as in `windows.jsonl`) | one [`EventKind::WindowUpdate`]: what the recorder knew about the window at this receive time |
 //! | anything else (`connect`, `gamma`, `health`, …) | informational | none (`Ok(0)`) |
 //!
 //! Unknown `type`s append nothing so that newer recorders' control records do not count as parse
@@ -12,7 +13,7 @@
 //! informational.
 
 use polyedge_core::event::Gap;
-use polyedge_core::{EventKind, MarketEvent, UnixNanos};
+use polyedge_core::{EventKind, MarketEvent, UnixNanos, Window};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -34,6 +35,8 @@ struct Record<'a> {
     symbol: Option<String>,
     #[serde(default, borrow)]
     body: Option<&'a RawValue>,
+    #[serde(default)]
+    window: Option<Box<Window>>,
 }
 
 /// Parses one control record and appends its events to `out`; returns how many.
@@ -72,6 +75,15 @@ pub fn parse(
             let symbol = rec.symbol.ok_or(ParseError::MissingField("symbol"))?;
             let body = rec.body.ok_or(ParseError::MissingField("body"))?;
             out.push(parser(body.get().as_bytes(), &symbol, recv_ns)?);
+            Ok(1)
+        }
+        "window" => {
+            let window = rec.window.ok_or(ParseError::MissingField("window"))?;
+            out.push(MarketEvent {
+                recv_ns,
+                venue_ns: None,
+                kind: EventKind::WindowUpdate(window),
+            });
             Ok(1)
         }
         _ => Ok(0),
