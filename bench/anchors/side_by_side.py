@@ -21,9 +21,11 @@ What is timed:
 """
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -175,6 +177,7 @@ def main():
             sys.exit("best bid/ask sequences differ: the comparison would be meaningless")
 
     out = tempfile.mkdtemp(prefix="anchors-bt-")
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
     cfg = os.path.join(out, "backtest.toml")
     with open(cfg, "w") as f:
         f.write('run = ["complete_set"]\nbaseline = false\n')
