@@ -54,7 +54,7 @@ fi
 # 4. hftbacktest's events, written by our converter (once per recording and token choice).
 EVENTS="$WORK/events-$TOKENS.npy"
 CONV="$WORK/events-$TOKENS.json"
-if [ ! -s "$CONV" ] || [ "$REC/recording.json" -nt "$CONV" ] || [ "$BIN/polyedge-bench" -nt "$CONV" ]; then
+if [ ! -s "$CONV" ] || [ ! -s "$EVENTS" ] || [ "$REC/recording.json" -nt "$CONV" ] || [ "$BIN/polyedge-bench" -nt "$CONV" ]; then
     echo "== converting $REC into $EVENTS"
     "$BIN/polyedge-bench" hbt-convert --recording "$REC" --out "$EVENTS" --tokens "$TOKENS" > "$CONV.tmp"
     mv "$CONV.tmp" "$CONV"
