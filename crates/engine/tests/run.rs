@@ -234,15 +234,15 @@ fn no_look_ahead_in_any_callback() {
 }
 
 #[test]
-fn order_cannot_fill_against_a_book_before_its_arrival() {
+fn order_fills_against_the_book_in_force_at_its_arrival() {
     let s = BuyOnce::new(Outcome::Up, "0.99");
     let reports = s.reports.clone();
     let events = vec![
         // Decision on this book (ask 0.44) at +10 s …
         book(0, 10_000, "0.40", "0.44"),
-        // … a book received before the order arrives (+10.1 s) must not fill it …
+        // … this book is the one in force when the order arrives (+10.1 s) …
         book(0, 10_050, "0.40", "0.50"),
-        // … the first book at or after arrival does.
+        // … and one received after the arrival must not be the one matched.
         book(0, 11_000, "0.40", "0.60"),
     ];
     let r = polyedge_engine::backtest(
@@ -254,8 +254,8 @@ fn order_cannot_fill_against_a_book_before_its_arrival() {
     .unwrap();
     let fills = &r.strategies[0].fills;
     assert_eq!(fills.len(), 1, "{:?}", reports.lock().unwrap());
-    assert_eq!(fills[0].price, p("0.60"));
-    assert!(fills[0].at >= at_ms(10_100));
+    assert_eq!(fills[0].price, p("0.50"));
+    assert_eq!(fills[0].at, at_ms(10_100));
     check_consistency(&r);
 }
 
@@ -378,8 +378,17 @@ fn complete_set_margin_tightens_with_time_left() {
     )
     .unwrap();
     let cs = &r.strategies[0];
-    assert_eq!(cs.fills.len(), 2, "{:?}", cs.fills);
-    assert!(cs.fills.iter().all(|f| f.at == at_ms(221_000)));
+    // Pairs only in the late phase (decided at 220 s or after, filled 100 ms later).
+    assert!(
+        cs.fills.len() >= 2 && cs.fills.len() % 2 == 0,
+        "{:?}",
+        cs.fills
+    );
+    assert!(
+        cs.fills.iter().all(|f| f.at >= at_ms(220_100)),
+        "{:?}",
+        cs.fills
+    );
     assert!(cs.net_pnl > Cash::ZERO);
     check_consistency(&r);
 }

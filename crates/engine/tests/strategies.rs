@@ -495,12 +495,12 @@ fn market_maker_stops_quoting_a_full_side() {
     assert!(later_down > 0);
 }
 
-/// Both legs cheap at 10 s (Up ask 0.44, Down ask 1 − 0.55 = 0.45); at arrival only the Up
-/// ask is left: Down's ask is `1 − next_bid`.
+/// Both legs cheap at 10 s (Up ask 0.44, Down ask 1 − 0.55 = 0.45); in the book in force at
+/// the orders' arrival (+50 ms) only the Up ask is left: Down's ask is `1 − next_bid`.
 fn leg_events(next_bid: &str) -> Vec<MarketEvent> {
     vec![
         book(10.0, &[("0.55", 100)], &[("0.44", 100)]),
-        book(10.2, &[(next_bid, 100)], &[("0.44", 100)]),
+        book(10.03, &[(next_bid, 100)], &[("0.44", 100)]),
         book(11.0, &[(next_bid, 100)], &[("0.44", 100)]),
         book(12.0, &[(next_bid, 100)], &[("0.44", 100)]),
         book(13.0, &[(next_bid, 100)], &[("0.44", 100)]),
