@@ -419,3 +419,64 @@ fn risk_rejection_is_reported_to_the_strategy() {
     assert_eq!(r.strategies[0].rejected, 1);
     assert!(r.strategies[0].fills.is_empty());
 }
+
+#[test]
+fn complete_set_merges_its_sets_and_reports_skip_reasons() {
+    let r = mixed_run();
+    let cs = &r.strategies[0];
+    let bought = |o: Outcome| {
+        cs.fills
+            .iter()
+            .filter(|f| f.outcome == o && f.side == Side::Buy)
+            .fold(Size::ZERO, |a, f| a + f.size)
+    };
+    let pairs = bought(Outcome::Up).min(bought(Outcome::Down));
+    assert!(!pairs.is_zero());
+    // Every complete set was merged as soon as both legs were held, not left to settlement.
+    assert!(!cs.merges.is_empty(), "no merge");
+    let merged = cs.merges.iter().fold(Size::ZERO, |a, m| a + m.shares);
+    assert_eq!(merged, pairs);
+    for m in &cs.merges {
+        let last_leg = cs
+            .fills
+            .iter()
+            .filter(|f| f.window == m.window && f.at <= m.at)
+            .map(|f| f.at)
+            .max()
+            .unwrap();
+        assert_eq!(m.at, last_leg, "merged at the fill that completed the set");
+    }
+    // A merge pays what settlement would: same PnL, capital freed earlier.
+    let no_merge = CompleteSetParams {
+        merge: false,
+        ..CompleteSetParams::default()
+    };
+    let events_run = |params: CompleteSetParams| {
+        let events = vec![
+            book(0, 2_000, "0.55", "0.44"),
+            book(0, 70_000, "0.40", "0.50"),
+        ];
+        polyedge_engine::backtest(
+            config(),
+            &[window(0, Some(Outcome::Up))],
+            vec![Box::new(CompleteSet::new(params))],
+            events,
+        )
+        .unwrap()
+    };
+    let (a, b) = (
+        events_run(CompleteSetParams::default()),
+        events_run(no_merge),
+    );
+    let (a, b) = (&a.strategies[0], &b.strategies[0]);
+    assert!(!a.merges.is_empty() && b.merges.is_empty());
+    assert_eq!(a.net_pnl, b.net_pnl);
+    assert!(a.open_cost_integral < b.open_cost_integral);
+    check_consistency(&r);
+    // Books where the pair is not cheap are skipped with a stable reason code.
+    assert!(
+        cs.skips.get("pair_not_cheap").is_some_and(|&n| n > 0),
+        "{:?}",
+        cs.skips
+    );
+}

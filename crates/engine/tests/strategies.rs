@@ -576,8 +576,11 @@ fn accumulation_keeps_the_average_pair_cost_under_a_dollar() {
         book(18.0, &[("0.30", 100)], &[("0.46", 100)]),
         book(18.5, &[("0.30", 100)], &[("0.46", 100)]),
     ];
+    // Without merging: a merge closes the matched sets, so the next buy is priced against the
+    // other side's ask instead of the average this test is about.
     let params = CompleteSetParams {
         mode: CompleteSetMode::Accumulate,
+        merge: false,
         ..CompleteSetParams::default()
     };
     let s = run_one(config(), Box::new(CompleteSet::new(params)), events.clone());
