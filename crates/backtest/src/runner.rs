@@ -286,6 +286,23 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for (r, p) in recs.iter().zip(&inputs.recordings) {
+        let streams = r
+            .manifest()
+            .streams
+            .iter()
+            .map(|(name, s)| (name.as_str(), s.frames));
+        if top_of_book_only(streams) {
+            return Err(BacktestError::Usage(format!(
+                "recording {} ({}) holds only top-of-book quotes (stream {TOP_OF_BOOK_STREAM}: best \
+                 bid/ask, no sizes, no depth): the fill model matches orders against book depth, so \
+                 every strategy would place zero trades. Backtest a recording with order books \
+                 (`polyedge import cronos`, or one made by `polyedge collect`)",
+                p.display(),
+                r.meta().created_by
+            )));
+        }
+    }
     let infos = recs
         .iter()
         .map(|r| RecordingInfo {
@@ -383,6 +400,28 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
     })
 }
 
+/// The stream the top-of-book importers write (herbalclaw, jo267x, thevalerka: `best_bid_ask`
+/// synthesized from a best bid/ask series without sizes).
+pub const TOP_OF_BOOK_STREAM: &str = "polymarket-bbo";
+
+/// Whether a recording's `(stream, frames)` hold Polymarket data only as top of book: frames in
+/// [`TOP_OF_BOOK_STREAM`] and none in any other `polymarket-*` stream (issue 12 item 6: such a
+/// recording is refused rather than reported as zeros).
+pub fn top_of_book_only<'a>(streams: impl Iterator<Item = (&'a str, u64)>) -> bool {
+    let (mut bbo, mut books) = (false, false);
+    for (name, frames) in streams {
+        if frames == 0 {
+            continue;
+        }
+        if name == TOP_OF_BOOK_STREAM {
+            bbo = true;
+        } else if name.starts_with("polymarket") {
+            books = true;
+        }
+    }
+    bbo && !books
+}
+
 /// Refuses a recording given twice (by its canonical path): its frames would be replayed twice.
 fn check_distinct(paths: &[PathBuf]) -> Result<(), BacktestError> {
     let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
@@ -438,4 +477,22 @@ fn check_range(
         range_text(inputs),
         span_text(recs)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_of_book_recordings_are_recognized() {
+        let tob = [("polymarket-bbo", 100), ("binance-usdm-kline", 5)];
+        assert!(top_of_book_only(tob.iter().copied()));
+        let books = [("polymarket-market", 100), ("binance-usdm-kline", 5)];
+        assert!(!top_of_book_only(books.iter().copied()));
+        let both = [("polymarket-bbo", 100), ("polymarket-market", 3)];
+        assert!(!top_of_book_only(both.iter().copied()));
+        let empty_books = [("polymarket-bbo", 100), ("polymarket-market", 0)];
+        assert!(top_of_book_only(empty_books.iter().copied()));
+        assert!(!top_of_book_only([("rtds-chainlink", 9)].iter().copied()));
+    }
 }

@@ -386,3 +386,30 @@ fn bad_configuration_and_inputs_are_clear_errors() {
     let e = run_err(&mut backtest(&["--from", "yesterday"]));
     assert!(e.contains("yesterday"), "{e}");
 }
+
+#[test]
+#[ignore = "needs ../shared/data"]
+fn a_top_of_book_recording_is_refused_with_the_reason() {
+    let src = repo("../shared/data/jo267x_btc5m_1hz_2026-05");
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    run_ok(
+        bin()
+            .args(["import", "jo267x"])
+            .arg(&src)
+            .arg("--out")
+            .arg(&rec),
+    );
+    let e = run_err(
+        bin()
+            .arg("backtest")
+            .arg("--recording")
+            .arg(&rec)
+            .arg("--out")
+            .arg(tmp.path().join("o")),
+    );
+    assert!(
+        e.contains("top-of-book") && e.contains("zero trades"),
+        "{e}"
+    );
+}
