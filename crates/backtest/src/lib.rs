@@ -9,7 +9,8 @@
 //! * [`baseline`] — the random twin of each strategy.
 //! * [`metrics`] — every figure of a strategy (definitions and conventions there and in
 //!   `docs/backtest.md`).
-//! * [`summary`] — `summary.json` (deterministic).
+//! * [`summary`] — `summary.json` (deterministic); [`fill_report`] — its fill-model, skip and
+//!   merge sections.
 //! * [`tables`] — `trades.csv`, `equity.csv`, `windows.csv`.
 //! * [`plots`] and [`html`] — the self-contained `report.html` with inline SVG plots.
 //! * [`terminal`] — the summary table printed at the end of a run.
@@ -19,6 +20,7 @@
 
 pub mod baseline;
 pub mod config;
+pub mod fill_report;
 pub mod html;
 pub mod metrics;
 pub mod plots;

@@ -112,6 +112,7 @@ pub fn reject_kind(r: &RejectReason) -> &'static str {
     match r {
         RejectReason::Risk(m) => {
             const KINDS: &[(&str, &str)] = &[
+                ("buying power", "risk:buying_power"),
                 ("already settled", "risk:window_settled"),
                 ("left before the end", "risk:min_time_left"),
                 ("per-trade maximum", "risk:max_order_notional"),

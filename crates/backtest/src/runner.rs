@@ -144,6 +144,9 @@ pub struct Backtest {
     pub main_replay: ReplaySummary,
     /// Pass 2: the twins, in the same order as the strategies (`None`: `baseline = false`).
     pub baselines: Option<RunResult>,
+    /// Settings that are allowed but probably not meant ([`EngineConfig::warnings`]), and data
+    /// that left little to run on; the CLI prints them and summary.json lists them.
+    pub warnings: Vec<String>,
 }
 
 /// Replay events as an iterator for the engine: reports progress in frames and keeps the first
@@ -242,7 +245,22 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
     if inputs.recordings.is_empty() {
         return Err(BacktestError::Usage("no recordings given".to_string()));
     }
+    check_distinct(&inputs.recordings)?;
+    if let (Some(f), Some(t)) = (inputs.from, inputs.to)
+        && f >= t
+    {
+        return Err(BacktestError::Usage(format!(
+            "--from {} is not before --to {}: the range is empty",
+            f.to_rfc3339(),
+            t.to_rfc3339()
+        )));
+    }
     let cfg = &inputs.config;
+    cfg.engine.validate().map_err(|message| ConfigError {
+        origin: cfg.origin.clone(),
+        message: format!("[engine]: {message}"),
+    })?;
+    let mut warnings = cfg.engine.warnings();
     let names = cfg.strategy_names(inputs.strategies.as_deref())?;
     let seed = cfg.effective_seed(inputs.seed);
     let mut strategies: Vec<Box<dyn Strategy>> = Vec::new();
@@ -268,6 +286,23 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    for (r, p) in recs.iter().zip(&inputs.recordings) {
+        let streams = r
+            .manifest()
+            .streams
+            .iter()
+            .map(|(name, s)| (name.as_str(), s.frames));
+        if top_of_book_only(streams) {
+            return Err(BacktestError::Usage(format!(
+                "recording {} ({}) holds only top-of-book quotes (stream {TOP_OF_BOOK_STREAM}: best \
+                 bid/ask, no sizes, no depth): the fill model matches orders against book depth, so \
+                 every strategy would place zero trades. Backtest a recording with order books \
+                 (`polyedge import cronos`, or one made by `polyedge collect`)",
+                p.display(),
+                r.meta().created_by
+            )));
+        }
+    }
     let infos = recs
         .iter()
         .map(|r| RecordingInfo {
@@ -297,6 +332,7 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         }
     }
     indexed.sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
+    check_range(&recs, inputs, indexed.is_empty())?;
 
     let filter = ReplayFilter {
         from: inputs.from,
@@ -317,6 +353,16 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         }
     }
     windows.sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
+    if windows.is_empty() {
+        if inputs.from.is_some() || inputs.to.is_some() {
+            return Err(BacktestError::Usage(format!(
+                "no window lies wholly inside {} (the recordings' windows: {})",
+                range_text(inputs),
+                span_text(&recs)
+            )));
+        }
+        warnings.push("the recordings hold no window: nothing could be traded".to_string());
+    }
 
     let baselines = if cfg.baseline {
         progress.message("random baselines");
@@ -350,5 +396,103 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         main,
         main_replay,
         baselines,
+        warnings,
     })
+}
+
+/// The stream the top-of-book importers write (herbalclaw, jo267x, thevalerka: `best_bid_ask`
+/// synthesized from a best bid/ask series without sizes).
+pub const TOP_OF_BOOK_STREAM: &str = "polymarket-bbo";
+
+/// Whether a recording's `(stream, frames)` hold Polymarket data only as top of book: frames in
+/// [`TOP_OF_BOOK_STREAM`] and none in any other `polymarket-*` stream (issue 12 item 6: such a
+/// recording is refused rather than reported as zeros).
+pub fn top_of_book_only<'a>(streams: impl Iterator<Item = (&'a str, u64)>) -> bool {
+    let (mut bbo, mut books) = (false, false);
+    for (name, frames) in streams {
+        if frames == 0 {
+            continue;
+        }
+        if name == TOP_OF_BOOK_STREAM {
+            bbo = true;
+        } else if name.starts_with("polymarket") {
+            books = true;
+        }
+    }
+    bbo && !books
+}
+
+/// Refuses a recording given twice (by its canonical path): its frames would be replayed twice.
+fn check_distinct(paths: &[PathBuf]) -> Result<(), BacktestError> {
+    let mut seen: Vec<(PathBuf, &PathBuf)> = Vec::new();
+    for p in paths {
+        let canon = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        if let Some((_, first)) = seen.iter().find(|(c, _)| *c == canon) {
+            return Err(BacktestError::Usage(format!(
+                "recording {} is given twice (also as {}): its data would be replayed twice",
+                p.display(),
+                first.display()
+            )));
+        }
+        seen.push((canon, p));
+    }
+    Ok(())
+}
+
+fn range_text(inputs: &Inputs) -> String {
+    let t = |v: Option<UnixNanos>| v.map_or_else(|| "…".to_string(), UnixNanos::to_rfc3339);
+    format!("--from {} --to {}", t(inputs.from), t(inputs.to))
+}
+
+/// The span of the recordings' window indices, for messages.
+fn span_text(recs: &[Recording]) -> String {
+    let all = || recs.iter().flat_map(|r| r.windows().iter());
+    match (all().map(|w| w.start).min(), all().map(|w| w.end).max()) {
+        (Some(a), Some(b)) => format!(
+            "{} windows from {} to {}",
+            all().count(),
+            a.to_rfc3339(),
+            b.to_rfc3339()
+        ),
+        _ => "none indexed".to_string(),
+    }
+}
+
+/// With `--from`/`--to`: refuses a range in which no indexed window lies (`none_indexed`), before
+/// replaying anything, unless windows may still come from window records during the replay.
+fn check_range(
+    recs: &[Recording],
+    inputs: &Inputs,
+    none_indexed: bool,
+) -> Result<(), BacktestError> {
+    if inputs.from.is_none() && inputs.to.is_none() || !none_indexed {
+        return Ok(());
+    }
+    // Windows of recordings with window records are known only after the replay (checked then).
+    if recs.iter().any(|r| r.manifest().window_records) {
+        return Ok(());
+    }
+    Err(BacktestError::Usage(format!(
+        "no window lies wholly inside {} (the recordings' windows: {})",
+        range_text(inputs),
+        span_text(recs)
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_of_book_recordings_are_recognized() {
+        let tob = [("polymarket-bbo", 100), ("binance-usdm-kline", 5)];
+        assert!(top_of_book_only(tob.iter().copied()));
+        let books = [("polymarket-market", 100), ("binance-usdm-kline", 5)];
+        assert!(!top_of_book_only(books.iter().copied()));
+        let both = [("polymarket-bbo", 100), ("polymarket-market", 3)];
+        assert!(!top_of_book_only(both.iter().copied()));
+        let empty_books = [("polymarket-bbo", 100), ("polymarket-market", 0)];
+        assert!(top_of_book_only(empty_books.iter().copied()));
+        assert!(!top_of_book_only([("rtds-chainlink", 9)].iter().copied()));
+    }
 }

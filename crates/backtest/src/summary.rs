@@ -137,6 +137,10 @@ pub struct StrategySummary {
     pub metrics: Metrics,
     /// Its random twin (`None` when baselines are off).
     pub baseline: Option<BaselineSummary>,
+    /// Why it did not trade (skip reasons) and what it merged.
+    pub activity: crate::fill_report::Activity,
+    /// What the fill model did for it (queue model, counters, arrival-book lags).
+    pub fill_model: Option<crate::fill_report::FillModelSummary>,
 }
 
 /// The whole `summary.json`.
@@ -162,6 +166,8 @@ pub struct Summary {
     pub strategies: Vec<StrategySummary>,
     /// What to keep in mind: the recordings' caveats, then the engine's.
     pub caveats: Vec<String>,
+    /// Settings allowed but probably not meant, and data that left little to run on.
+    pub warnings: Vec<String>,
 }
 
 fn utc(t: UnixNanos) -> String {
@@ -195,6 +201,11 @@ pub fn build(bt: &Backtest) -> Summary {
                 params: run.params.clone(),
                 metrics: metrics::compute(result, &bt.windows, &bt.main),
                 baseline: base,
+                activity: crate::fill_report::activity(result),
+                fill_model: result
+                    .fill_model
+                    .as_ref()
+                    .map(crate::fill_report::fill_model),
             }
         })
         .collect();
@@ -242,6 +253,7 @@ pub fn build(bt: &Backtest) -> Summary {
         conventions: CONVENTIONS.iter().copied().collect(),
         strategies,
         caveats,
+        warnings: bt.warnings.clone(),
     }
 }
 

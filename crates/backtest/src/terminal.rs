@@ -91,5 +91,50 @@ pub fn render(summary: &Summary) -> String {
         "{} data caveats apply (see report.html / summary.json).",
         summary.caveats.len()
     );
+    o.push_str(&activity(summary));
+    for w in &summary.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    o
+}
+
+/// Per strategy: orders sent and refused by the risk checks (apart from fills), and for a
+/// strategy that sent none, why (its skip reasons, most frequent first).
+fn activity(summary: &Summary) -> String {
+    let mut o = String::new();
+    for s in &summary.strategies {
+        let m = &s.metrics;
+        let _ = write!(
+            o,
+            "{}: {} orders, {} refused (risk or venue)",
+            s.name, m.orders, m.orders_rejected
+        );
+        if !m.rejections.is_empty() {
+            let r: Vec<String> = m
+                .rejections
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = write!(o, " ({})", r.join(", "));
+        }
+        if s.activity.merges > 0 {
+            let _ = write!(
+                o,
+                "; {} merges ({} sets)",
+                s.activity.merges, s.activity.merged_shares
+            );
+        }
+        if m.orders == 0 {
+            let mut skips: Vec<(&String, &u64)> = s.activity.skips.iter().collect();
+            skips.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            if skips.is_empty() {
+                o.push_str("; no skip reason reported");
+            } else {
+                let r: Vec<String> = skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let _ = write!(o, "; no order because: {}", r.join(", "));
+            }
+        }
+        o.push('\n');
+    }
     o
 }

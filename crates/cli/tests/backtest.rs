@@ -103,6 +103,147 @@ fn no_arguments_backtests_every_strategy_on_the_bundled_sample() {
         html.contains("INFERRED"),
         "the data caveats are in the report"
     );
+    // Every strategy trades in more than one window of the sample, or says why it did not.
+    for s in strategies {
+        let name = s["name"].as_str().unwrap();
+        let windows = s["metrics"]["windows_traded"].as_u64().unwrap();
+        let skips = s["activity"]["skips"].as_object().unwrap();
+        assert!(
+            windows > 1 || !skips.is_empty(),
+            "{name}: {windows} windows traded and no skip reason"
+        );
+        if s["metrics"]["orders"] == 0 {
+            assert!(
+                stdout.contains(&format!("{name}: 0 orders"))
+                    && stdout.contains("no order because"),
+                "{name}: the table does not say why: {stdout}"
+            );
+        }
+        assert_eq!(s["fill_model"]["queue_model"], "trade_through", "{name}");
+    }
+}
+
+#[test]
+fn the_random_twin_changes_with_the_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    run_ok(
+        bin()
+            .args(["import", "cronos"])
+            .arg(repo("data/sample"))
+            .arg("--out")
+            .arg(&rec),
+    );
+    let twin_pnl = |seed: &str| -> Vec<String> {
+        let o = run_ok(
+            bin()
+                .arg("backtest")
+                .arg("--recording")
+                .arg(&rec)
+                .args([
+                    "--strategy",
+                    "fair_value,random",
+                    "--seed",
+                    seed,
+                    "--json",
+                    "--out",
+                ])
+                .arg(tmp.path().join(format!("o{seed}"))),
+        );
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                [
+                    s["metrics"]["net_pnl"].as_str().unwrap().to_string(),
+                    s["baseline"]["metrics"]["net_pnl"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                ]
+            })
+            .collect()
+    };
+    let runs: Vec<Vec<String>> = ["1", "2", "3", "7"].iter().map(|s| twin_pnl(s)).collect();
+    // fair_value's twin (index 1) and random itself (index 2) depend on the seed.
+    for i in [1, 2] {
+        let distinct: std::collections::BTreeSet<&String> = runs.iter().map(|r| &r[i]).collect();
+        assert!(
+            distinct.len() > 1,
+            "the same result for every seed: {runs:?}"
+        );
+    }
+}
+
+#[test]
+fn inputs_that_must_be_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    run_ok(
+        bin()
+            .args(["import", "cronos"])
+            .arg(repo("data/sample"))
+            .arg("--out")
+            .arg(&rec),
+    );
+    let backtest = |extra: &[&str]| {
+        let mut c = bin();
+        c.arg("backtest")
+            .arg("--recording")
+            .arg(&rec)
+            .args(["--strategy", "random", "--out"])
+            .arg(tmp.path().join("o"))
+            .args(extra);
+        c
+    };
+    let cfg = tmp.path().join("c.toml");
+    let cfg_s = cfg.to_str().unwrap();
+    // Negative start cash and a negative limit: errors naming the setting.
+    std::fs::write(&cfg, "[engine]\nstart_cash = \"-100\"\n").unwrap();
+    let e = run_err(&mut backtest(&["--config", cfg_s]));
+    assert!(e.contains("start_cash") && e.contains("-100"), "{e}");
+    std::fs::write(&cfg, "[engine.risk]\nmax_total_exposure = -5\n").unwrap();
+    let e = run_err(&mut backtest(&["--config", cfg_s]));
+    assert!(
+        e.contains("max_total_exposure") && e.contains("negative"),
+        "{e}"
+    );
+    // The same recording twice, even spelled differently.
+    let e = run_err(&mut backtest(&[
+        "--recording",
+        &format!("{}/.", rec.display()),
+    ]));
+    assert!(e.contains("twice"), "{e}");
+    // A range that misses the data, and an empty range.
+    let e = run_err(&mut backtest(&["--from", "2030-01-01T00:00:00Z"]));
+    assert!(e.contains("no window") && e.contains("2026-04-15"), "{e}");
+    let e = run_err(&mut backtest(&[
+        "--from",
+        "1776259200",
+        "--to",
+        "1776259200",
+    ]));
+    assert!(e.contains("empty"), "{e}");
+    // Plain TOML numbers for money are accepted; an incoherent setting is a warning.
+    std::fs::write(
+        &cfg,
+        "[engine]\nstart_cash = 50\n[engine.risk]\nmax_total_exposure = 100\n",
+    )
+    .unwrap();
+    let o = run_ok(&mut backtest(&["--config", cfg_s]));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("warning: start_cash 50 pUSD is below max_total_exposure"),
+        "{out}"
+    );
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("o").join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["config"]["engine"]["start_cash"], "50");
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -215,7 +356,7 @@ fn bad_configuration_and_inputs_are_clear_errors() {
     );
 
     // A value of the wrong type.
-    std::fs::write(&cfg, "[engine]\nstart_cash = 1000\n").unwrap();
+    std::fs::write(&cfg, "[engine]\nstart_cash = true\n").unwrap();
     let e = run_err(&mut backtest(&["--config", cfg_s]));
     assert!(e.contains(cfg_s) && e.contains("start_cash"), "{e}");
 
@@ -244,4 +385,31 @@ fn bad_configuration_and_inputs_are_clear_errors() {
     assert!(e.contains("/nonexistent/rec"), "{e}");
     let e = run_err(&mut backtest(&["--from", "yesterday"]));
     assert!(e.contains("yesterday"), "{e}");
+}
+
+#[test]
+#[ignore = "needs ../shared/data"]
+fn a_top_of_book_recording_is_refused_with_the_reason() {
+    let src = repo("../shared/data/jo267x_btc5m_1hz_2026-05");
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec");
+    run_ok(
+        bin()
+            .args(["import", "jo267x"])
+            .arg(&src)
+            .arg("--out")
+            .arg(&rec),
+    );
+    let e = run_err(
+        bin()
+            .arg("backtest")
+            .arg("--recording")
+            .arg(&rec)
+            .arg("--out")
+            .arg(tmp.path().join("o")),
+    );
+    assert!(
+        e.contains("top-of-book") && e.contains("zero trades"),
+        "{e}"
+    );
 }

@@ -54,7 +54,7 @@ use crate::executor::{Executor, ExecutorKind};
 use crate::input::{Input, Resolution};
 use crate::portfolio::Portfolio;
 use crate::risk::RiskConfig;
-use crate::sim_exec::{SimConfig, SimExecutor};
+use crate::sim_exec::{FillModelReport, SimConfig, SimExecutor};
 
 /// Most callbacks one trigger may cascade into (reports answering actions answering reports…).
 const MAX_CASCADE: usize = 10_000;
@@ -63,8 +63,8 @@ const MAX_CASCADE: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
-    /// Starting cash of each strategy's portfolio, pUSD (serde: a decimal string; default
-    /// `"1000"`).
+    /// Starting cash of each strategy's portfolio, pUSD (serde: a decimal string or number;
+    /// default `"1000"`; must be positive).
     #[serde(with = "crate::decimal::cash")]
     pub start_cash: Cash,
     /// Pre-trade limits.
@@ -86,6 +86,32 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// Refuses settings that cannot be meant: start cash not positive, a negative risk limit,
+    /// a probabilistic queue model with exponent 0.
+    ///
+    /// # Errors
+    /// A sentence naming the setting and its value.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.start_cash <= Cash::ZERO {
+            return Err(format!(
+                "start_cash is {} pUSD; it must be positive (returns and Sharpe ratios are taken of it)",
+                self.start_cash
+            ));
+        }
+        self.risk.validate()?;
+        if self.sim.queue_power == 0 {
+            return Err("sim.queue_power is 0; the probabilistic queue model needs an exponent of at least 1".to_string());
+        }
+        Ok(())
+    }
+
+    /// Settings that are allowed but probably not meant ([`RiskConfig::warnings`]).
+    pub fn warnings(&self) -> Vec<String> {
+        self.risk.warnings(self.start_cash)
+    }
+}
+
 /// A point of a strategy's equity curve, taken after each settlement of a window it traded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EquityPoint {
@@ -101,6 +127,17 @@ pub struct EquityPoint {
     pub unsettled_cost: Cash,
     /// Realized PnL so far.
     pub realized_pnl: Cash,
+}
+
+/// A merge of complete sets a strategy asked for ([`Action::Merge`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    /// When (the decision time; the engine books it at once), ns since epoch.
+    pub at: UnixNanos,
+    /// The window.
+    pub window: String,
+    /// Complete sets merged (micro-shares of each outcome; as many micro-pUSD paid out).
+    pub shares: Size,
 }
 
 /// One order a strategy sent, with what became of it.
@@ -159,6 +196,16 @@ pub struct StrategyResult {
     pub rejected: u64,
     /// Fills the portfolio refused (should stay 0).
     pub portfolio_errors: u64,
+    /// Merges of complete sets, in order.
+    pub merges: Vec<MergeRecord>,
+    /// How often the strategy reported each skip reason ([`Ctx::skip`]), by code.
+    pub skips: std::collections::BTreeMap<String, u64>,
+    /// Windows the strategy looked at but sent no order in, by the last skip reason it gave
+    /// there.
+    pub skipped_windows: std::collections::BTreeMap<String, u64>,
+    /// The simulated executor's report (queue model, counters, arrival lags); `None` for other
+    /// executors.
+    pub fill_model: Option<FillModelReport>,
 }
 
 /// Result of a run ([`Engine::finish`]) or a snapshot of one ([`Engine::snapshot`]).
@@ -287,6 +334,9 @@ struct Lane {
     exposure: Exposure,
     rejected: u64,
     portfolio_errors: u64,
+    merges: Vec<MergeRecord>,
+    skips: std::collections::BTreeMap<&'static str, u64>,
+    last_skip: std::collections::HashMap<String, &'static str>,
 }
 
 struct View<'a> {
@@ -470,8 +520,18 @@ impl Lane {
                         }
                     }
                 }
-                ctx.into_actions()
+                ctx.into_parts()
             };
+            let (actions, skips) = actions;
+            for sk in skips {
+                *self.skips.entry(sk.reason).or_insert(0) += 1;
+                match self.last_skip.get_mut(&sk.window) {
+                    Some(r) => *r = sk.reason,
+                    None => {
+                        self.last_skip.insert(sk.window, sk.reason);
+                    }
+                }
+            }
             let mut reports = Vec::new();
             for a in actions {
                 match a {
@@ -523,11 +583,42 @@ impl Lane {
                     Action::Timer(at) => {
                         self.timers.insert(at.max(now));
                     }
+                    Action::Merge(slug) => self.merge(&slug, now),
                 }
             }
             // Reports of refused orders are delivered to the strategy but booked here only as
             // rejections (they never reached the executor).
             calls.extend(reports.into_iter().map(Call::Report));
+        }
+    }
+
+    /// Merges the complete sets held in `slug` now: the executor carries it out (a no-op when
+    /// simulated), then the portfolio, the ledger and the exposure book it.
+    fn merge(&mut self, slug: &str, now: UnixNanos) {
+        let p = &self.portfolio;
+        let n = p
+            .position(slug, Outcome::Up)
+            .shares
+            .min(p.position(slug, Outcome::Down).shares);
+        if n.is_zero() || p.is_settled(slug) {
+            return;
+        }
+        if let Err(e) = self.exec.merge(slug, n, now) {
+            tracing::warn!(window = slug, error = %e, "merge refused by the executor");
+            return;
+        }
+        match self.portfolio.merge_complete_sets(slug, now) {
+            Ok(m) if !m.is_zero() => {
+                self.ledger.on_merge(slug, m);
+                self.exposure.update(now, self.portfolio.open_cost());
+                self.merges.push(MergeRecord {
+                    at: now,
+                    window: slug.to_string(),
+                    shares: m,
+                });
+            }
+            Ok(_) => {}
+            Err(_) => self.portfolio_errors += 1,
         }
     }
 
@@ -609,12 +700,14 @@ impl Engine {
     /// the `i`-th pair). No window is known until listed ([`Input::WindowListed`]).
     ///
     /// # Errors
-    /// A strategy's fair-value settings that the model refuses ([`OnlineConfig::estimate_spec`]),
+    /// [`crate::EngineError::Config`] for a configuration [`EngineConfig::validate`] refuses; a
+    /// strategy's fair-value settings that the model refuses ([`OnlineConfig::estimate_spec`]),
     /// named with the strategy.
     pub fn new(
         config: EngineConfig,
         lanes: Vec<(Box<dyn Strategy>, Box<dyn Executor>)>,
     ) -> Result<Self, crate::EngineError> {
+        config.validate().map_err(crate::EngineError::Config)?;
         let mut series: Vec<SeriesConfig> = Vec::new();
         let mut refs = Vec::new();
         for (s, _) in &lanes {
@@ -659,6 +752,9 @@ impl Engine {
                 exposure: Exposure::default(),
                 rejected: 0,
                 portfolio_errors: 0,
+                merges: Vec::new(),
+                skips: std::collections::BTreeMap::new(),
+                last_skip: std::collections::HashMap::new(),
             })
             .collect();
         Ok(Engine {
@@ -1399,6 +1495,24 @@ fn lane_result(l: &Lane, end_ns: UnixNanos) -> StrategyResult {
         portfolio_errors: l.portfolio_errors,
         fills: l.fills.clone(),
         orders: l.orders.clone(),
+        merges: l.merges.clone(),
+        skips: l
+            .skips
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), *v))
+            .collect(),
+        skipped_windows: {
+            let ordered: BTreeSet<&str> =
+                l.orders.iter().map(|o| o.intent.window.as_str()).collect();
+            let mut m = std::collections::BTreeMap::new();
+            for (w, r) in &l.last_skip {
+                if !ordered.contains(w.as_str()) {
+                    *m.entry((*r).to_string()).or_insert(0) += 1;
+                }
+            }
+            m
+        },
+        fill_model: l.exec.fill_model_report(),
     }
 }
 

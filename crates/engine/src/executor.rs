@@ -17,7 +17,7 @@
 //! risk check can make, so an order cannot reach a venue around the limits.
 
 use polyedge_core::{
-    Cash, ExecReport, Fill, OrderId, OrderIntent, RejectReason, UnixNanos, Window, WindowBook,
+    Cash, ExecReport, Fill, OrderId, OrderIntent, RejectReason, Size, UnixNanos, Window, WindowBook,
 };
 
 /// An order that passed the engine's pre-trade risk check. Only the engine can make one
@@ -140,6 +140,23 @@ pub trait Executor: Send {
     fn rebate_estimate(&self, fill: &Fill) -> Cash {
         let _ = fill;
         Cash::ZERO
+    }
+
+    /// Carries out a merge of `shares` complete sets of `window` (both outcomes → as many pUSD)
+    /// that the engine is about to book. Default: nothing to do (simulated and shadow books are
+    /// the engine's own); the live executor sends the CTF merge.
+    ///
+    /// # Errors
+    /// [`ExecError`] if the merge cannot be carried out; the engine then books nothing.
+    fn merge(&mut self, window: &str, shares: Size, now: UnixNanos) -> Result<(), ExecError> {
+        let _ = (window, shares, now);
+        Ok(())
+    }
+
+    /// What a simulated executor's fill model did (queue model, counters, how old the books
+    /// were that arriving orders met). Default: `None` (nothing simulated).
+    fn fill_model_report(&self) -> Option<crate::sim_exec::FillModelReport> {
+        None
     }
 }
 

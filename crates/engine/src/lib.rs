@@ -39,7 +39,8 @@ pub use polyedge_core::fee_schedule_at;
 
 pub use decisions::{Decision, DecisionKind, Verdict};
 pub use engine::{
-    Engine, EngineConfig, EngineStats, EquityPoint, OrderRecord, RunResult, StrategyResult,
+    Engine, EngineConfig, EngineStats, EquityPoint, MergeRecord, OrderRecord, RunResult,
+    StrategyResult,
 };
 pub use executor::{ExecError, Executor, ExecutorKind, NoopExecutor, RiskApproved};
 pub use input::{Input, Resolution};
@@ -47,12 +48,17 @@ pub use latency::LatencyConfig;
 pub use portfolio::{Portfolio, PortfolioError, Position, Settlement};
 pub use replay::{ReplayDriver, backtest};
 pub use risk::RiskConfig;
-pub use sim_exec::{OrderStage, OrderView, ShrinkFill, SimConfig, SimError, SimExecutor, SimStats};
+pub use sim_exec::{
+    FillModelReport, OrderStage, OrderView, QueueModel, SimConfig, SimError, SimExecutor, SimStats,
+};
 pub use windows::{WindowTracker, index_schedule};
 
 /// Why an engine could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
+    /// The engine configuration was refused ([`EngineConfig::validate`]).
+    #[error("engine configuration: {0}")]
+    Config(String),
     /// A strategy's settings were refused.
     #[error("strategy {name}: {message}")]
     Strategy {

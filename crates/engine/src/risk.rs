@@ -17,19 +17,27 @@
 //!    [`RiskConfig::max_window_cost`].
 //! 7. **Total exposure**: cost basis of all open positions + all open buy notional + this ≤
 //!    [`RiskConfig::max_total_exposure`] (a long binary position can lose at most its cost).
+//! 8. **Buying power**: cash ≥ this order's notional + its fee + every open buy's notional and
+//!    fee (fees at the taker rate of the window's schedule now, the most a buy can pay): an
+//!    account cannot spend cash it does not have, whatever the exposure limits allow.
 //!
 //! Open orders are those the executor still works
 //! ([`SimExecutor::open_orders`](crate::sim_exec::SimExecutor::open_orders)), each with its
 //! remaining size.
 //!
-//! Defaults come from the seed documents (`/work/shared/docs/seeds/`), Phase-1 live settings:
+//! # Defaults
+//! The seed documents' Phase-1 live settings (`/work/shared/docs/seeds/`), except the daily loss
+//! limit, which the seeds set below one trade's cost (10 pUSD of a 20 pUSD trade): one losing
+//! window then stopped a strategy for the rest of the day. The defaults must be coherent
+//! ([`RiskConfig::warnings`]): the daily loss limit is at least one window's cost, the start
+//! cash (1000 pUSD, [`EngineConfig`](crate::EngineConfig)) covers the total exposure.
 //!
-//! | limit | default | seed |
+//! | limit | default | source |
 //! |---|---|---|
 //! | max per trade | 20 pUSD | `poly-edge-sprint-plan.md:676` "max $20/trade" |
-//! | daily loss | 10 pUSD | `poly-edge-sprint-plan.md:676` "$10 daily loss limit" |
-//! | total exposure | 100 pUSD | `poly-edge-sprint-plan.md:676` "$100 total exposure" |
 //! | per-window cost | 20 pUSD | `poly-edge-sprint-plan.md:144` "Max position per market: 10% of bankroll" × the $200 Phase-1 bankroll (`:674`) |
+//! | total exposure | 100 pUSD | `poly-edge-sprint-plan.md:676` "$100 total exposure" |
+//! | daily loss | 100 pUSD | = the total exposure (seed `:676`): buys stop for the day once as much was lost as may be at risk at once — five windows lost whole at the per-window maximum — instead of the seed's "$10 daily loss limit", which is half a trade |
 //! | per-window shares | 200 per outcome | `poly-edge-sprint-plan.md:532` "Max inventory: 200 shares per side" |
 //! | min time left | 30 s | `polymarket-arb-rust-spec.md:449` "Time remaining check (>30s)" |
 //!
@@ -38,7 +46,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use polyedge_core::{Cash, OrderIntent, RejectReason, Side, Size, UnixNanos, Window};
+use polyedge_core::{
+    Cash, OrderIntent, RejectReason, Side, Size, UnixNanos, Window, fee_schedule_at,
+};
 
 use crate::executor::RiskApproved;
 use crate::portfolio::Portfolio;
@@ -76,7 +86,7 @@ impl Default for RiskConfig {
             max_window_cost: Cash(20 * PUSD),
             max_total_exposure: Cash(100 * PUSD),
             max_order_notional: Cash(20 * PUSD),
-            daily_loss_limit: Cash(10 * PUSD),
+            daily_loss_limit: Cash(100 * PUSD),
             min_time_left_secs: 30,
         }
     }
@@ -100,6 +110,59 @@ fn reject(msg: String) -> Result<(), RejectReason> {
 }
 
 impl RiskConfig {
+    /// Refuses limits that cannot be meant: a negative money limit.
+    ///
+    /// # Errors
+    /// A sentence naming the limit and its value.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("max_window_cost", self.max_window_cost),
+            ("max_total_exposure", self.max_total_exposure),
+            ("max_order_notional", self.max_order_notional),
+            ("daily_loss_limit", self.daily_loss_limit),
+        ] {
+            if v < Cash::ZERO {
+                return Err(format!(
+                    "risk limit {name} is {v} pUSD; limits are amounts and cannot be negative"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Limits that are allowed but probably not meant, with `start_cash`: each a sentence
+    /// (zero limits that block every buy, a daily loss limit below one window's cost, start cash
+    /// below the total exposure).
+    pub fn warnings(&self, start_cash: Cash) -> Vec<String> {
+        let mut w = Vec::new();
+        for (name, v) in [
+            ("max_window_cost", self.max_window_cost),
+            ("max_total_exposure", self.max_total_exposure),
+            ("max_order_notional", self.max_order_notional),
+            ("daily_loss_limit", self.daily_loss_limit),
+        ] {
+            if v == Cash::ZERO {
+                w.push(format!("risk limit {name} is 0: every buy will be refused"));
+            }
+        }
+        if self.max_window_shares.is_zero() {
+            w.push("risk limit max_window_shares is 0: every buy will be refused".to_string());
+        }
+        if self.daily_loss_limit > Cash::ZERO && self.daily_loss_limit < self.max_window_cost {
+            w.push(format!(
+                "daily_loss_limit {} pUSD is below max_window_cost {} pUSD: one losing window can stop buying for the rest of the UTC day",
+                self.daily_loss_limit, self.max_window_cost
+            ));
+        }
+        if start_cash < self.max_total_exposure {
+            w.push(format!(
+                "start_cash {start_cash} pUSD is below max_total_exposure {} pUSD: buying power, not the exposure limit, will bind",
+                self.max_total_exposure
+            ));
+        }
+        w
+    }
+
     /// Limits as fractions of `bankroll` per `poly-edge-sprint-plan.md:144-147`: per window 10 %,
     /// total exposure 60 %, daily loss 2.5 %, per trade 2 %; shares and time as the defaults.
     pub fn from_bankroll(bankroll: Cash) -> Self {
@@ -223,6 +286,22 @@ impl RiskConfig {
                 self.max_total_exposure
             ));
         }
+        // Buying power: the most every open buy and this one can still cost, fees included.
+        let schedule = fee_schedule_at(now, window.duration, window.fee_schedule.as_ref());
+        let cost_of =
+            |o: &OrderIntent| o.price.notional(o.size) + schedule.taker_fee(o.size, o.price);
+        let committed = open_orders
+            .iter()
+            .filter(|o| o.side == Side::Buy)
+            .fold(Cash::ZERO, |a, o| a + cost_of(o));
+        let need = cost_of(intent) + committed;
+        let cash = portfolio.cash();
+        if need > cash {
+            return reject(format!(
+                "buying power: cash {cash} pUSD is less than {need} pUSD, the cost of this buy with its fee ({}) and of the open buys with theirs ({committed})",
+                cost_of(intent)
+            ));
+        }
         Ok(())
     }
 }
@@ -238,10 +317,20 @@ mod tests {
                 .unwrap();
         assert_eq!(c.max_order_notional, Cash(12_500_000));
         assert_eq!(c.max_window_shares, Size::from_shares(50));
-        assert_eq!(c.daily_loss_limit, Cash(10_000_000));
+        assert_eq!(c.daily_loss_limit, Cash(100_000_000));
         let back: RiskConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
-        assert!(serde_json::from_str::<RiskConfig>(r#"{"max_order_notional": 12}"#).is_err());
+        // Plain numbers are money too.
+        let c: RiskConfig = serde_json::from_str(r#"{"max_order_notional": 12}"#).unwrap();
+        assert_eq!(c.max_order_notional, Cash(12 * PUSD));
+        // Negative limits read but are refused by `validate`, naming the limit.
+        let c: RiskConfig = serde_json::from_str(r#"{"daily_loss_limit": -5}"#).unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("daily_loss_limit") && e.contains("-5"), "{e}");
+        assert!(RiskConfig::default().validate().is_ok());
+        assert!(RiskConfig::default().warnings(Cash(1000 * PUSD)).is_empty());
+        let w = RiskConfig::default().warnings(Cash(50 * PUSD));
+        assert!(w.iter().any(|m| m.contains("buying power")), "{w:?}");
         assert!(serde_json::from_str::<RiskConfig>(r#"{"nope": "1"}"#).is_err());
     }
 

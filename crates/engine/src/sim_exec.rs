@@ -4,25 +4,33 @@
 //! `docs/fill-model.md`. In short:
 //!
 //! * **Timing.** An order decided at `t` *arrives* at `t + order latency`
-//!   ([`LatencyConfig`]). It meets the **first book at or after its arrival** (the book passed to
-//!   [`SimExecutor::on_book`] with `now ≥ arrival`), never the book at decision time. If it is
-//!   marketable then, the venue holds it for the taker delay of that date and it matches the first
-//!   book at or after `arrival + delay`. Cancels take effect `cancel latency` after the request and
-//!   are refused while the order is held (protocols.md §1.5).
+//!   ([`LatencyConfig`]). It meets the **book in force at its arrival**: the last book the
+//!   executor was shown at or before the arrival ([`SimExecutor::on_book`], or the decision book
+//!   passed to [`SimExecutor::place`]), never a book received later — when books arrive only on
+//!   change, the next one may be seconds away. Only an order whose window has shown no book at all
+//!   waits for the first one. If it is marketable then, the venue holds it for the taker delay of
+//!   that date and it matches the book in force at `arrival + delay`. Cancels take effect
+//!   `cancel latency` after the request and are refused while the order is held (protocols.md
+//!   §1.5). How old the book an order met was is recorded ([`SimExecutor::arrival_book_lags`]).
 //! * **Validation at arrival**: window still open, price strictly inside (0, 1), on the tick grid
 //!   (the book's tick, else the window's, else 0.01; prices within [`SimConfig::fine_tick_band`] of 0
 //!   or 1 may use [`SimConfig::fine_tick`], since the venue moves to 0.001 near the extremes), size
 //!   ≥ the window's minimum (default 5 shares), post-only only with GTC/GTD and never crossing.
 //! * **Taking**: walk the outcome's opposite side through [`WindowBook::levels`] level by level up
 //!   to the limit, one [`Fill`] per level at the level's price. FOK all-or-nothing
-//!   ([`RejectReason::FokNotFilled`]), FAK cancels the rest, GTC/GTD rest the rest.
+//!   ([`RejectReason::FokNotFilled`]), FAK cancels the rest, GTC/GTD rest the rest. A GTD order
+//!   whose expiry passed during the taker delay does not fill (`Cancelled`).
 //! * **Our consumption** is remembered per window and per level of the one Up/Down pool (a Down
 //!   bid at `p` is the Up ask at `1 − p`), and subtracted from the recorded size until the level
 //!   disappears from a later book (conservative).
 //! * **Resting**: queue ahead = recorded size at our price when we rest. A book whose opposite side
-//!   reaches our price (after our consumption) fills us as maker at our price. Shrinking of our
-//!   level first eats the queue ahead; once the queue ahead is gone, further shrinking fills us
-//!   ([`ShrinkFill::AfterQueueExhausted`], or never with [`ShrinkFill::Never`]).
+//!   reaches our price (after our consumption) fills us as maker at our price (trade-through).
+//!   What a *shrinking* level does depends on the [`QueueModel`]: nothing but move the queue
+//!   ([`QueueModel::TradeThrough`], the default), or — only at the best price on our side — fill
+//!   us once the queue ahead is gone ([`QueueModel::FrontOfQueue`]) or by the share a documented
+//!   function puts at the front of the queue ([`QueueModel::Probabilistic`]). A shrink is split
+//!   across our orders at the level in time priority and used up: two orders are never credited
+//!   the same shares.
 //! * **Fees** from [`fee_schedule_at`] at the fill instant (the market's schedule wins); maker
 //!   rebates are estimated separately ([`maker_rebate_estimate`]), never mixed into fees.
 //! * **Determinism**: all state is in `BTreeMap`s; events are ordered by `(time, sequence)`.
@@ -31,6 +39,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use polyedge_core::event::Level;
 use polyedge_core::{
     BookSide, Cash, ExecReport, FeeSchedule, Fill, Liquidity, OrderId, OrderIntent, Outcome, Price,
     RejectReason, Side, Size, TimeInForce, UnixNanos, Window, WindowBook, WindowDuration,
@@ -40,16 +49,50 @@ use crate::executor::{ExecError, Executor, ExecutorKind, RiskApproved};
 use crate::fee_regime::{fee_schedule_at, maker_rebate_estimate};
 use crate::latency::LatencyConfig;
 
-/// When shrinking of our price level may fill a resting order (there is no trade tape to tell
-/// trades from cancellations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a decrease of the recorded size at our price means for a resting order. The data has no
+/// trade tape, so a decrease is trades *or* cancellations, ahead of us *or* behind us; each model
+/// is one documented reading (`docs/fill-model.md` §5). In every model a trade-through (the
+/// opposite side reaching our price) fills us, and the queue ahead never exceeds the level's
+/// size. Serde: `"trade_through"`, `"front_of_queue"`, `"probabilistic"` (the exponent is
+/// [`SimConfig::queue_power`]); the old names `"never"` and `"after_queue_exhausted"` are read
+/// as the first two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ShrinkFill {
-    /// Only a trade-through (the opposite side reaching our price) fills us.
-    Never,
-    /// Shrinking first reduces the queue ahead; once a previous book left nothing ahead of us,
-    /// each further decrease of the level fills us by that amount (default; the brief's rule).
-    AfterQueueExhausted,
+pub enum QueueModel {
+    /// **Default, the conservative reading.** Only a trade-through fills a resting order.
+    /// Decreases are not assumed to be trades; the queue ahead only shrinks when the level
+    /// becomes smaller than it (those ahead of us must then have left) — hftbacktest's
+    /// `RiskAdverseQueueModel` without a trade feed.
+    #[default]
+    #[serde(alias = "never")]
+    TradeThrough,
+    /// Every decrease is taken from the front of the queue: it eats the queue ahead first; once a
+    /// previous book left nothing ahead of us, a decrease **at the best price on our side** (no
+    /// better price on our side in the previous or the new book) fills us by what is left of it
+    /// after our earlier orders at that price took their share (time priority). Decreases at
+    /// worse prices only move the queue (trades happen at the best price). The optimistic bound.
+    #[serde(alias = "after_queue_exhausted")]
+    FrontOfQueue,
+    /// A decrease `d` is split between the front of the queue — the shares ahead of us `A` plus
+    /// our own remaining `R` — and the shares behind us `B`, in the manner of hftbacktest's
+    /// `ProbQueueModel` with `PowerProbQueueFunc`: the share behind is
+    /// `p = f(B) / (f(B) + f(A + R))` with `f(x) = x^n` (`n` = [`SimConfig::queue_power`]). The
+    /// front share `(1 − p)·d` eats the queue ahead and then, at the best price on our side only,
+    /// fills us; the share behind moves nothing (if it exceeds `B`, the excess comes from the
+    /// front). Deterministic (expected values, rounded down to the micro-share). Between the two
+    /// others.
+    Probabilistic,
+}
+
+impl QueueModel {
+    /// The serde name (`trade_through`, `front_of_queue`, `probabilistic`), for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueueModel::TradeThrough => "trade_through",
+            QueueModel::FrontOfQueue => "front_of_queue",
+            QueueModel::Probabilistic => "probabilistic",
+        }
+    }
 }
 
 /// Parameters of the simulated venue (serde: all fields optional, defaults as documented).
@@ -71,8 +114,14 @@ pub struct SimConfig {
     /// Minimum order size when the window does not say (default 5 shares, protocols.md §1.4 `mos`).
     #[serde(with = "crate::decimal::size")]
     pub default_min_size: Size,
-    /// Whether level shrinkage can fill resting orders.
-    pub shrink_fill: ShrinkFill,
+    /// How a decrease of our level moves and fills resting orders (default
+    /// [`QueueModel::TradeThrough`]; serde also accepts the old key `shrink_fill`).
+    #[serde(alias = "shrink_fill")]
+    pub queue_model: QueueModel,
+    /// The exponent `n` of [`QueueModel::Probabilistic`]'s `f(x) = x^n` (default 2; 1 splits a
+    /// decrease in proportion to the shares in front and behind; larger puts more of it behind
+    /// us when more shares are behind than in front). At least 1.
+    pub queue_power: u32,
 }
 
 impl Default for SimConfig {
@@ -83,7 +132,8 @@ impl Default for SimConfig {
             fine_tick: Price::from_micros(1_000).unwrap_or(Price::ZERO),
             fine_tick_band: Price::from_micros(40_000).unwrap_or(Price::ZERO),
             default_min_size: Size::from_shares(5),
-            shrink_fill: ShrinkFill::AfterQueueExhausted,
+            queue_model: QueueModel::TradeThrough,
+            queue_power: 2,
         }
     }
 }
@@ -146,12 +196,33 @@ pub struct SimStats {
     pub taker_fills: u64,
     /// Maker fills from a trade-through.
     pub trade_through_fills: u64,
-    /// Maker fills from level shrinkage after the queue ahead was exhausted.
+    /// Maker fills from a decrease of our level ([`QueueModel::FrontOfQueue`] and
+    /// [`QueueModel::Probabilistic`] only).
     pub shrink_fills: u64,
     /// Cancels refused because the order was in the taker delay.
     pub cancels_refused_in_delay: u64,
     /// Cancels that found no working order at the venue (already done, or not yet arrived).
     pub cancels_unmatched: u64,
+    /// Orders that arrived before their window had shown any book and waited for the first one.
+    pub arrivals_before_first_book: u64,
+    /// GTD orders whose expiry passed while the taker delay held them (cancelled, not filled).
+    pub expired_in_taker_delay: u64,
+}
+
+/// What a [`SimExecutor`] reports about its fill model after a run (the backtest's
+/// `summary.json` shows it per strategy).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FillModelReport {
+    /// The queue model that ran ([`QueueModel::name`]).
+    pub queue_model: String,
+    /// Its exponent, for [`QueueModel::Probabilistic`].
+    pub queue_power: Option<u32>,
+    /// Counters.
+    pub stats: SimStats,
+    /// For every order that arrived, (receive time of the book it met − arrival), ns: ≤ 0 when
+    /// it met the book in force (how old that book was), > 0 when it arrived before its window
+    /// showed any book and waited for the first. In arrival order.
+    pub arrival_book_lag_ns: Vec<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +234,75 @@ struct WindowState {
     fee: Option<FeeSchedule>,
     book_seq: u64,
     closed: bool,
+    /// Queued events of this window that match against a book (arrivals, matches after a hold).
+    book_events: u32,
+}
+
+/// The levels the matching reads, from a live [`WindowBook`] or a kept [`Snapshot`].
+trait Levels {
+    /// Levels of `outcome`'s `side`, best first (as [`WindowBook::levels`]).
+    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Box<dyn Iterator<Item = Level> + '_>;
+    /// The tick of `outcome`'s own token book, if known.
+    fn tick_of(&self, outcome: Outcome) -> Option<Price>;
+    /// Receive time of the freshest data.
+    fn received(&self) -> Option<UnixNanos>;
+}
+
+impl Levels for WindowBook {
+    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Box<dyn Iterator<Item = Level> + '_> {
+        self.levels(outcome, side)
+    }
+    fn tick_of(&self, outcome: Outcome) -> Option<Price> {
+        self.book(outcome).tick_size()
+    }
+    fn received(&self) -> Option<UnixNanos> {
+        self.last_update()
+    }
+}
+
+/// A window's book as the matching sees it, kept while orders of the window wait to meet it
+/// (a [`WindowBook`] holds a full price grid, too large to copy on every update).
+#[derive(Debug, Clone)]
+struct Snapshot {
+    at: Option<UnixNanos>,
+    ticks: [Option<Price>; 2],
+    /// Up bid, Up ask, Down bid, Down ask; best first.
+    levels: [Vec<Level>; 4],
+}
+
+fn slot(outcome: Outcome, side: BookSide) -> usize {
+    2 * usize::from(outcome == Outcome::Down) + usize::from(side == BookSide::Ask)
+}
+
+impl Snapshot {
+    fn of(book: &WindowBook) -> Self {
+        let l = |o, s| book.levels(o, s).collect::<Vec<_>>();
+        Snapshot {
+            at: book.last_update(),
+            ticks: [
+                book.book(Outcome::Up).tick_size(),
+                book.book(Outcome::Down).tick_size(),
+            ],
+            levels: [
+                l(Outcome::Up, BookSide::Bid),
+                l(Outcome::Up, BookSide::Ask),
+                l(Outcome::Down, BookSide::Bid),
+                l(Outcome::Down, BookSide::Ask),
+            ],
+        }
+    }
+}
+
+impl Levels for Snapshot {
+    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Box<dyn Iterator<Item = Level> + '_> {
+        Box::new(self.levels[slot(outcome, side)].iter().copied())
+    }
+    fn tick_of(&self, outcome: Outcome) -> Option<Price> {
+        self.ticks[usize::from(outcome == Outcome::Down)]
+    }
+    fn received(&self) -> Option<UnixNanos> {
+        self.at
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -175,7 +315,11 @@ struct Working {
     remaining: Size,
     ahead: Size,
     last_level: Size,
+    /// Whether no other order had a better price on our side in the last book seen.
+    at_best: bool,
     rested_seq: u64,
+    /// Time priority among resting orders (when it started resting).
+    rest_prio: u64,
     accepted: bool,
     expired: bool,
     decision_touch: Option<Price>,
@@ -234,8 +378,8 @@ fn canon(outcome: Outcome, side: BookSide, price: Price) -> LevelKey {
 }
 
 /// Recorded size at exactly `price` on `outcome`'s `side` (zero if absent).
-fn level_size(book: &WindowBook, outcome: Outcome, side: BookSide, price: Price) -> Size {
-    for l in book.levels(outcome, side) {
+fn level_size(book: &dyn Levels, outcome: Outcome, side: BookSide, price: Price) -> Size {
+    for l in book.levels_of(outcome, side) {
         if l.price == price {
             return l.size;
         }
@@ -244,6 +388,28 @@ fn level_size(book: &WindowBook, outcome: Outcome, side: BookSide, price: Price)
         }
     }
     Size::ZERO
+}
+
+/// Whether no recorded level of `outcome`'s `side` is better than `price` (for a bid: none
+/// higher; for an ask: none lower), i.e. an order of ours at `price` is at the best price.
+fn at_best(book: &dyn Levels, outcome: Outcome, side: BookSide, price: Price) -> bool {
+    book.levels_of(outcome, side)
+        .next()
+        .is_none_or(|l| within(side, price, l.price))
+}
+
+/// `x·(1 − p)` micro-shares of `d`, rounded down, with `p = f(b)/(f(b) + f(a))`, `f(x) = x^n`:
+/// the front share of a decrease `d` in [`QueueModel::Probabilistic`] (`a` in front, `b` behind).
+fn front_share(d: Size, a: Size, b: Size, n: u32) -> Size {
+    let n = i32::try_from(n.max(1)).unwrap_or(i32::MAX);
+    let f = |x: Size| x.to_f64().powi(n);
+    let (fa, fb) = (f(a), f(b));
+    let p_behind = if fa + fb > 0.0 { fb / (fa + fb) } else { 0.0 };
+    let micros = (d.micros() as f64 * (1.0 - p_behind)).floor();
+    // In [0, d] after the floor of a product of d and a factor in [0, 1].
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let m = micros.clamp(0.0, d.micros() as f64) as u64;
+    Size::from_micros(m)
 }
 
 /// The simulated executor. See the module docs and `docs/fill-model.md`.
@@ -258,6 +424,10 @@ pub struct SimExecutor {
     consumed: BTreeMap<String, BTreeMap<LevelKey, Size>>,
     rebates: BTreeMap<String, Cash>,
     stats: SimStats,
+    /// The book in force per window, kept while orders of the window wait to meet it.
+    books: BTreeMap<String, Snapshot>,
+    rest_counter: u64,
+    arrival_lags: Vec<i64>,
 }
 
 impl Default for SimExecutor {
@@ -279,6 +449,9 @@ impl SimExecutor {
             consumed: BTreeMap::new(),
             rebates: BTreeMap::new(),
             stats: SimStats::default(),
+            books: BTreeMap::new(),
+            rest_counter: 0,
+            arrival_lags: Vec::new(),
         }
     }
 
@@ -292,8 +465,31 @@ impl SimExecutor {
         &self.stats
     }
 
+    /// For every order that arrived so far, in arrival order: receive time of the book it met
+    /// minus its arrival, ns (≤ 0: the book in force, this old; > 0: it waited for the window's
+    /// first book).
+    pub fn arrival_book_lags(&self) -> &[i64] {
+        &self.arrival_lags
+    }
+
+    /// The fill model's report: model, counters, arrival lags.
+    pub fn report(&self) -> FillModelReport {
+        FillModelReport {
+            queue_model: self.config.queue_model.name().to_string(),
+            queue_power: (self.config.queue_model == QueueModel::Probabilistic)
+                .then_some(self.config.queue_power),
+            stats: self.stats,
+            arrival_book_lag_ns: self.arrival_lags.clone(),
+        }
+    }
+
     fn push(&mut self, due: UnixNanos, window: &str, kind: EvKind) {
         self.seq += 1;
+        if matches!(kind, EvKind::Arrive(_) | EvKind::Match(_))
+            && let Some(ws) = self.windows.get_mut(window)
+        {
+            ws.book_events += 1;
+        }
         self.queue.insert(
             (due, self.seq),
             Event {
@@ -303,18 +499,45 @@ impl SimExecutor {
         );
     }
 
+    /// Removes a queued event (keeping the per-window count of book events).
+    fn take(&mut self, key: (UnixNanos, u64)) -> Option<Event> {
+        let ev = self.queue.remove(&key)?;
+        if matches!(ev.kind, EvKind::Arrive(_) | EvKind::Match(_))
+            && let Some(ws) = self.windows.get_mut(&ev.window)
+        {
+            ws.book_events = ws.book_events.saturating_sub(1);
+        }
+        Some(ev)
+    }
+
+    /// Keeps `book` as `window`'s book in force if it is not older than the one kept.
+    fn keep_book(&mut self, window: &str, book: &WindowBook) {
+        let Some(at) = book.last_update() else {
+            return;
+        };
+        if self
+            .books
+            .get(window)
+            .is_none_or(|b| b.at.is_none_or(|k| k <= at))
+        {
+            self.books.insert(window.to_string(), Snapshot::of(book));
+        }
+    }
+
     /// Places `intent`, decided at `decided_at`, for `window`: the matching engine's entry point
     /// for an order that reached the venue. Clients go through the [`Executor`] impl, which
     /// requires a [`RiskApproved`] order; the sandbox exchange (a venue, which runs no client
     /// risk check) calls this directly.
     ///
     /// Sends `intent`, decided at `decided_at`, for `window`. Nothing happens at once: the order
-    /// arrives at `decided_at + order latency` and is validated and matched against the first book
-    /// at or after that instant (reports come from [`Self::on_book`] / [`Self::advance_to`]).
+    /// arrives at `decided_at + order latency` and is validated and matched against the book in
+    /// force at that instant (reports come from [`Self::on_book`] / [`Self::advance_to`]).
     ///
-    /// `book` is the book the strategy decided on; it is recorded only as the decision-time touch
-    /// for slippage diagnostics ([`OrderView::decision_touch`]). The window's tick size, minimum
-    /// size, fee schedule, duration and end are remembered from the first order for that window.
+    /// `book` must be the book in force at `decided_at` (the one the strategy decided on): it is
+    /// the book the order meets if no newer one is shown before it arrives, and its touch is
+    /// recorded as [`OrderView::decision_touch`] for slippage diagnostics. The window's tick
+    /// size, minimum size, fee schedule, duration and end are remembered from the first order for
+    /// that window.
     ///
     /// # Errors
     /// [`SimError::DuplicateOrder`] if the id was used before, [`SimError::WindowMismatch`] if
@@ -348,6 +571,7 @@ impl SimExecutor {
                     fee: window.fee_schedule,
                     book_seq: 0,
                     closed: false,
+                    book_events: 0,
                 },
             );
             self.push(window.end, &window.slug, EvKind::Close);
@@ -371,6 +595,7 @@ impl SimExecutor {
             self.push(t, &window.slug, EvKind::Expire(id));
         }
         self.push(arrival, &window.slug, EvKind::Arrive(id));
+        self.keep_book(&window.slug, book);
         let size = intent.size;
         self.orders.insert(
             id,
@@ -383,7 +608,9 @@ impl SimExecutor {
                 remaining: size,
                 ahead: Size::ZERO,
                 last_level: Size::ZERO,
+                at_best: false,
                 rested_seq: 0,
+                rest_prio: 0,
                 accepted: false,
                 expired: false,
                 decision_touch,
@@ -457,47 +684,56 @@ impl SimExecutor {
             })
     }
 
-    /// A new book of `window` received at `now`: processes that window's orders, cancels and
-    /// expiries due at or before `now` in time order against this book, then updates resting
-    /// orders (trade-through, queue). At or after the window end nothing matches; pending orders
-    /// are closed out instead (as in [`Self::advance_to`]).
+    /// A new book of `window` received at `now`. First the window's orders, cancels and expiries
+    /// due **before** `now` are processed against the book in force until now (the one kept from
+    /// the previous call or from [`Self::place`]); then this book becomes the book in force, events
+    /// due at `now` meet it, and resting orders are updated (trade-through, queue model). At or
+    /// after the window end nothing matches; pending orders are closed out instead (as in
+    /// [`Self::advance_to`]).
     pub fn on_book(&mut self, window: &str, now: UnixNanos, book: &WindowBook) -> Vec<ExecReport> {
         let mut out = Vec::new();
-        let Some(w) = self.windows.get_mut(window) else {
+        let Some(w) = self.windows.get(window) else {
             return out;
         };
         if w.closed || now >= w.end {
-            self.process(now, Some(window), None, &mut out);
+            self.process(now, Some(window), &mut out);
             return out;
         }
+        if now.0 > 0 {
+            self.process(UnixNanos(now.0 - 1), Some(window), &mut out);
+        }
+        let Some(w) = self.windows.get_mut(window) else {
+            return out;
+        };
         w.book_seq += 1;
+        let waiting = w.book_events > 0;
         self.refresh_overlay(window, book);
-        self.process(now, Some(window), Some(book), &mut out);
+        if waiting {
+            self.keep_book(window, book);
+        } else {
+            self.books.remove(window);
+        }
+        self.process(now, Some(window), &mut out);
         self.update_resting(window, now, book, &mut out);
         out
     }
 
-    /// Advances the clock to `now` without a book: takes effect every cancel and GTD expiry due
-    /// by `now` whose order does not wait for a book, and closes windows whose end has passed
-    /// (resting orders → `Cancelled`, orders that never met a book before the end →
-    /// `Rejected(MarketClosed)`, held orders → `Cancelled`).
+    /// Advances the clock to `now` without a new book: processes everything due by `now` — orders
+    /// arriving or ending their taker delay meet their window's book in force (those of a window
+    /// that has shown no book yet wait for its first one), cancels and GTD expiries take effect —
+    /// and closes windows whose end has passed (resting orders → `Cancelled`, orders that never
+    /// met a book before the end → `Rejected(MarketClosed)`, held orders → `Cancelled`).
     pub fn advance_to(&mut self, now: UnixNanos) -> Vec<ExecReport> {
         let mut out = Vec::new();
-        self.process(now, None, None, &mut out);
+        self.process(now, None, &mut out);
         out
     }
 
-    /// Processes queued events due by `now`, of one window (`only`) or all, with `book` when
-    /// given, strictly in `(time, sequence)` order (events pushed while processing, such as the
-    /// match after a taker delay, take their place in that order).
-    fn process(
-        &mut self,
-        now: UnixNanos,
-        only: Option<&str>,
-        book: Option<&WindowBook>,
-        out: &mut Vec<ExecReport>,
-    ) {
-        // Windows whose next event needs a book we do not have: their later events wait too
+    /// Processes queued events due by `now`, of one window (`only`) or all, strictly in
+    /// `(time, sequence)` order (events pushed while processing, such as the match after a taker
+    /// delay, take their place in that order). Arrivals and matches meet the window's kept book.
+    fn process(&mut self, now: UnixNanos, only: Option<&str>, out: &mut Vec<ExecReport>) {
+        // Windows whose next event needs a book none was shown yet: their later events wait too
         // (except the window close, which settles everything before it).
         let mut blocked: BTreeSet<String> = BTreeSet::new();
         loop {
@@ -515,7 +751,7 @@ impl SimExecutor {
                 }
                 let closed = self.windows.get(&ev.window).is_none_or(|w| w.closed);
                 let needs_book = !closed && matches!(ev.kind, EvKind::Arrive(_) | EvKind::Match(_));
-                if needs_book && book.is_none() {
+                if needs_book && !self.books.contains_key(&ev.window) {
                     blocked.insert(ev.window.clone());
                     continue;
                 }
@@ -525,7 +761,7 @@ impl SimExecutor {
             let Some(key) = next else {
                 break;
             };
-            let Some(ev) = self.queue.remove(&key) else {
+            let Some(ev) = self.take(key) else {
                 break;
             };
             let due = key.0;
@@ -535,12 +771,18 @@ impl SimExecutor {
                     self.close_window(&ev.window, due, out);
                     blocked.remove(&ev.window);
                 }
-                EvKind::Arrive(id) => match book {
-                    Some(b) if !closed => self.on_arrive(id, due, now, b, out),
+                EvKind::Arrive(id) => match self.books.remove(&ev.window) {
+                    Some(b) if !closed => {
+                        self.on_arrive(id, due, &b, out);
+                        self.books.insert(ev.window, b);
+                    }
                     _ => self.reject(id, RejectReason::MarketClosed, due, out),
                 },
-                EvKind::Match(id) => match book {
-                    Some(b) if !closed => self.execute_taker_at(id, due, now, b, out),
+                EvKind::Match(id) => match self.books.remove(&ev.window) {
+                    Some(b) if !closed => {
+                        self.execute_taker_at(id, due, &b, out);
+                        self.books.insert(ev.window, b);
+                    }
                     _ => self.finish_cancelled(id, due, out),
                 },
                 EvKind::Cancel(id) => self.on_cancel(id, due, out),
@@ -585,10 +827,9 @@ impl SimExecutor {
 
     /// The tick in force for `outcome` of `window`: the book's (latest data), else the window's,
     /// else the default.
-    fn tick(&self, window: &str, outcome: Outcome, book: &WindowBook) -> Price {
-        book.book(outcome)
-            .tick_size()
-            .or_else(|| book.book(outcome.other()).tick_size())
+    fn tick(&self, window: &str, outcome: Outcome, book: &dyn Levels) -> Price {
+        book.tick_of(outcome)
+            .or_else(|| book.tick_of(outcome.other()))
             .or_else(|| self.windows.get(window).and_then(|w| w.tick))
             .unwrap_or(self.config.default_tick)
     }
@@ -608,14 +849,14 @@ impl SimExecutor {
     fn available(
         &self,
         window: &str,
-        book: &WindowBook,
+        book: &dyn Levels,
         outcome: Outcome,
         side: BookSide,
         limit: Price,
     ) -> Vec<(Price, Size)> {
         let mut v = Vec::new();
         let consumed = self.consumed.get(window);
-        for l in book.levels(outcome, side) {
+        for l in book.levels_of(outcome, side) {
             if !within(side, l.price, limit) {
                 break;
             }
@@ -655,14 +896,21 @@ impl SimExecutor {
         &mut self,
         id: OrderId,
         due: UnixNanos,
-        now: UnixNanos,
-        book: &WindowBook,
+        book: &dyn Levels,
         out: &mut Vec<ExecReport>,
     ) {
         let Some(w) = self.orders.get(&id) else {
             return;
         };
         let intent = w.intent.clone();
+        if let Some(at) = book.received() {
+            let lag = i128::from(at.0) - i128::from(due.0);
+            if lag > 0 {
+                self.stats.arrivals_before_first_book += 1;
+            }
+            self.arrival_lags
+                .push(i64::try_from(lag).unwrap_or(if lag < 0 { i64::MIN } else { i64::MAX }));
+        }
         let (end, min_size) = match self.windows.get(&intent.window) {
             Some(ws) => (ws.end, ws.min_size.unwrap_or(self.config.default_min_size)),
             None => (due, self.config.default_min_size),
@@ -711,7 +959,7 @@ impl SimExecutor {
                     EvKind::Match(id),
                 );
             } else {
-                self.execute_taker_at(id, due, now, book, out);
+                self.execute_taker_at(id, due, book, out);
             }
             return;
         }
@@ -725,20 +973,25 @@ impl SimExecutor {
         }
     }
 
-    /// Takes liquidity for `id` against `book` (the first book at/after `event_at`; fills are
-    /// stamped with the book instant `now`).
+    /// Takes liquidity for `id` at `event_at` (its arrival, or the end of its taker delay)
+    /// against `book`, the book in force then; fills are stamped `event_at`. A GTD order whose
+    /// expiry came first (during the taker delay) is cancelled instead.
     fn execute_taker_at(
         &mut self,
         id: OrderId,
         event_at: UnixNanos,
-        now: UnixNanos,
-        book: &WindowBook,
+        book: &dyn Levels,
         out: &mut Vec<ExecReport>,
     ) {
         let Some(w) = self.orders.get(&id) else {
             return;
         };
         let intent = w.intent.clone();
+        let expired = w.expired || matches!(intent.tif, TimeInForce::Gtd(t) if t <= event_at);
+        if expired {
+            self.stats.expired_in_taker_delay += 1;
+            return self.finish_cancelled(id, event_at, out);
+        }
         let mut remaining = w.remaining;
         let side = taker_side(intent.side);
         let levels = self.available(&intent.window, book, intent.outcome, side, intent.price);
@@ -755,7 +1008,7 @@ impl SimExecutor {
         }
         self.accept(id, event_at, out);
         let schedule = self
-            .fee_schedule(&intent.window, now)
+            .fee_schedule(&intent.window, event_at)
             .unwrap_or(FeeSchedule::FREE);
         for (price, avail) in levels {
             if remaining.is_zero() {
@@ -774,7 +1027,7 @@ impl SimExecutor {
                 size: qty,
                 fee: schedule.taker_fee(qty, price),
                 liquidity: Liquidity::Taker,
-                at: now,
+                at: event_at,
             }));
         }
         if let Some(w) = self.orders.get_mut(&id) {
@@ -792,7 +1045,7 @@ impl SimExecutor {
     }
 
     /// Puts `id` on the book: queue ahead = the recorded size at our price now.
-    fn rest(&mut self, id: OrderId, at: UnixNanos, book: &WindowBook, out: &mut Vec<ExecReport>) {
+    fn rest(&mut self, id: OrderId, at: UnixNanos, book: &dyn Levels, out: &mut Vec<ExecReport>) {
         let Some(w) = self.orders.get(&id) else {
             return;
         };
@@ -803,18 +1056,19 @@ impl SimExecutor {
             .windows
             .get(&w.intent.window)
             .map_or(0, |ws| ws.book_seq);
-        let level = level_size(
-            book,
-            w.intent.outcome,
-            own_side(w.intent.side),
-            w.intent.price,
-        );
+        let (outcome, side, price) = (w.intent.outcome, own_side(w.intent.side), w.intent.price);
+        let level = level_size(book, outcome, side, price);
+        let best = at_best(book, outcome, side, price);
         self.accept(id, at, out);
+        self.rest_counter += 1;
+        let prio = self.rest_counter;
         if let Some(w) = self.orders.get_mut(&id) {
             w.stage = OrderStage::Resting;
             w.ahead = level;
             w.last_level = level;
+            w.at_best = best;
             w.rested_seq = seq;
+            w.rest_prio = prio;
         }
     }
 
@@ -846,7 +1100,7 @@ impl SimExecutor {
             .map(|(k, ev)| (*k, ev.kind))
             .collect();
         for (key, kind) in pending {
-            self.queue.remove(&key);
+            self.take(key);
             match kind {
                 EvKind::Arrive(id) => self.reject(id, RejectReason::MarketClosed, end, out),
                 EvKind::Match(id) => self.finish_cancelled(id, end, out),
@@ -870,9 +1124,13 @@ impl SimExecutor {
             ws.closed = true;
         }
         self.consumed.remove(window);
+        self.books.remove(window);
     }
 
-    /// Resting orders of `window` meet a new book: trade-through first, else queue/shrink.
+    /// Resting orders of `window` meet a new book, in price then time priority: a trade-through
+    /// fills first; otherwise the [`QueueModel`] reads the decrease of the order's level. A
+    /// decrease at one level is one pool: what our earlier orders there took of it is not there
+    /// for the later ones.
     fn update_resting(
         &mut self,
         window: &str,
@@ -881,37 +1139,71 @@ impl SimExecutor {
         out: &mut Vec<ExecReport>,
     ) {
         let seq = self.windows.get(window).map_or(0, |w| w.book_seq);
-        let ids: Vec<OrderId> = self
+        let mut ids: Vec<((bool, i64, u64), OrderId)> = self
             .orders
             .iter()
             .filter(|(_, w)| {
                 w.intent.window == window && w.stage == OrderStage::Resting && w.rested_seq != seq
             })
-            .map(|(id, _)| *id)
+            .map(|(id, w)| {
+                let (is_ask, price) =
+                    canon(w.intent.outcome, own_side(w.intent.side), w.intent.price);
+                // Better prices first: the highest bid, the lowest ask (in Up terms).
+                let m = i64::from(price.micros());
+                ((is_ask, if is_ask { m } else { -m }, w.rest_prio), *id)
+            })
             .collect();
+        ids.sort_unstable();
         let schedule = self.fee_schedule(window, now).unwrap_or(FeeSchedule::FREE);
-        for id in ids {
+        let (model, power) = (self.config.queue_model, self.config.queue_power);
+        // Shares of each level's decrease already credited to our earlier orders there.
+        let mut given: BTreeMap<LevelKey, Size> = BTreeMap::new();
+        for (_, id) in ids {
             let Some(w) = self.orders.get(&id) else {
                 continue;
             };
             let (outcome, side, price) = (w.intent.outcome, w.intent.side, w.intent.price);
-            let (mut remaining, mut ahead, last) = (w.remaining, w.ahead, w.last_level);
-            let opp = taker_side(side);
+            let (mut remaining, mut ahead, last, was_best) =
+                (w.remaining, w.ahead, w.last_level, w.at_best);
+            let (opp, own) = (taker_side(side), own_side(side));
             let crossing = self.available(window, book, outcome, opp, price);
-            let level = level_size(book, outcome, own_side(side), price);
+            let level = level_size(book, outcome, own, price);
+            let best_now = at_best(book, outcome, own, price);
             let mut qty = Size::ZERO;
             if crossing.is_empty() {
-                if level < last {
-                    let shrink = last.saturating_sub(level);
-                    if ahead.is_zero() && self.config.shrink_fill == ShrinkFill::AfterQueueExhausted
-                    {
-                        qty = shrink.min(remaining);
-                        if !qty.is_zero() {
-                            self.stats.shrink_fills += 1;
+                let key = canon(outcome, own, price);
+                // The decrease that reaches our place: what our earlier orders took is gone.
+                let d = last
+                    .saturating_sub(level)
+                    .saturating_sub(given.get(&key).copied().unwrap_or(Size::ZERO));
+                // Trades happen at the best price: only there may a decrease fill us.
+                let best = was_best && best_now;
+                match model {
+                    QueueModel::TradeThrough => {}
+                    QueueModel::FrontOfQueue => {
+                        if ahead.is_zero() {
+                            if best {
+                                qty = d.min(remaining);
+                            }
+                        } else {
+                            ahead = ahead.saturating_sub(d);
                         }
-                    } else {
-                        ahead = ahead.saturating_sub(shrink);
                     }
+                    QueueModel::Probabilistic => {
+                        let behind = last.saturating_sub(ahead);
+                        let mut front = front_share(d, ahead + remaining, behind, power);
+                        // A share behind larger than what is behind came from the front.
+                        front += d.saturating_sub(front).saturating_sub(behind);
+                        let eat = front.min(ahead);
+                        ahead = ahead.saturating_sub(eat);
+                        if best {
+                            qty = front.saturating_sub(eat).min(remaining);
+                        }
+                    }
+                }
+                if !qty.is_zero() {
+                    *given.entry(key).or_insert(Size::ZERO) += qty;
+                    self.stats.shrink_fills += 1;
                 }
                 ahead = ahead.min(level);
             } else {
@@ -953,6 +1245,7 @@ impl SimExecutor {
                 w.remaining = remaining;
                 w.ahead = ahead;
                 w.last_level = level;
+                w.at_best = best_now;
             }
         }
     }
@@ -960,7 +1253,8 @@ impl SimExecutor {
 
 impl SimExecutor {
     /// The earliest queued event that [`Self::advance_to`] would process without a new book: a
-    /// window close, or a cancel/expiry not waiting behind an arrival that needs a book.
+    /// window close, or any event not waiting behind an arrival in a window that has shown no
+    /// book yet.
     pub fn next_due(&self) -> Option<UnixNanos> {
         let mut blocked: Vec<&str> = Vec::new();
         for ((due, _), ev) in &self.queue {
@@ -971,7 +1265,10 @@ impl SimExecutor {
                 continue;
             }
             let closed = self.windows.get(&ev.window).is_none_or(|w| w.closed);
-            if !closed && matches!(ev.kind, EvKind::Arrive(_) | EvKind::Match(_)) {
+            if !closed
+                && matches!(ev.kind, EvKind::Arrive(_) | EvKind::Match(_))
+                && !self.books.contains_key(&ev.window)
+            {
                 blocked.push(&ev.window);
                 continue;
             }
@@ -1036,5 +1333,9 @@ impl Executor for SimExecutor {
 
     fn rebate_estimate(&self, fill: &Fill) -> Cash {
         SimExecutor::rebate_estimate(self, fill)
+    }
+
+    fn fill_model_report(&self) -> Option<FillModelReport> {
+        Some(self.report())
     }
 }

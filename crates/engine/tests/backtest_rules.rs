@@ -292,13 +292,13 @@ fn exposure_is_the_open_cost_over_time() {
     let s = &r.strategies[0];
     assert_eq!(r.first_event_ns, Some(t(0)));
     assert_eq!(r.end_ns, w.end);
-    // Decided at t(0), arrives after 100 ms, fills on the book of t(100 000).
-    assert_eq!(s.fills[0].at, t(100_000));
+    // Decided at t(0), arrives after 100 ms and fills on the book in force then (t(0)'s).
+    assert_eq!(s.fills[0].at, t(100));
     assert_eq!(s.max_open_cost, Cash(5_000_000));
-    // 5 pUSD held from the fill to the window end (200 s), then settled (0 open).
+    // 5 pUSD held from the fill to the window end, then settled (0 open).
     assert_eq!(
         s.open_cost_integral,
-        5_000_000i128 * i128::from(w.end.0 - t(100_000).0)
+        5_000_000i128 * i128::from(w.end.0 - t(100).0)
     );
     assert_eq!(s.equity.last().unwrap().window, slug);
     check_identities(&r);

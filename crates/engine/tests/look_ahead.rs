@@ -18,6 +18,7 @@ use polyedge_strategies::{Ctx, Strategy, StrikeSource, WindowPhase};
 
 const S: u64 = 1_780_000_200;
 
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // test times are positive
 fn secs(s: i64) -> UnixNanos {
     UnixNanos((i128::from(S) * 1_000_000_000 + i128::from(s) * 1_000_000_000) as u64)
 }

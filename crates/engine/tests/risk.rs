@@ -111,7 +111,10 @@ fn sells_must_be_covered() {
 
 #[test]
 fn daily_loss_limit_utc_day() {
-    let rc = RiskConfig::default();
+    let rc = RiskConfig {
+        daily_loss_limit: Cash::parse("10").unwrap(),
+        ..RiskConfig::default()
+    };
     let mut pf = Portfolio::new(Cash::parse("200").unwrap());
     // Lose 10 pUSD today in an earlier window.
     let earlier = "btc-updown-5m-1776081000";
@@ -193,4 +196,35 @@ fn settled_window_is_refused() {
     pf.settle(SLUG, None, now()).unwrap();
     let m = msg(rc.check(&buy("0.50", 10), &window(), now(), &pf, &[]));
     assert!(m.contains("already settled"), "{m}");
+}
+
+#[test]
+fn buying_power_with_start_cash_below_the_exposure_limit() {
+    // 30 pUSD of cash, exposure limit 100: the limits allow 40 pUSD of buys, the cash does not.
+    let rc = RiskConfig {
+        max_window_cost: Cash::parse("100").unwrap(),
+        max_order_notional: Cash::parse("100").unwrap(),
+        ..RiskConfig::default()
+    };
+    let pf = Portfolio::new(Cash::parse("30").unwrap());
+    // 50 × 0.50 = 25 pUSD + taker fee 50 × 0.07 × 0.25 = 0.875: fits in 30.
+    assert_eq!(
+        rc.check(&buy("0.50", 50), &window(), now(), &pf, &[]),
+        Ok(())
+    );
+    // With an open buy of 10 × 0.50 (5 + 0.175 fee) it does not: 25.875 + 5.175 > 30.
+    let open = [buy_up(5, "0.50", sh(10), TimeInForce::Gtc)];
+    let m = msg(rc.check(&buy("0.50", 50), &window(), now(), &pf, &open));
+    assert!(
+        m.contains("buying power: cash 30 pUSD is less than 31.05 pUSD"),
+        "{m}"
+    );
+    // 60 × 0.50 = 30 pUSD: the notional alone fits, with the fee it does not.
+    let m = msg(rc.check(&buy("0.50", 60), &window(), now(), &pf, &[]));
+    assert!(m.contains("buying power"), "{m}");
+    // Sells need no cash.
+    let mut pf = Portfolio::new(Cash::ZERO);
+    hold(&mut pf, SLUG, Outcome::Up, "0.40", sh(10), now());
+    let sell = order(2, Outcome::Up, Side::Sell, "0.45", sh(10), TimeInForce::Gtc);
+    assert_eq!(rc.check(&sell, &window(), now(), &pf, &[]), Ok(()));
 }

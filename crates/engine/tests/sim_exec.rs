@@ -11,7 +11,7 @@ use polyedge_core::{
     TimeInForce, UnixNanos,
 };
 use polyedge_engine::latency::LatencyConfig;
-use polyedge_engine::{OrderStage, ShrinkFill, SimConfig, SimExecutor};
+use polyedge_engine::{OrderStage, QueueModel, SimConfig, SimExecutor};
 
 fn instant() -> SimExecutor {
     SimExecutor::new(SimConfig {
@@ -375,10 +375,10 @@ fn trade_through_fills_at_most_the_crossing_depth() {
 
 #[test]
 fn shrink_fills_only_after_the_queue_ahead_is_gone() {
-    let run = |rule: ShrinkFill| {
+    let run = |rule: QueueModel| {
         let mut ex = SimExecutor::new(SimConfig {
             latency: LatencyConfig::zero(),
-            shrink_fill: rule,
+            queue_model: rule,
             ..SimConfig::default()
         });
         let asks = &[("0.50", "50")];
@@ -400,14 +400,14 @@ fn shrink_fills_only_after_the_queue_ahead_is_gone() {
         (fill_legs(&all), ex.order(OrderId(1)).map(|v| v.remaining))
     };
     assert_eq!(
-        run(ShrinkFill::AfterQueueExhausted),
+        run(QueueModel::FrontOfQueue),
         (vec![(p("0.48"), sh(6))], Some(sh(4)))
     );
-    assert_eq!(run(ShrinkFill::Never), (vec![], Some(sh(10))));
+    assert_eq!(run(QueueModel::TradeThrough), (vec![], Some(sh(10))));
 }
 
 #[test]
-fn latency_moves_the_fill_to_the_book_at_arrival() {
+fn latency_moves_the_fill_to_the_book_in_force_at_arrival() {
     let mut ex = SimExecutor::new(SimConfig {
         latency: LatencyConfig {
             order_latency_ms: 50,
@@ -416,7 +416,7 @@ fn latency_moves_the_fill_to_the_book_at_arrival() {
         },
         ..SimConfig::default()
     });
-    // Book A at decision: would fill at 0.50.
+    // Book A at decision: ask 0.50.
     let a = up_book(t(10, 0), &[], &[("0.50", "100")]);
     ex.place(
         buy_up(1, "0.60", sh(10), TimeInForce::Fak),
@@ -430,13 +430,15 @@ fn latency_moves_the_fill_to_the_book_at_arrival() {
         Some(p("0.50"))
     );
     assert!(ex.on_book(SLUG, t(10, 0), &a).is_empty(), "not arrived yet");
+    // Book B (+30 ms) is the book in force at the arrival (+50 ms): the order meets it.
+    let b = up_book(t(10, 30), &[], &[("0.55", "100")]);
     assert!(
-        ex.on_book(SLUG, t(10, 40), &a).is_empty(),
-        "still in flight at +40 ms"
+        ex.on_book(SLUG, t(10, 30), &b).is_empty(),
+        "still in flight"
     );
-    // Book B, the first at or after arrival (+50 ms), has 0.55.
-    let b = up_book(t(10, 60), &[], &[("0.55", "100")]);
-    let r = ex.on_book(SLUG, t(10, 60), &b);
+    // Book C (+60 ms) came after the arrival: it must not be the one matched.
+    let c = up_book(t(10, 60), &[], &[("0.58", "100")]);
+    let r = ex.on_book(SLUG, t(10, 60), &c);
     assert_eq!(
         r[0],
         ExecReport::Accepted {
@@ -445,7 +447,41 @@ fn latency_moves_the_fill_to_the_book_at_arrival() {
         }
     );
     assert_eq!(fill_legs(&r), vec![(p("0.55"), sh(10))]);
-    assert_eq!(fills(&r)[0].at, t(10, 60));
+    assert_eq!(fills(&r)[0].at, t(10, 50));
+    // Book B was received 20 ms before the arrival.
+    assert_eq!(ex.arrival_book_lags(), &[-20_000_000]);
+}
+
+#[test]
+fn arrival_on_a_quiet_book_meets_the_book_in_force_not_a_later_one() {
+    // Books come only on change: the decision book, then nothing for 10 s, then a book whose ask
+    // is far higher. The order (arriving at +50 ms) must fill on the book in force then.
+    let mut ex = SimExecutor::new(SimConfig {
+        latency: LatencyConfig {
+            order_latency_ms: 50,
+            taker_delay_enabled: false,
+            ..LatencyConfig::default()
+        },
+        ..SimConfig::default()
+    });
+    let a = up_book(t(10, 0), &[], &[("0.50", "100")]);
+    ex.place(
+        buy_up(1, "0.90", sh(10), TimeInForce::Fak),
+        t(10, 0),
+        &window(),
+        &a,
+    )
+    .unwrap();
+    assert!(ex.on_book(SLUG, t(10, 0), &a).is_empty());
+    // A driver without a new book wakes the executor at the arrival.
+    assert_eq!(ex.next_due(), Some(t(10, 50)));
+    let r = ex.advance_to(t(10, 50));
+    assert_eq!(fill_legs(&r), vec![(p("0.50"), sh(10))]);
+    assert_eq!(fills(&r)[0].at, t(10, 50));
+    let later = up_book(t(20, 0), &[], &[("0.80", "100")]);
+    assert!(fills(&ex.on_book(SLUG, t(20, 0), &later)).is_empty());
+    assert_eq!(ex.arrival_book_lags(), &[-50_000_000]);
+    assert_eq!(ex.report().arrival_book_lag_ns, vec![-50_000_000]);
 }
 
 /// Runs a marketable buy decided at `start + 10 s` on a window starting at `start`, with books
@@ -685,22 +721,18 @@ fn gtd_expires_and_window_end_closes_everything() {
         &b,
     )
     .unwrap();
-    // Window end (START + 300 s): the resting GTC is cancelled; order 4 never met a book.
+    // Order 4 (no latency) arrives 1 ms before the end and meets the book in force then, even
+    // though no newer book comes; at the window end (START + 300 s) the resting GTC is cancelled.
     let r = ex.advance_to(t(301, 0));
+    assert_eq!(fill_legs(&r[1..2]), vec![(p("0.60"), sh(5))]);
+    assert_eq!(fills(&r)[0].at, t(299, 999));
     assert_eq!(
-        r,
-        vec![
-            ExecReport::Rejected {
-                order: OrderId(4),
-                reason: RejectReason::MarketClosed,
-                at: t(300, 0)
-            },
-            ExecReport::Cancelled {
-                order: OrderId(2),
-                unfilled: sh(5),
-                at: t(300, 0)
-            },
-        ]
+        r[2..],
+        vec![ExecReport::Cancelled {
+            order: OrderId(2),
+            unfilled: sh(5),
+            at: t(300, 0)
+        },]
     );
     // Arrival at +300.030 s: after the end.
     let r = late.on_book(SLUG, t(300, 40), &b);
@@ -916,4 +948,164 @@ fn resting_on_the_mirrored_side() {
     .unwrap();
     let r = ex.on_book(SLUG, t(10, 60), &b1);
     assert_eq!(fill_legs(&r), vec![(p("0.52"), sh(5))]);
+}
+
+#[test]
+fn gtd_expiring_during_the_taker_hold_does_not_fill() {
+    // Default latency: arrival at +50 ms, taker hold 250 ms (2026-04-13) until +300 ms.
+    let mut ex = SimExecutor::default();
+    let b = up_book(t(10, 0), &[("0.40", "10")], &[("0.50", "50")]);
+    ex.place(
+        buy_up(1, "0.50", sh(10), TimeInForce::Gtd(t(10, 200))),
+        t(10, 0),
+        &window(),
+        &b,
+    )
+    .unwrap();
+    let r = ex.on_book(SLUG, t(10, 60), &b);
+    assert_eq!(ex.order(OrderId(1)).unwrap().stage, OrderStage::TakerDelay);
+    assert!(fills(&r).is_empty());
+    // The expiration (+200 ms) falls inside the hold: at its end the order is cancelled unfilled.
+    let r = ex.on_book(SLUG, t(10, 310), &b);
+    assert!(fills(&r).is_empty(), "an expired order filled: {r:?}");
+    assert_eq!(
+        r,
+        vec![ExecReport::Cancelled {
+            order: OrderId(1),
+            unfilled: sh(10),
+            at: t(10, 300)
+        }]
+    );
+    assert!(ex.order(OrderId(1)).is_none());
+}
+
+/// Rests buy orders `(id, price, shares)` on `b0` with no latency and the given queue model.
+fn rested(
+    model: QueueModel,
+    b0: &polyedge_core::WindowBook,
+    orders: &[(u64, &str, u64)],
+) -> SimExecutor {
+    let mut ex = SimExecutor::new(SimConfig {
+        latency: LatencyConfig::zero(),
+        queue_model: model,
+        ..SimConfig::default()
+    });
+    for &(id, price, n) in orders {
+        ex.place(
+            buy_up(id, price, sh(n), TimeInForce::Gtc),
+            t(10, 0),
+            &window(),
+            b0,
+        )
+        .unwrap();
+    }
+    ex.on_book(SLUG, t(10, 0), b0);
+    ex
+}
+
+#[test]
+fn a_shrink_below_the_best_bid_fills_nothing() {
+    // Our bid at 0.47 rests behind 20 others, below the best bid 0.48. The 0.47 level then
+    // shrinks 20 → 0 → (others join) 30 → 0: cancellations below the touch, no trade near us.
+    for model in [
+        QueueModel::TradeThrough,
+        QueueModel::FrontOfQueue,
+        QueueModel::Probabilistic,
+    ] {
+        let asks = &[("0.50", "50")];
+        let b0 = up_book(t(10, 0), &[("0.48", "100"), ("0.47", "20")], asks);
+        let mut ex = rested(model, &b0, &[(1, "0.47", 10)]);
+        let mut all = Vec::new();
+        for (i, lvl) in ["0", "30", "0"].iter().enumerate() {
+            let ms_ = 100 * (i as u64 + 1);
+            let mut bids = vec![("0.48", "100")];
+            if *lvl != "0" {
+                bids.push(("0.47", *lvl));
+            }
+            all.extend(ex.on_book(SLUG, t(10, ms_), &up_book(t(10, ms_), &bids, asks)));
+        }
+        assert!(fills(&all).is_empty(), "{model:?}: phantom fill {all:?}");
+        assert_eq!(ex.order(OrderId(1)).unwrap().remaining, sh(10));
+    }
+    // The default reads a shrink as nothing but a queue move.
+    assert_eq!(SimConfig::default().queue_model, QueueModel::TradeThrough);
+    let b0 = up_book(t(10, 0), &[("0.48", "20")], &[("0.50", "50")]);
+    let mut ex = SimExecutor::new(SimConfig {
+        latency: LatencyConfig::zero(),
+        ..SimConfig::default()
+    });
+    ex.place(
+        buy_up(1, "0.48", sh(10), TimeInForce::Gtc),
+        t(10, 0),
+        &window(),
+        &b0,
+    )
+    .unwrap();
+    ex.on_book(SLUG, t(10, 0), &b0);
+    let b1 = up_book(t(10, 100), &[("0.47", "5")], &[("0.50", "50")]);
+    ex.on_book(SLUG, t(10, 100), &b1);
+    let b2 = up_book(t(10, 200), &[("0.48", "30")], &[("0.50", "50")]);
+    ex.on_book(SLUG, t(10, 200), &b2);
+    let b3 = up_book(t(10, 300), &[("0.48", "10")], &[("0.50", "50")]);
+    assert!(fills(&ex.on_book(SLUG, t(10, 300), &b3)).is_empty());
+    assert_eq!(ex.stats().shrink_fills, 0);
+}
+
+#[test]
+fn one_shrink_is_split_across_our_orders_in_time_priority() {
+    // Two of our bids at the best bid 0.48, nobody ahead of either (the level was empty); then
+    // others join (30) and the level shrinks by 12. The 12 shares fill order 1 (first in time)
+    // by 10 and order 2 by the 2 left — never 12 each.
+    let asks = &[("0.50", "50")];
+    let b0 = up_book(t(10, 0), &[("0.47", "5")], asks);
+    let mut ex = rested(
+        QueueModel::FrontOfQueue,
+        &b0,
+        &[(1, "0.48", 10), (2, "0.48", 10)],
+    );
+    let b1 = up_book(t(10, 100), &[("0.48", "30"), ("0.47", "5")], asks);
+    assert!(fills(&ex.on_book(SLUG, t(10, 100), &b1)).is_empty());
+    let b2 = up_book(t(10, 200), &[("0.48", "18"), ("0.47", "5")], asks);
+    let r = ex.on_book(SLUG, t(10, 200), &b2);
+    let got: Vec<(u64, Size)> = fills(&r).iter().map(|f| (f.order.0, f.size)).collect();
+    assert_eq!(got, vec![(1, sh(10)), (2, sh(2))]);
+    assert_eq!(ex.order(OrderId(2)).unwrap().remaining, sh(8));
+    // Used up: the same book again fills nothing.
+    let b3 = up_book(t(10, 300), &[("0.48", "18"), ("0.47", "5")], asks);
+    assert!(fills(&ex.on_book(SLUG, t(10, 300), &b3)).is_empty());
+}
+
+#[test]
+fn probabilistic_queue_splits_a_decrease_ahead_and_behind() {
+    // 40 ahead of our 10 at the best bid, then 50 more join behind us (level 90). A decrease of
+    // 30 with f(x) = x² puts p = 50²/(50² + 50²) = 1/2 of it behind us: the queue ahead goes
+    // 40 → 25 (FrontOfQueue would take all 30 from it: 40 → 10; TradeThrough keeps 40).
+    let asks = &[("0.50", "50")];
+    let b = |ms_: u64, n: &str| up_book(t(10, ms_), &[("0.48", n)], asks);
+    let run = |model| {
+        let mut ex = rested(model, &b(0, "40"), &[(1, "0.48", 10)]);
+        ex.on_book(SLUG, t(10, 100), &b(100, "90"));
+        ex.on_book(SLUG, t(10, 200), &b(200, "60"));
+        ex.order(OrderId(1)).unwrap().queue_ahead
+    };
+    assert_eq!(run(QueueModel::Probabilistic), sh(25));
+    assert_eq!(run(QueueModel::FrontOfQueue), sh(10));
+    assert_eq!(run(QueueModel::TradeThrough), sh(40));
+    let ex = rested(QueueModel::Probabilistic, &b(0, "40"), &[]);
+    assert_eq!(ex.report().queue_model, "probabilistic");
+    assert_eq!(ex.report().queue_power, Some(2));
+}
+
+#[test]
+fn queue_model_serde_names_and_old_aliases() {
+    let c: SimConfig =
+        serde_json::from_str(r#"{"queue_model": "probabilistic", "queue_power": 3}"#).unwrap();
+    assert_eq!(
+        (c.queue_model, c.queue_power),
+        (QueueModel::Probabilistic, 3)
+    );
+    let c: SimConfig = serde_json::from_str(r#"{"shrink_fill": "after_queue_exhausted"}"#).unwrap();
+    assert_eq!(c.queue_model, QueueModel::FrontOfQueue);
+    let c: SimConfig = serde_json::from_str(r#"{"shrink_fill": "never"}"#).unwrap();
+    assert_eq!(c.queue_model, QueueModel::TradeThrough);
 }

@@ -495,12 +495,12 @@ fn market_maker_stops_quoting_a_full_side() {
     assert!(later_down > 0);
 }
 
-/// Both legs cheap at 10 s (Up ask 0.44, Down ask 1 − 0.55 = 0.45); at arrival only the Up
-/// ask is left: Down's ask is `1 − next_bid`.
+/// Both legs cheap at 10 s (Up ask 0.44, Down ask 1 − 0.55 = 0.45); in the book in force at
+/// the orders' arrival (+50 ms) only the Up ask is left: Down's ask is `1 − next_bid`.
 fn leg_events(next_bid: &str) -> Vec<MarketEvent> {
     vec![
         book(10.0, &[("0.55", 100)], &[("0.44", 100)]),
-        book(10.2, &[(next_bid, 100)], &[("0.44", 100)]),
+        book(10.03, &[(next_bid, 100)], &[("0.44", 100)]),
         book(11.0, &[(next_bid, 100)], &[("0.44", 100)]),
         book(12.0, &[(next_bid, 100)], &[("0.44", 100)]),
         book(13.0, &[(next_bid, 100)], &[("0.44", 100)]),
@@ -576,8 +576,11 @@ fn accumulation_keeps_the_average_pair_cost_under_a_dollar() {
         book(18.0, &[("0.30", 100)], &[("0.46", 100)]),
         book(18.5, &[("0.30", 100)], &[("0.46", 100)]),
     ];
+    // Without merging: a merge closes the matched sets, so the next buy is priced against the
+    // other side's ask instead of the average this test is about.
     let params = CompleteSetParams {
         mode: CompleteSetMode::Accumulate,
+        merge: false,
         ..CompleteSetParams::default()
     };
     let s = run_one(config(), Box::new(CompleteSet::new(params)), events.clone());

@@ -42,7 +42,17 @@
 //! **Limitations.** cronos has no trade tape and mostly Down-token books: the Up asks are the
 //! mirrored Down bids, so a "complete set" shows up only as a crossed pair of books, and the
 //! consumption overlay (`docs/fill-model.md` §4.1) is what stops us taking the same liquidity
-//! twice. Merging is not modelled as an action: sets are held to settlement, which pays the same.
+//! twice.
+//!
+//! # Merging
+//! With `merge = true` (default) the strategy merges every complete set it holds as soon as a
+//! fill gives it both outcomes ([`Ctx::merge`]: `min(Up, Down)` shares of each become as many
+//! pUSD, no fee), so the capital is free again before the window ends instead of waiting for
+//! settlement, which would pay the same. The per-window cap counts merged sets too.
+//!
+//! # Skip reasons
+//! When it looks at a window and sends nothing it says why ([`crate::skip`] codes): `no_book`,
+//! `no_quote` (a side without an ask), `size_below_min`, `window_limit`, `pair_not_cheap`.
 
 use std::collections::BTreeMap;
 
@@ -53,7 +63,7 @@ use polyedge_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::{fee_per_share, min_shares, open_buy_shares, whole_shares};
-use crate::{Ctx, Strategy, WindowPhase};
+use crate::{Ctx, Strategy, WindowPhase, skip};
 
 /// How the strategy buys sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -111,6 +121,9 @@ pub struct CompleteSetParams {
     pub leg_fallback: LegAction,
     /// Accumulate mode: most `|Up − Down|` shares after a buy (default 20).
     pub max_imbalance_shares: u64,
+    /// Merge complete sets as soon as both outcomes are held (default `true`; see the module
+    /// docs).
+    pub merge: bool,
 }
 
 impl Default for CompleteSetParams {
@@ -129,6 +142,7 @@ impl Default for CompleteSetParams {
             leg_retries: 2,
             leg_fallback: LegAction::Unwind,
             max_imbalance_shares: 20,
+            merge: true,
         }
     }
 }
@@ -260,12 +274,15 @@ impl CompleteSet {
         let p = &self.params;
         let view = ctx.view();
         let (Some(w), Some(book)) = (view.window(slug), view.book(slug)) else {
-            return;
+            return ctx.skip(slug, skip::NO_BOOK);
         };
         let (Some(up), Some(down)) = (book.best_ask(Outcome::Up), book.best_ask(Outcome::Down))
         else {
-            return;
+            return ctx.skip(slug, skip::NO_QUOTE);
         };
+        if done >= p.max_pairs_per_window {
+            return ctx.skip(slug, skip::WINDOW_LIMIT);
+        }
         let room = p.max_pairs_per_window.saturating_sub(done);
         let want = Size::from_shares(p.shares.min(room));
         let size = want.min(up.level.size).min(down.level.size);
@@ -273,7 +290,7 @@ impl CompleteSet {
         let pairs = whole_shares(size);
         let size = Size::from_shares(pairs);
         if pairs < min_shares(view, slug, p.min_shares) {
-            return;
+            return ctx.skip(slug, skip::SIZE_BELOW_MIN);
         }
         let fees = view.fee_schedule(slug);
         let fee = |price: Price| fees.map_or(Cash::ZERO, |f| f.taker_fee(size, price));
@@ -286,7 +303,7 @@ impl CompleteSet {
         // Edge ≥ margin·payout  ⇔  (payout − cost)·10 000 ≥ margin·payout.
         let edge = i128::from((payout - cost).micros()) * 10_000;
         if edge < margin * i128::from(payout.micros()) {
-            return;
+            return ctx.skip(slug, skip::PAIR_NOT_CHEAP);
         }
         let (up_px, down_px) = (up.level.price, down.level.price);
         let slug = w.slug.clone();
@@ -327,7 +344,7 @@ impl CompleteSet {
         let p = &self.params;
         let view = ctx.view();
         let (Some(w), Some(book)) = (view.window(slug), view.book(slug)) else {
-            return;
+            return ctx.skip(slug, skip::NO_BOOK);
         };
         if OUTCOMES
             .iter()
@@ -339,17 +356,24 @@ impl CompleteSet {
         let bound = 1.0 - f64::from(self.margin_now(w, now)) / 1e4;
         let min = min_shares(view, slug, p.min_shares);
         let held = |o: Outcome| whole_shares(view.position(slug, o));
+        // Sets merged away still count against the per-window cap.
+        let bought = |o: Outcome| held(o) + whole_shares(view.leg(slug, o).merged);
+        let mut reason = skip::PAIR_NOT_CHEAP;
         for outcome in OUTCOMES {
             let other = outcome.other();
             let Some(ask) = book.best_ask(outcome) else {
+                reason = skip::NO_QUOTE;
                 continue;
             };
             let reference = match view.leg(slug, other).avg_cost() {
                 Some(avg) if held(other) > 0 => avg,
-                _ => match book.best_ask(other) {
-                    Some(a) => a.level.price.to_f64() + fee_per_share(fees, a.level.price),
-                    None => continue,
-                },
+                _ => {
+                    let Some(a) = book.best_ask(other) else {
+                        reason = skip::NO_QUOTE;
+                        continue;
+                    };
+                    a.level.price.to_f64() + fee_per_share(fees, a.level.price)
+                }
             };
             let price = ask.level.price;
             if price.to_f64() + fee_per_share(fees, price) + reference > bound {
@@ -361,8 +385,9 @@ impl CompleteSet {
                 .shares
                 .min(whole_shares(ask.level.size))
                 .min(imbalance_room)
-                .min(p.max_pairs_per_window.saturating_sub(mine));
+                .min(p.max_pairs_per_window.saturating_sub(bought(outcome)));
             if shares < min {
+                reason = skip::SIZE_BELOW_MIN;
                 continue;
             }
             let slug = w.slug.clone();
@@ -382,6 +407,15 @@ impl CompleteSet {
             let done = self.attempted.get(&slug).map_or(0, |a| a.0);
             self.attempted.insert(slug, (done + 1, now));
             return;
+        }
+        ctx.skip(slug, reason);
+    }
+
+    /// Merges the complete sets held in `slug` when both outcomes are held (`merge = true`).
+    fn merge_sets(&self, ctx: &mut Ctx<'_>, slug: &str) {
+        let view = ctx.view();
+        if self.params.merge && OUTCOMES.iter().all(|&o| !view.position(slug, o).is_zero()) {
+            ctx.merge(slug);
         }
     }
 
@@ -565,6 +599,9 @@ impl Strategy for CompleteSet {
 
     fn on_report(&mut self, ctx: &mut Ctx<'_>, report: &ExecReport) {
         self.on_exec(ctx, report);
+        if let ExecReport::Filled(f) = report {
+            self.merge_sets(ctx, &f.window);
+        }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_>, now: UnixNanos) {

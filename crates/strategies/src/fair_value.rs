@@ -36,7 +36,7 @@ use polyedge_model::{ModelError, OnlineConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::{SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob};
-use crate::{Ctx, Strategy, WindowPhase, affected_windows};
+use crate::{Ctx, Strategy, WindowPhase, affected_windows, skip};
 
 /// Parameters (serde/TOML: every field optional; `[fair]` and `[sizing]` are sub-tables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,50 +102,66 @@ impl FairValue {
         let now = ctx.now();
         let p = &self.params;
         let (done, last) = self.entries.get(slug).copied().unwrap_or((0, UnixNanos(0)));
-        if done >= p.max_entries_per_window
-            || (done > 0 && now.0 < last.0.saturating_add(p.cooldown_ms * UnixNanos::PER_MS))
-        {
-            return;
+        if done >= p.max_entries_per_window {
+            return ctx.skip(slug, skip::ENTRIES_USED);
+        }
+        if done > 0 && now.0 < last.0.saturating_add(p.cooldown_ms * UnixNanos::PER_MS) {
+            return ctx.skip(slug, skip::COOLDOWN);
         }
         let view = ctx.view();
         let Some(w) = view.window(slug) else { return };
         let left = w.end.saturating_sub(now);
-        if left < p.min_time_left_s * UnixNanos::PER_SEC
-            || now.saturating_sub(w.start) < p.min_elapsed_s * UnixNanos::PER_SEC
-        {
-            return;
+        if left < p.min_time_left_s * UnixNanos::PER_SEC {
+            return ctx.skip(slug, skip::TOO_LATE);
+        }
+        if now.saturating_sub(w.start) < p.min_elapsed_s * UnixNanos::PER_SEC {
+            return ctx.skip(slug, skip::TOO_EARLY);
         }
         // Never stack on a working order of ours.
         if [Outcome::Up, Outcome::Down]
             .iter()
             .any(|&o| !open_buy_shares(view, slug, o).is_zero())
         {
-            return;
+            return ctx.skip(slug, skip::ORDER_WORKING);
         }
-        let Some(p_up) = view.fair_value(w, &p.fair).p_up else {
-            return;
+        let est = view.fair_value(w, &p.fair);
+        let Some(p_up) = est.p_up else {
+            return ctx.skip(slug, est.skip.map_or(skip::MODEL_ERROR, skip::of_model));
         };
-        let Some(book) = view.book(slug) else { return };
+        let Some(book) = view.book(slug) else {
+            return ctx.skip(slug, skip::NO_BOOK);
+        };
         let fees = view.fee_schedule(slug);
         let threshold = f64::from(p.threshold_bps) / 1e4;
         let max_edge = f64::from(p.max_edge_bps) / 1e4;
         let edge_at =
             |prob: f64, px: polyedge_core::Price| prob - px.to_f64() - fee_per_share(fees, px);
-        let best = [(Outcome::Up, p_up), (Outcome::Down, 1.0 - p_up)]
+        let quoted: Vec<(Outcome, f64, f64)> = [(Outcome::Up, p_up), (Outcome::Down, 1.0 - p_up)]
             .into_iter()
             .filter_map(|(o, prob)| {
                 let ask = book.best_ask(o)?.level.price;
                 Some((o, prob, edge_at(prob, ask)))
             })
+            .collect();
+        let best = quoted
+            .iter()
+            .copied()
             .filter(|&(_, _, e)| e > threshold && e <= max_edge)
             .max_by(|a, b| a.2.total_cmp(&b.2));
         let Some((outcome, prob, _)) = best else {
-            return;
+            let reason = if quoted.is_empty() {
+                skip::NO_QUOTE
+            } else if quoted.iter().any(|&(_, _, e)| e > max_edge) {
+                skip::EDGE_ABOVE_MAX
+            } else {
+                skip::EDGE_BELOW_THRESHOLD
+            };
+            return ctx.skip(slug, reason);
         };
         let Some((limit, depth)) =
             accepted_asks(view, slug, outcome, |px| edge_at(prob, px) > threshold)
         else {
-            return;
+            return ctx.skip(slug, skip::EDGE_BELOW_THRESHOLD);
         };
         let cost = limit.to_f64() + fee_per_share(fees, limit);
         let stake = p.sizing.kelly_stake(view, prob, cost);
@@ -153,7 +169,7 @@ impl FairValue {
             .sizing
             .size_buy(view, slug, outcome, limit, cost, stake, depth)
         else {
-            return;
+            return ctx.skip(slug, skip::SIZE_BELOW_MIN);
         };
         let slug = w.slug.clone();
         ctx.submit_with_fair_value(

@@ -36,7 +36,7 @@ use polyedge_model::{ModelError, OnlineConfig, PricePoint};
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::{SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob};
-use crate::{Ctx, MarketView, Strategy, WindowPhase, affected_windows};
+use crate::{Ctx, MarketView, Strategy, WindowPhase, affected_windows, skip};
 
 /// Parameters (serde/TOML: every field optional; `[fair]` and `[sizing]` are sub-tables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,40 +181,52 @@ impl Momentum {
         let now = ctx.now();
         let done = self.entries.get(slug).copied().unwrap_or(0);
         if done >= self.params.max_entries_per_window {
-            return;
+            return ctx.skip(slug, skip::ENTRIES_USED);
         }
         let view = ctx.view();
         let Some(w) = view.window(slug) else { return };
         let total = w.end.saturating_sub(w.start) as f64;
         let elapsed = now.saturating_sub(w.start) as f64;
         let p = &self.params;
-        if total <= 0.0
-            || elapsed < p.entry_from * total
-            || elapsed > p.entry_to * total
-            || w.end.saturating_sub(now) < p.min_time_left_s * UnixNanos::PER_SEC
-        {
-            return;
+        if total <= 0.0 || elapsed < p.entry_from * total {
+            return ctx.skip(slug, skip::TOO_EARLY);
+        }
+        if elapsed > p.entry_to * total {
+            return ctx.skip(slug, skip::PAST_ENTRY_SPAN);
+        }
+        if w.end.saturating_sub(now) < p.min_time_left_s * UnixNanos::PER_SEC {
+            return ctx.skip(slug, skip::TOO_LATE);
         }
         if [Outcome::Up, Outcome::Down]
             .iter()
             .any(|&o| !open_buy_shares(view, slug, o).is_zero())
         {
-            return;
+            return ctx.skip(slug, skip::ORDER_WORKING);
         }
         let w = w.clone();
         let Some(sig) = self.signal(ctx.view(), &w) else {
-            return;
+            let est = ctx.view().fair_value(&w, &self.params.fair);
+            let reason = match est.skip {
+                Some(r) => skip::of_model(r),
+                None if est.strike.is_none() => skip::NO_STRIKE,
+                None => skip::NO_REFERENCE,
+            };
+            return ctx.skip(slug, reason);
         };
         let p = &self.params;
         let duration_s = w.end.saturating_sub(w.start) / UnixNanos::PER_SEC;
-        if sig.points < p.min_points
-            || sig.move_frac.abs() < p.min_move(duration_s)
-            || sig.r2 < p.min_r2
-        {
-            return;
+        if sig.points < p.min_points {
+            return ctx.skip(slug, skip::TOO_FEW_POINTS);
         }
-        let Some(p_up) = ctx.view().fair_value(&w, &p.fair).p_up else {
-            return;
+        if sig.move_frac.abs() < p.min_move(duration_s) {
+            return ctx.skip(slug, skip::MOVE_TOO_SMALL);
+        }
+        if sig.r2 < p.min_r2 {
+            return ctx.skip(slug, skip::NOT_STEADY);
+        }
+        let est = ctx.view().fair_value(&w, &p.fair);
+        let Some(p_up) = est.p_up else {
+            return ctx.skip(slug, est.skip.map_or(skip::MODEL_ERROR, skip::of_model));
         };
         let (outcome, prob) = if sig.move_frac > 0.0 {
             (Outcome::Up, p_up)
@@ -227,7 +239,7 @@ impl Momentum {
         let ev = |px: polyedge_core::Price| prob - px.to_f64() - fee_per_share(fees, px);
         let Some((limit, depth)) = accepted_asks(view, slug, outcome, |px| ev(px) >= min_edge)
         else {
-            return;
+            return ctx.skip(slug, skip::EDGE_BELOW_THRESHOLD);
         };
         let cost = limit.to_f64() + fee_per_share(fees, limit);
         let stake = p.sizing.kelly_stake(view, prob, cost);
@@ -235,7 +247,7 @@ impl Momentum {
             .sizing
             .size_buy(view, slug, outcome, limit, cost, stake, depth)
         else {
-            return;
+            return ctx.skip(slug, skip::SIZE_BELOW_MIN);
         };
         ctx.submit_with_fair_value(
             OrderIntent {

@@ -23,18 +23,31 @@ use serde::{Deserialize, Serialize};
 use crate::sizing::SizingParams;
 use crate::{Ctx, Strategy, WindowPhase};
 
+/// One step of SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
+/// generators", OOPSLA 2014; the constants of Vigna's reference `splitmix64.c`): a bijective
+/// mixer whose every output bit depends on every input bit.
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// A xorshift64 generator (Marsaglia 2003): small, fast, deterministic; not for cryptography.
+///
+/// The state is the seed passed through [`splitmix64`] (the seeding Vigna recommends for the
+/// xorshift family): xorshift64 seeded with a small integer directly produces outputs whose
+/// top bits do not depend on the low seed bits for several steps, so seeds 1, 2, 3, … all
+/// flipped the same first coin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct XorShift64(u64);
 
 impl XorShift64 {
-    /// A generator from `seed` (0 is replaced by a fixed non-zero constant).
+    /// A generator from `seed`, mixed by [`splitmix64`] (a zero state, which xorshift cannot
+    /// leave, is replaced by a fixed non-zero constant).
     pub fn new(seed: u64) -> Self {
-        XorShift64(if seed == 0 {
-            0x9E37_79B9_7F4A_7C15
-        } else {
-            seed
-        })
+        let s = splitmix64(seed);
+        XorShift64(if s == 0 { 0x9E37_79B9_7F4A_7C15 } else { s })
     }
 
     /// The next 64 random bits.
@@ -189,5 +202,24 @@ mod tests {
             assert_eq!(a.next_u64(), b.next_u64());
         }
         assert_ne!(XorShift64::new(0).next_u64(), 0);
+    }
+
+    #[test]
+    fn different_seeds_give_different_first_coins() {
+        // Before seeding through SplitMix64 the first coin of every seed below 2^32 was the
+        // same (the top bit of the first xorshift output ignores the low seed bits).
+        let first = |seed: u64| XorShift64::new(seed).coin();
+        let seeds = [1, 2, 3, 7, 100, 1000, 123_456_789, u64::MAX];
+        let heads = seeds.iter().filter(|&&s| first(s)).count();
+        assert!(
+            heads > 0 && heads < seeds.len(),
+            "first coins: {heads} heads of {}",
+            seeds.len()
+        );
+        let heads = (1..=64).filter(|&s| first(s)).count();
+        assert!((16..=48).contains(&heads), "{heads} heads in 64 seeds");
+        // The first 64-bit outputs of consecutive seeds differ in about half their bits.
+        let d = (XorShift64::new(1).next_u64() ^ XorShift64::new(2).next_u64()).count_ones();
+        assert!((16..=48).contains(&d), "{d} bits differ");
     }
 }

@@ -23,6 +23,9 @@ pub struct Leg {
     pub fees: Cash,
     /// Notional of every buy (micro-pUSD), never reduced by sells.
     pub bought: Cash,
+    /// Shares of this leg merged with the other outcome into pUSD ([`Ledger::on_merge`]); no
+    /// longer in `shares`.
+    pub merged: Size,
 }
 
 impl Leg {
@@ -61,6 +64,26 @@ impl Ledger {
                 }
                 leg.shares = leg.shares.saturating_sub(Size::from_micros(sold));
             }
+        }
+    }
+
+    /// Books a merge of `shares` complete sets of `slug`: both legs lose `shares` shares and the
+    /// same part of their cost and fees (pro rata, rounded toward zero), and count them as merged.
+    pub fn on_merge(&mut self, slug: &str, shares: Size) {
+        for o in [Outcome::Up, Outcome::Down] {
+            let leg = self.legs.entry((slug.to_string(), o)).or_default();
+            let held = leg.shares.micros();
+            let n = shares.micros().min(held);
+            if held > 0 {
+                let part = |c: Cash| {
+                    let v = i128::from(c.micros()) * i128::from(n) / i128::from(held);
+                    Cash(i64::try_from(v).unwrap_or(i64::MAX))
+                };
+                leg.cost -= part(leg.cost);
+                leg.fees -= part(leg.fees);
+            }
+            leg.shares = leg.shares.saturating_sub(Size::from_micros(n));
+            leg.merged += Size::from_micros(n);
         }
     }
 

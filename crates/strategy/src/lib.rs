@@ -5,9 +5,11 @@
 //! A [`Strategy`] reacts to market events, timers, execution reports and window lifecycle
 //! phases. On every callback it gets a [`Ctx`]: read access to the market state through a
 //! [`MarketView`] (active windows, both outcome books, reference prices, the time now, time left,
-//! own positions and open orders) and a queue for actions (submit, cancel, set a timer). Actions
-//! only queue: the driver (the engine in backtest, the live runner otherwise) runs pre-trade risk
-//! checks and hands them to an executor after the callback returns.
+//! own positions and open orders) and a queue for actions (submit, cancel, set a timer, merge
+//! complete sets). Actions only queue: the driver (the engine in backtest, the live runner
+//! otherwise) runs pre-trade risk checks and hands them to an executor after the callback
+//! returns. A strategy that looked at a window and chose not to trade says why with
+//! [`Ctx::skip`] and a stable reason code ([`skip`]); the engine counts them per reason.
 //!
 //! A strategy cannot tell backtest from live: it sees only this API. The driver guarantees that
 //! [`MarketView::now`] is never earlier than the receive time of any event the strategy has seen,
@@ -22,6 +24,7 @@
 //!
 //! The strategies themselves live in the `polyedge-strategies` crate.
 
+pub mod decimal;
 pub mod ledger;
 
 use polyedge_core::event::{ReferenceSource, Venue};
@@ -178,6 +181,80 @@ pub enum Action {
     Cancel(OrderId),
     /// Call [`Strategy::on_timer`] at (or, if already past, right after) this time.
     Timer(UnixNanos),
+    /// Merge every complete set held in this window (`min(Up, Down)` shares of each become as
+    /// many pUSD, no fee; protocols.md §9), freeing the capital before the window resolves. The
+    /// engine books it at once ([`MarketView::position`] shows it on the next callback); a live
+    /// executor carries it out as a CTF merge. Nothing happens when no complete set is held.
+    Merge(String),
+}
+
+/// Stable reason codes for [`Ctx::skip`] shared by the strategies polyedge ships (snake_case;
+/// reports count them per code, and the decision log will record them, so they never change
+/// meaning). A strategy may use its own codes too.
+pub mod skip {
+    /// The window has no book yet (no data received for its tokens).
+    pub const NO_BOOK: &str = "no_book";
+    /// The side the strategy wanted to buy has no ask (or to sell, no bid).
+    pub const NO_QUOTE: &str = "no_quote";
+    /// The fair-value model had no fresh reference series for the asset.
+    pub const NO_REFERENCE: &str = "no_reference";
+    /// The window's strike is not known yet.
+    pub const NO_STRIKE: &str = "no_strike";
+    /// Too few returns for the volatility yet.
+    pub const NO_VOL: &str = "no_vol";
+    /// The model refused its inputs.
+    pub const MODEL_ERROR: &str = "model_error";
+    /// The best edge after fees is below the strategy's threshold.
+    pub const EDGE_BELOW_THRESHOLD: &str = "edge_below_threshold";
+    /// The edge is above the strategy's maximum (distrusted as a data error).
+    pub const EDGE_ABOVE_MAX: &str = "edge_above_max";
+    /// Less time left in the window than the strategy's minimum.
+    pub const TOO_LATE: &str = "too_late";
+    /// Not yet in the strategy's entry span (too little of the window elapsed).
+    pub const TOO_EARLY: &str = "too_early";
+    /// Past the strategy's entry span.
+    pub const PAST_ENTRY_SPAN: &str = "past_entry_span";
+    /// The strategy's entries for this window are used up.
+    pub const ENTRIES_USED: &str = "entries_used";
+    /// Waiting out the strategy's cooldown after its last order on this window.
+    pub const COOLDOWN: &str = "cooldown";
+    /// An order of the strategy is still working on this window.
+    pub const ORDER_WORKING: &str = "order_working";
+    /// Sizing left less than the minimum order (caps, depth, bankroll).
+    pub const SIZE_BELOW_MIN: &str = "size_below_min";
+    /// Momentum: fewer reference points since the start than required.
+    pub const TOO_FEW_POINTS: &str = "too_few_points";
+    /// Momentum: the move since the strike is below the threshold.
+    pub const MOVE_TOO_SMALL: &str = "move_too_small";
+    /// Momentum: the path is not steady enough (R² below the threshold).
+    pub const NOT_STEADY: &str = "not_steady";
+    /// Complete set: Up ask + Down ask + fees leave less than the required margin.
+    pub const PAIR_NOT_CHEAP: &str = "pair_not_cheap";
+    /// The strategy's own per-window limit (shares or notional) is reached.
+    pub const WINDOW_LIMIT: &str = "window_limit";
+    /// Market maker: the window's quotes were pulled before its end.
+    pub const PULLED: &str = "pulled";
+    /// Market maker: neither side could be quoted (inventory, window cost, price bounds).
+    pub const NO_QUOTABLE_SIDE: &str = "no_quotable_side";
+
+    /// The code of a fair-value model's reason for having no estimate.
+    pub fn of_model(reason: polyedge_model::SkipReason) -> &'static str {
+        match reason {
+            polyedge_model::SkipReason::NoReference => NO_REFERENCE,
+            polyedge_model::SkipReason::NoStrike => NO_STRIKE,
+            polyedge_model::SkipReason::NoVol => NO_VOL,
+            polyedge_model::SkipReason::ModelError => MODEL_ERROR,
+        }
+    }
+}
+
+/// A strategy's reason for not trading a window now ([`Ctx::skip`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    /// The window.
+    pub window: String,
+    /// A stable reason code ([`skip`]).
+    pub reason: &'static str,
 }
 
 /// What a strategy gets on each callback: the market view and an action queue.
@@ -185,6 +262,7 @@ pub struct Ctx<'a> {
     view: &'a dyn MarketView,
     next_id: &'a mut u64,
     actions: Vec<Action>,
+    skips: Vec<Skip>,
 }
 
 impl<'a> Ctx<'a> {
@@ -194,6 +272,7 @@ impl<'a> Ctx<'a> {
             view,
             next_id,
             actions: Vec::new(),
+            skips: Vec::new(),
         }
     }
 
@@ -243,9 +322,28 @@ impl<'a> Ctx<'a> {
         self.actions.push(Action::Timer(at));
     }
 
+    /// Queues a merge of every complete set held in `slug` ([`Action::Merge`]).
+    pub fn merge(&mut self, slug: &str) {
+        self.actions.push(Action::Merge(slug.to_string()));
+    }
+
+    /// Says the strategy looked at `slug` now and did not trade, for `reason` (a stable code,
+    /// [`skip`]). Counted per reason by the engine; no effect on trading.
+    pub fn skip(&mut self, slug: &str, reason: &'static str) {
+        self.skips.push(Skip {
+            window: slug.to_string(),
+            reason,
+        });
+    }
+
     /// The queued actions, in order, consuming the context.
     pub fn into_actions(self) -> Vec<Action> {
         self.actions
+    }
+
+    /// The queued actions and the skips reported, each in order, consuming the context.
+    pub fn into_parts(self) -> (Vec<Action>, Vec<Skip>) {
+        (self.actions, self.skips)
     }
 }
 
