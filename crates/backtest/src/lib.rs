@@ -9,7 +9,14 @@
 //! * [`baseline`] — the random twin of each strategy.
 //! * [`metrics`] — every figure of a strategy (definitions and conventions there and in
 //!   `docs/backtest.md`).
+//! * [`stats`] — bootstrap confidence intervals, the permutation test against the random twin,
+//!   VaR/CVaR, drawdown duration and losing streaks.
 //! * [`summary`] — `summary.json` (deterministic).
+//! * [`sweep`], [`sweep_files`], [`deflated`] — `polyedge sweep`: a strategy over a grid or a
+//!   random sample of its parameters in parallel, shards and their merge, and the deflated
+//!   Sharpe ratio.
+//! * [`walkforward`] — `polyedge walk-forward`: parameters chosen in sample by the sweep,
+//!   judged out of sample, fold by fold.
 //! * [`tables`] — `trades.csv`, `equity.csv`, `windows.csv`.
 //! * [`plots`] and [`html`] — the self-contained `report.html` with inline SVG plots.
 //! * [`terminal`] — the summary table printed at the end of a run.
@@ -19,14 +26,19 @@
 
 pub mod baseline;
 pub mod config;
+pub mod deflated;
 pub mod html;
 pub mod metrics;
 pub mod plots;
 pub mod report;
 pub mod runner;
+pub mod stats;
 pub mod summary;
+pub mod sweep;
+pub mod sweep_files;
 pub mod tables;
 pub mod terminal;
+pub mod walkforward;
 
 pub use config::{BacktestConfig, ConfigError};
 pub use report::{REPORT_FILES, ReportError, write_report};
