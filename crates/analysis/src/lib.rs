@@ -16,7 +16,7 @@
 //! uses.
 //!
 //! # Why not an engine observer
-//! The engine ([`polyedge_engine`]-style drivers) shows strategies windows as they are listed
+//! The engine (`polyedge_engine`'s drivers) shows strategies windows as they are listed
 //! and outcomes only at resolution, which is the right rule for trading; these analyses are fed
 //! the replay directly instead because (1) the inspector counts raw *frames* (and parse errors)
 //! per window and stream, which the engine never sees, and (2) the calibrator's snapshot at
@@ -28,7 +28,6 @@
 //!
 //! [`Calibrator`]: calibrate::Calibrator
 //! [`Inspector`]: inspect::Inspector
-//! [`polyedge_engine`]: https://example.invalid/polyedge/crates/engine
 
 pub mod calibrate;
 pub mod inspect;
