@@ -42,7 +42,10 @@ fn spot_levels(ls: &[SpotLevel]) -> Value {
 /// # Errors
 /// Serialization failure (not expected).
 pub fn event_json(ev: &MarketEvent) -> Result<Value, serde_json::Error> {
-    let mut v = serde_json::to_value(ev)?;
+    // Through text, not `to_value`: the 1e-18 fixed-point fields are i128, which `Value` cannot
+    // hold above u64 ("number out of range"); parsed back they are approximate floats, and
+    // every one of them is replaced by its exact decimal string below.
+    let mut v: Value = serde_json::from_str(&serde_json::to_string(ev)?)?;
     let Some(Value::Object(kind)) = v.get_mut("kind") else {
         return Ok(v);
     };

@@ -23,9 +23,10 @@ pub struct SweepSelect {
     /// Recording directories (default: the bundled sample, imported on the fly).
     #[arg(long = "recording", num_args = 1.., value_name = "PATH")]
     pub recordings: Vec<PathBuf>,
-    /// The strategy whose parameters are swept (registry name).
-    #[arg(long)]
-    pub strategy: String,
+    /// The strategy whose parameters are swept (registry name). Required; an `Option` only so
+    /// that `sweep merge` (which negates the requirement) can build these arguments empty.
+    #[arg(long, required = true)]
+    pub strategy: Option<String>,
     /// A swept parameter: `path=v1,v2,…` (TOML values) or `path=lo:hi:step` (grid) or
     /// `path=lo:hi` (random search only). Paths are dotted keys of the strategy's table, e.g.
     /// `threshold_bps=100:800:100`, `sizing.kelly_fraction=0.05,0.1,0.25`. Repeatable.
@@ -152,9 +153,10 @@ fn prepare(sel: &SweepSelect) -> Result<Prepared> {
         s => bail!("--search {s:?}: expected grid or random"),
     };
     let seed = config.effective_seed(sel.seed);
-    config.strategy_names(Some(std::slice::from_ref(&sel.strategy)))?;
+    let strategy = sel.strategy.clone().context("--strategy is required")?;
+    config.strategy_names(Some(std::slice::from_ref(&strategy)))?;
     let spec = SweepSpec {
-        strategy: sel.strategy.clone(),
+        strategy,
         axes,
         search,
         seed,
