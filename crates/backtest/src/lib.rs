@@ -9,8 +9,15 @@
 //! * [`baseline`] — the random twin of each strategy.
 //! * [`metrics`] — every figure of a strategy (definitions and conventions there and in
 //!   `docs/backtest.md`).
+//! * [`stats`] — bootstrap confidence intervals, the permutation test against the random twin,
+//!   VaR/CVaR, drawdown duration and losing streaks.
 //! * [`summary`] — `summary.json` (deterministic); [`fill_report`] — its fill-model, skip and
 //!   merge sections.
+//! * [`sweep`], [`sweep_files`], [`deflated`] — `polyedge sweep`: a strategy over a grid or a
+//!   random sample of its parameters in parallel, shards and their merge, and the deflated
+//!   Sharpe ratio.
+//! * [`walkforward`] — `polyedge walk-forward`: parameters chosen in sample by the sweep,
+//!   judged out of sample, fold by fold.
 //! * [`tables`] — `trades.csv`, `equity.csv`, `windows.csv`.
 //! * [`plots`] and [`html`] — the self-contained `report.html` with inline SVG plots.
 //! * [`terminal`] — the summary table printed at the end of a run.
@@ -20,15 +27,20 @@
 
 pub mod baseline;
 pub mod config;
+pub mod deflated;
 pub mod fill_report;
 pub mod html;
 pub mod metrics;
 pub mod plots;
 pub mod report;
 pub mod runner;
+pub mod stats;
 pub mod summary;
+pub mod sweep;
+pub mod sweep_files;
 pub mod tables;
 pub mod terminal;
+pub mod walkforward;
 
 pub use config::{BacktestConfig, ConfigError};
 pub use report::{REPORT_FILES, ReportError, write_report};

@@ -27,6 +27,9 @@
 //!   window lost).
 //! * **exposure** — capital at risk = cost basis of open positions; the maximum, and the mean
 //!   over time from the first event to the end of the run.
+//! * **uncertainty, tail risk** — 95 % block-bootstrap intervals of net PnL, return, Sharpe and
+//!   win rate; VaR/CVaR per traded window, drawdown duration, longest losing streak
+//!   ([`crate::stats`]).
 //! * **calibration** — filled orders with a fair value in windows with a known outcome: Brier
 //!   score of the fair value as P(token wins), and a 10-bin reliability table.
 
@@ -41,6 +44,7 @@ use serde::Serialize;
 use statrs::statistics::Statistics;
 
 use crate::runner::source_name;
+use crate::stats::{self, TailRisk, Uncertainty};
 
 /// Reliability-table bins of the calibration.
 pub const CALIBRATION_BINS: usize = 10;
@@ -183,11 +187,17 @@ pub struct Calibration {
     pub n: u64,
     /// Mean of (fair value − won)².
     pub brier: Option<f64>,
+    /// Mean of (entry price − won)² over the same orders: the market's price at entry (the
+    /// order's share-weighted fill price) scored as the same forecast, for comparison.
+    pub brier_entry_price: Option<f64>,
     /// The reliability table.
     pub bins: Vec<CalibrationBin>,
     /// `(fair value, won)` of every point, in order id order (not serialized).
     #[serde(skip)]
     pub points: Vec<(Price, bool)>,
+    /// The entry price (pUSD per share) of every point, same order (not serialized).
+    #[serde(skip)]
+    pub entry_prices: Vec<f64>,
 }
 
 /// PnL and activity by the outcome source of the windows.
@@ -320,12 +330,17 @@ pub struct Metrics {
     pub by_outcome_source: BTreeMap<String, SourceStats>,
     /// Fair value at entry vs outcome.
     pub calibration: Calibration,
+    /// 95 % bootstrap intervals of net PnL, return, Sharpe and win rate ([`crate::stats`]).
+    pub uncertainty: Uncertainty,
+    /// VaR/CVaR per window, drawdown duration, longest losing streak ([`crate::stats`]).
+    pub tail_risk: TailRisk,
     /// The accounting identities.
     pub consistency: Consistency,
 }
 
-/// The figures of `s` over the run's `windows` (start order) and span of `run`.
-pub fn compute(s: &StrategyResult, windows: &[Window], run: &RunResult) -> Metrics {
+/// The figures of `s` over the run's `windows` (start order) and span of `run`; `seed` is the
+/// run's seed (it seeds the bootstrap, mixed with the strategy's name).
+pub fn compute(s: &StrategyResult, windows: &[Window], run: &RunResult, seed: u64) -> Metrics {
     let by_slug: BTreeMap<&str, &Window> = windows.iter().map(|w| (w.slug.as_str(), w)).collect();
     let orders: BTreeMap<OrderId, &OrderRecord> =
         s.orders.iter().map(|o| (o.intent.id, o)).collect();
@@ -461,6 +476,14 @@ pub fn compute(s: &StrategyResult, windows: &[Window], run: &RunResult) -> Metri
         Cash::ZERO
     };
 
+    let series = stats::window_series(s, windows);
+    // Share-weighted fill price of each order: (Σ price·size, Σ size).
+    let mut entry: BTreeMap<OrderId, (i128, i128)> = BTreeMap::new();
+    for f in &s.fills {
+        let e = entry.entry(f.order).or_default();
+        e.0 += i128::from(f.price.micros()) * i128::from(f.size.micros());
+        e.1 += i128::from(f.size.micros());
+    }
     let sum_window_pnl = s.window_pnl.values().fold(Cash::ZERO, |a, b| a + *b);
     Metrics {
         name: s.name.clone(),
@@ -512,7 +535,13 @@ pub fn compute(s: &StrategyResult, windows: &[Window], run: &RunResult) -> Metri
         unsettled_windows: s.unsettled_windows as u64,
         unsettled_cost: s.unsettled_cost,
         by_outcome_source: by_source,
-        calibration: calibration(&orders, &by_slug),
+        calibration: calibration(&orders, &by_slug, &entry),
+        uncertainty: stats::uncertainty(
+            &series,
+            s.start_cash,
+            stats::stream_seed(seed, "bootstrap", &s.name),
+        ),
+        tail_risk: stats::tail_risk(&series, windows.first().map_or(0, |w| w.start.0)),
         consistency: Consistency {
             sum_window_pnl,
             window_pnl_sums_to_net: sum_window_pnl == s.net_pnl,
@@ -526,8 +555,10 @@ pub fn compute(s: &StrategyResult, windows: &[Window], run: &RunResult) -> Metri
 fn calibration(
     orders: &BTreeMap<OrderId, &OrderRecord>,
     by_slug: &BTreeMap<&str, &Window>,
+    entry: &BTreeMap<OrderId, (i128, i128)>,
 ) -> Calibration {
     let mut points = Vec::new();
+    let mut entry_prices = Vec::new();
     for o in orders.values() {
         let (Some(fv), false) = (o.fair_value, o.filled.is_zero()) else {
             continue;
@@ -539,12 +570,26 @@ fn calibration(
             continue;
         };
         points.push((fv, outcome == o.intent.outcome));
+        let (pv, sz) = entry.get(&o.intent.id).copied().unwrap_or((0, 0));
+        entry_prices.push(if sz > 0 {
+            pv as f64 / sz as f64 / 1e6
+        } else {
+            o.intent.price.to_f64()
+        });
     }
     let n = points.len();
     let brier = (n > 0).then(|| {
         points
             .iter()
             .map(|(p, y)| (p.to_f64() - f64::from(u8::from(*y))).powi(2))
+            .sum::<f64>()
+            / n as f64
+    });
+    let brier_entry_price = (n > 0).then(|| {
+        points
+            .iter()
+            .zip(&entry_prices)
+            .map(|((_, y), p)| (p - f64::from(u8::from(*y))).powi(2))
             .sum::<f64>()
             / n as f64
     });
@@ -561,6 +606,7 @@ fn calibration(
     Calibration {
         n: n as u64,
         brier,
+        brier_entry_price,
         bins: bins
             .into_iter()
             .enumerate()
@@ -573,6 +619,7 @@ fn calibration(
             })
             .collect(),
         points,
+        entry_prices,
     }
 }
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::baseline;
 use crate::metrics::{self, Metrics};
 use crate::runner::{Backtest, RecordingInfo, ReplaySummary, source_name};
+use crate::stats::{self, VsTwin};
 
 /// Format name of `summary.json`.
 pub const FORMAT: &str = "polyedge-backtest-summary";
@@ -60,6 +61,18 @@ pub const CONVENTIONS: &[(&str, &str)] = &[
     (
         "rebates",
         "estimated maker rebates, reported apart: not in cash or PnL",
+    ),
+    (
+        "uncertainty",
+        "95% intervals from a circular moving-block bootstrap over the run's windows (block ceil(n^(1/3)), 2000 resamples, ChaCha8 seeded by the run seed and strategy name), percentile (type-8 quantiles)",
+    ),
+    (
+        "vs_twin",
+        "paired sign-flip permutation test of per-window PnL strategy - twin, statistic = sum; exact up to 16 differing windows, else 10000 random patterns, p = (1 + count) / (B + 1)",
+    ),
+    (
+        "tail_risk",
+        "historical 95% VaR and CVaR of the PnL of traded windows (positive = loss); drawdown duration in windows and seconds of cumulative PnL below its running peak; longest run of losing traded windows",
     ),
     (
         "baseline",
@@ -135,6 +148,9 @@ pub struct StrategySummary {
     pub params: toml::Table,
     /// Its figures.
     pub metrics: Metrics,
+    /// Permutation test of its per-window PnL against its twin's (`None` when baselines are
+    /// off; [`crate::stats`]).
+    pub vs_twin: Option<VsTwin>,
     /// Its random twin (`None` when baselines are off).
     pub baseline: Option<BaselineSummary>,
     /// Why it did not trade (skip reasons) and what it merged.
@@ -192,14 +208,26 @@ pub fn build(bt: &Backtest) -> Summary {
                     BaselineSummary {
                         copied_orders: run.twin_copied,
                         skipped_orders: run.twin_skipped,
-                        metrics: metrics::compute(r, &bt.windows, b),
+                        metrics: metrics::compute(r, &bt.windows, b, bt.seed),
                     }
                 })
             });
+            let vs_twin = bt
+                .baselines
+                .as_ref()
+                .and_then(|b| b.strategies.get(i))
+                .map(|twin| {
+                    stats::vs_twin(
+                        &stats::window_series(result, &bt.windows),
+                        &stats::window_series(twin, &bt.windows),
+                        stats::stream_seed(bt.seed, "permutation", &run.name),
+                    )
+                });
             StrategySummary {
                 name: run.name.clone(),
                 params: run.params.clone(),
-                metrics: metrics::compute(result, &bt.windows, &bt.main),
+                metrics: metrics::compute(result, &bt.windows, &bt.main, bt.seed),
+                vs_twin,
                 baseline: base,
                 activity: crate::fill_report::activity(result),
                 fill_model: result

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::metrics::Metrics;
+use crate::stats::VsTwin;
 use crate::summary::Summary;
 
 fn money(c: polyedge_core::Cash) -> String {
@@ -23,20 +24,53 @@ fn edge(v: Option<&String>) -> String {
         .map_or("-".to_string(), |x| format!("{x:.4}"))
 }
 
-fn row(label: &str, m: &Metrics) -> String {
+fn ci(v: Option<crate::stats::Interval>, digits: usize, scale: f64) -> String {
+    v.map_or("-".to_string(), |i| {
+        format!("[{:.digits$}, {:.digits$}]", i.lo * scale, i.hi * scale)
+    })
+}
+
+fn pval(v: Option<&VsTwin>) -> String {
+    v.map_or("-".to_string(), |t| format!("{:.3}", t.p_value_greater))
+}
+
+/// First table: performance with 95 % intervals and the test against the twin.
+fn perf_row(label: &str, m: &Metrics, vs: Option<&VsTwin>) -> String {
+    let u = &m.uncertainty;
     format!(
-        "{label:<28} {:>10} {:>8} {:>8} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "{label:<22} {:>9} {:>19} {:>8} {:>8} {:>17} {:>6} {:>15} {:>7} {:>6} {:>8}",
         money(m.net_pnl),
-        money(m.fees_paid),
-        money(m.rebates_estimated),
-        m.trades,
-        pct(m.fill_ratio),
+        ci(u.net_pnl, 2, 1.0),
+        format!("{:.2}%", m.return_pct),
+        opt(m.sharpe_per_window, 3),
+        ci(u.sharpe_per_window, 3, 1.0),
         pct(m.win_rate_windows),
+        ci(u.win_rate_windows, 0, 100.0),
+        pval(vs),
+        m.trades,
+        money(m.fees_paid),
+    )
+}
+
+/// Second table: execution, edge and risk.
+fn risk_row(label: &str, m: &Metrics) -> String {
+    let t = &m.tail_risk;
+    format!(
+        "{label:<22} {:>6} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>6} {:>6} {:>8}",
+        pct(m.fill_ratio),
         edge(m.edge.avg_edge_at_entry.as_ref()),
         edge(m.edge.avg_realized_edge_all_fills.as_ref()),
-        opt(m.sharpe_per_window, 4),
         money(m.max_drawdown),
+        format!(
+            "{}{}",
+            t.max_drawdown_duration_windows,
+            if t.max_drawdown_unrecovered { "+" } else { "" }
+        ),
+        opt(t.var_95_window, 2),
+        opt(t.cvar_95_window, 2),
+        t.longest_losing_streak,
         opt(m.profit_factor, 2),
+        money(m.rebates_estimated),
     )
 }
 
@@ -45,25 +79,47 @@ pub fn render(summary: &Summary) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "{:<28} {:>10} {:>8} {:>8} {:>7} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "{:<22} {:>9} {:>19} {:>8} {:>8} {:>17} {:>6} {:>15} {:>7} {:>6} {:>8}",
         "strategy",
         "net PnL",
-        "fees",
-        "rebate~",
-        "trades",
-        "fill",
-        "win/w",
-        "edge@in",
-        "edge@out",
+        "95% CI",
+        "return",
         "Sharpe/w",
-        "max DD",
-        "PF"
+        "95% CI",
+        "win/w",
+        "95% CI",
+        "p>twin",
+        "trades",
+        "fees",
     );
     for s in &summary.strategies {
-        o.push_str(&row(&s.name, &s.metrics));
+        o.push_str(&perf_row(&s.name, &s.metrics, s.vs_twin.as_ref()));
         o.push('\n');
         if let Some(b) = &s.baseline {
-            o.push_str(&row("  random twin", &b.metrics));
+            o.push_str(&perf_row("  random twin", &b.metrics, None));
+            o.push('\n');
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n{:<22} {:>6} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>6} {:>6} {:>8}",
+        "strategy",
+        "fill",
+        "edge@in",
+        "edge@out",
+        "max DD",
+        "DD dur",
+        "VaR95/w",
+        "CVaR95/w",
+        "lose",
+        "PF",
+        "rebate~",
+    );
+    for s in &summary.strategies {
+        o.push_str(&risk_row(&s.name, &s.metrics));
+        o.push('\n');
+        if let Some(b) = &s.baseline {
+            o.push_str(&risk_row("  random twin", &b.metrics));
             o.push('\n');
         }
     }
@@ -83,8 +139,11 @@ pub fn render(summary: &Summary) -> String {
     );
     let _ = writeln!(
         o,
-        "pUSD. fill = shares filled / submitted; win/w = winning traded windows; edge = pUSD/share \
-(fair value at entry, payout realized); Sharpe per window, not annualized; rebates estimated, not in PnL."
+        "pUSD. 95% CI: block bootstrap over windows; p>twin: permutation test that the strategy beats its \
+random twin (one-sided); Sharpe per window, not annualized; win/w = winning traded windows; fill = shares \
+filled / submitted; edge = pUSD/share (fair value at entry, payout realized); DD dur = windows below the \
+peak (+ = not recovered); VaR/CVaR 95% of a traded window's PnL (loss > 0); lose = longest losing streak \
+(traded windows); rebates estimated, not in PnL."
     );
     let _ = writeln!(
         o,

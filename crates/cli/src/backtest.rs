@@ -64,6 +64,31 @@ fn find_sample() -> Result<PathBuf> {
     )
 }
 
+/// `recordings`, or (when empty) the bundled sample imported into a temporary recording, with
+/// the temporary directory that must outlive its use.
+pub fn recordings_or_sample(
+    recordings: &[PathBuf],
+) -> Result<(Vec<PathBuf>, Option<tempfile::TempDir>)> {
+    if !recordings.is_empty() {
+        return Ok((recordings.to_vec(), None));
+    }
+    let src = find_sample()?;
+    let tmp = tempfile::Builder::new()
+        .prefix("polyedge-backtest-")
+        .tempdir()
+        .context("create a temporary directory for the sample recording")?;
+    let rec = tmp.path().join("sample");
+    eprintln!(
+        "no --recording: importing the bundled sample {} into a temporary recording",
+        src.display()
+    );
+    let bar = progress::Bar::new();
+    import::import(ImportKind::Cronos, &src, &rec, &bar)
+        .with_context(|| format!("import the bundled sample {}", src.display()))?;
+    bar.finish();
+    Ok((vec![rec], Some(tmp)))
+}
+
 /// Runs `polyedge backtest`.
 pub fn cmd(args: &Args) -> Result<()> {
     let config = match &args.config {
@@ -73,27 +98,7 @@ pub fn cmd(args: &Args) -> Result<()> {
     let from = args.from.as_deref().map(crate::parse_time).transpose()?;
     let to = args.to.as_deref().map(crate::parse_time).transpose()?;
     // Keeps the temporary sample recording alive for the run.
-    let mut _sample_dir = None;
-    let recordings = if args.recordings.is_empty() {
-        let src = find_sample()?;
-        let tmp = tempfile::Builder::new()
-            .prefix("polyedge-backtest-")
-            .tempdir()
-            .context("create a temporary directory for the sample recording")?;
-        let rec = tmp.path().join("sample");
-        eprintln!(
-            "no --recording: importing the bundled sample {} into a temporary recording",
-            src.display()
-        );
-        let bar = progress::Bar::new();
-        import::import(ImportKind::Cronos, &src, &rec, &bar)
-            .with_context(|| format!("import the bundled sample {}", src.display()))?;
-        bar.finish();
-        _sample_dir = Some(tmp);
-        vec![rec]
-    } else {
-        args.recordings.clone()
-    };
+    let (recordings, _sample_dir) = recordings_or_sample(&args.recordings)?;
     let inputs = Inputs {
         recordings,
         strategies: (!args.strategies.is_empty()).then(|| args.strategies.clone()),

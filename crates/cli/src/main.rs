@@ -10,6 +10,9 @@
 //! polyedge replay --clickhouse URL [name...]        replay recordings stored in ClickHouse
 //! polyedge backtest [--recording PATH…] [--strategy NAME…] [--config FILE] [--from T] [--to T]
 //!                   [--seed N] [--out DIR] [--json]   run strategies, write the report
+//! polyedge sweep --strategy S --param P=V… [--shard I/N]   parameter sweep (docs/backtest.md)
+//! polyedge sweep merge DIR…                         join the shards of a sweep
+//! polyedge walk-forward --strategy S --param P=V…  in-sample choice, out-of-sample test
 //! polyedge collect [--config polyedge.toml]         record the live feeds (docs/collect.md)
 //! polyedge run --mode shadow|paper [--config polyedge.toml] [--state DIR]
 //!                                                   the engine on live feeds (docs/run.md)
@@ -20,12 +23,12 @@
 //! Logs go to stderr (`RUST_LOG=debug` for more); results go to stdout.
 
 mod backtest;
-mod calibrate;
 mod collect;
-mod inspect;
 mod progress;
+mod replay_print;
 mod run_cmd;
 mod sandbox_cmd;
+mod sweep_cmd;
 mod tables;
 
 use std::io::Write as _;
@@ -34,6 +37,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use polyedge_analysis::{calibrate, inspect};
 use polyedge_core::{Asset, UnixNanos};
 use polyedge_store::import::{self, ImportKind};
 use polyedge_store::{EventReplay, FrameReplay, Recording, ReplayFilter};
@@ -60,6 +64,14 @@ enum Command {
     /// summary.json, trades.csv, equity.csv, windows.csv and report.html into --out
     /// (default backtest-out) and prints a summary table.
     Backtest(backtest::Args),
+    /// Sweep one strategy's parameters (grid or random search) in parallel on all cores:
+    /// a backtest per configuration, results as CSV/Parquet with a heatmap, ranked, with the
+    /// deflated Sharpe ratio of the best. `--shard I/N` runs one slice; `sweep merge` joins
+    /// the slices into the table a single run gives. See docs/backtest.md.
+    Sweep(sweep_cmd::SweepArgs),
+    /// Walk-forward: per fold, sweep the parameters on the training days, keep the best, run it
+    /// on the following test days; in-sample and out-of-sample figures side by side.
+    WalkForward(sweep_cmd::WalkForwardArgs),
     /// Import a public dataset into a new recording directory.
     ///
     /// Kinds: cronos (cronos_btc5m_books), ligengxin (ligengxin_btc5m_markets_chainlink),
@@ -85,7 +97,8 @@ enum Command {
         #[command(flatten)]
         filter: FilterArgs,
     },
-    /// Print the parsed events of recordings as JSON lines, in receive-time order.
+    /// Print the parsed events of recordings as JSON lines, in receive-time order (prices,
+    /// sizes and amounts as decimal strings, times as ns since the epoch).
     Replay {
         /// Recording directories (with --clickhouse: recording names in the database; none = all).
         #[arg(required_unless_present = "clickhouse")]
@@ -128,7 +141,8 @@ enum Command {
         force: bool,
     },
     /// Calibration of the fair-value model's P(Up) (and of the market's Up mid where there are
-    /// books) on settled windows: Brier, log loss, paired differences, reliability tables.
+    /// books) on settled windows: Brier, log loss, paired differences, reliability tables, and
+    /// the model recalibrated walk-forward (isotonic, Platt) beside both.
     ///
     /// For each window with a known outcome and each time left t, the state at end − t (last
     /// data received at or before it; no look-ahead) gives p_model = model.p_up(spot, strike, t,
@@ -145,12 +159,14 @@ enum Command {
         /// Times left at which windows are scored, seconds (comma-separated).
         #[arg(long, value_delimiter = ',', default_value = "240,120,60,30")]
         times: Vec<u32>,
-        /// Fair-value model.
-        #[arg(long, value_enum, default_value = "bs")]
+        /// Fair-value model: bs or merton.
+        #[arg(long, default_value = "bs")]
         model: calibrate::ModelKind,
-        /// Volatility estimator (per-second variance of the reference's log returns).
-        #[arg(long, value_enum, default_value = "ewma")]
-        vol: calibrate::VolKind,
+        /// Volatility input: ewma, realized, parkinson, garman_klass, garch (per-second variance
+        /// of the reference's log returns) or dvol (Deribit's implied volatility index, where
+        /// recorded).
+        #[arg(long, default_value = "ewma")]
+        vol: polyedge_model::VolMethod,
         /// Volatility lookback, seconds (realized: the window; ewma: λ = 1 − spacing/lookback).
         #[arg(long, default_value_t = calibrate::DEFAULT_LOOKBACK_S)]
         lookback_s: u64,
@@ -167,6 +183,17 @@ enum Command {
         /// file as JSON lines.
         #[arg(long)]
         snapshots: Option<PathBuf>,
+        /// Merton: estimate the jump parameters from the reference series received so far
+        /// (threshold estimator, expanding window); the three below are the fallback until
+        /// enough jumps were seen.
+        #[arg(long)]
+        fit_jumps: bool,
+        /// Walk-forward recalibration (isotonic and Platt) after this many training snapshots.
+        #[arg(long, default_value_t = polyedge_analysis::recalibrate::DEFAULT_MIN_TRAIN)]
+        recalibrate_min_train: usize,
+        /// No walk-forward recalibration.
+        #[arg(long)]
+        no_recalibrate: bool,
         /// Merton: expected jumps per hour (illustrative default, not fitted).
         #[arg(long, default_value_t = calibrate::DEFAULT_JUMPS_PER_HOUR)]
         jumps_per_hour: f64,
@@ -253,6 +280,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => backtest::cmd(&args),
+        Command::Sweep(args) => sweep_cmd::cmd_sweep(&args),
+        Command::WalkForward(args) => sweep_cmd::cmd_walk_forward(&args),
         Command::Run(args) => run_cmd::run(&args),
         Command::Import { kind, src, out } => cmd_import(kind, &src, &out),
         Command::Collect(args) => collect::run(&args),
@@ -302,6 +331,9 @@ fn run(cli: Cli) -> Result<()> {
             jumps_per_hour,
             jump_mean,
             jump_vol,
+            fit_jumps,
+            recalibrate_min_train,
+            no_recalibrate,
             filter,
         } => {
             let config = calibrate::Config {
@@ -318,6 +350,8 @@ fn run(cli: Cli) -> Result<()> {
                 lambda,
                 bins,
                 tau_from_spot,
+                fit_jumps,
+                recalibrate_min_train: (!no_recalibrate).then_some(recalibrate_min_train),
             };
             cmd_calibrate(&recordings, json, config, snapshots.as_deref(), &filter)
         }
@@ -492,7 +526,7 @@ fn cmd_replay(paths: &[PathBuf], limit: Option<u64>, filter: &FilterArgs) -> Res
         if limit.is_some_and(|l| n >= l) {
             break;
         }
-        serde_json::to_writer(&mut out, &ev?)?;
+        serde_json::to_writer(&mut out, &replay_print::event_json(&ev?)?)?;
         writeln!(out)?;
         n += 1;
     }

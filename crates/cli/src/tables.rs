@@ -82,7 +82,7 @@ pub fn cmd_replay_clickhouse(
         if limit.is_some_and(|l| n >= l) {
             break;
         }
-        serde_json::to_writer(&mut out, &ev?)?;
+        serde_json::to_writer(&mut out, &crate::replay_print::event_json(&ev?)?)?;
         writeln!(out)?;
         n += 1;
     }

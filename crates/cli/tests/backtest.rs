@@ -98,7 +98,8 @@ fn no_arguments_backtests_every_strategy_on_the_bundled_sample() {
     // windows.csv: the ten windows.
     assert_eq!(csv_rows(&dir.join("windows.csv")).len(), 11);
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains("<svg") && !html.contains("<script"));
+    // Self-contained: inline chart data and uPlot, nothing loaded from elsewhere.
+    assert!(html.contains("id=\"chart-data\"") && !html.contains("src="));
     assert!(
         html.contains("INFERRED"),
         "the data caveats are in the report"

@@ -7,10 +7,13 @@
 //! - [`digital`] — `P(Up)` as a cash-or-nothing digital: Black–Scholes `N(d2)` and Merton
 //!   jump-diffusion, behind the [`FairValueModel`] trait.
 //! - [`vol`] — per-second variance estimators: EWMA, realized variance, Parkinson,
-//!   Garman–Klass, GARCH(1,1) with forecasts; [`VolEstimate`] is the model input.
+//!   Garman–Klass, GARCH(1,1) with forecasts; [`VolEstimate`] is the model input. All of
+//!   them, and Deribit's DVOL, are selectable online as [`VolMethod`].
 //! - [`online`] — reference price series built event by event (preference and freshness rules,
 //!   strike, volatility) and `P(Up)` of a window at any instant from data received so far: the
 //!   one implementation `polyedge calibrate` and the strategies share.
+//! - [`jumps`] — Merton jump parameters estimated from a price series (threshold estimator).
+//! - [`recalibration`] — isotonic regression and Platt scaling of probability forecasts.
 //! - [`calibration`] — Brier score, log loss, reliability tables with Wilson intervals, and a
 //!   [`Scorecard`] comparing forecasters on the same snapshots.
 //!
@@ -43,8 +46,10 @@
 pub mod calibration;
 pub mod digital;
 pub mod error;
+pub mod jumps;
 pub mod online;
 mod optim;
+pub mod recalibration;
 #[cfg(test)]
 mod test_rng;
 pub mod vol;
@@ -58,10 +63,12 @@ pub use digital::{
     seconds_left,
 };
 pub use error::ModelError;
+pub use jumps::{JumpEstimator, JumpFit, fit_jumps};
 pub use online::{
     Estimate, EstimateSpec, ModelChoice, OnlineConfig, OnlineFairValue, Pricing, RefSeries,
     ReferenceSet, SeriesConfig, SeriesKind, SkipReason, StrikeSource, VolMethod,
 };
+pub use recalibration::{Isotonic, Platt};
 pub use vol::{
     Bar, Ewma, Garch11, GarchFit, GarchParams, LogReturn, PricePoint, RealizedVar,
     SECONDS_PER_YEAR, VolEstimate, annualize_var, annualize_vol, bars_from_points, deannualize_var,

@@ -43,11 +43,25 @@
 //!   spot, the candle length for klines) and `L` the lookback ([`SeriesConfig::lookback_s`]): the
 //!   mean age of the weights is then ≈ `L`. [`SeriesConfig::lambda`] overrides `λ`.
 //! * [`VolMethod::Realized`]: [`realized_var`] over the points of the last `L` seconds.
+//! * [`VolMethod::Parkinson`], [`VolMethod::GarmanKlass`]: the range estimators of [`crate::vol`]
+//!   over the OHLC bars of the last `L` seconds — a kline series' own candles (high and low from
+//!   the exchange), a tick series' [`RANGE_BAR_S`] = 60 s bars built from its points (the
+//!   extremes between ticks are missed: biased low). At least [`MIN_BARS`] = 5 bars.
+//! * [`VolMethod::Garch`]: GARCH(1,1) on the series' returns resampled to a regular grid of its
+//!   nominal spacing (the price holds between points; a gap over 10 min restarts the grid), fitted
+//!   by maximum likelihood once [`Garch11::MIN_FIT_OBS`] = 50 returns are in, refitted every hour
+//!   of data (at least every 300 returns) on the last [`GARCH_MAX_RETURNS`], filtered return by
+//!   return in between; the estimate is the mean forecast variance over the horizon `τ`.
+//! * [`VolMethod::Dvol`]: Deribit's DVOL of the window's asset (`VolIndex` events; 30-day
+//!   implied, annualized % over a 365-day year), at most 5 min old — an option-implied
+//!   volatility where recorded; `no_vol` elsewhere.
 //!
-//! Either needs at least [`MIN_RETURNS`] = 10 returns. The horizon is `τ = end − now`, or with
+//! EWMA and realized variance need at least [`MIN_RETURNS`] = 10 returns. The horizon is `τ = end − now`, or with
 //! [`EstimateSpec::tau_from_spot`] `τ = end − (price time of the spot)`. For Merton the jump part
 //! (`λ_J(μ_J² + δ²)` per second) is subtracted from the variance first (floored at 0), since both
-//! estimators measure total variance.
+//! estimators measure total variance. With [`OnlineConfig::fit_jumps`] ([`Pricing::MertonFitted`])
+//! the jump parameters are those estimated from the chosen series so far ([`crate::jumps`]),
+//! the configured ones until it has seen enough jumps.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -57,7 +71,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::digital::{BlackScholesDigital, FairValueModel, MertonJumpDigital};
 use crate::error::ModelError;
-use crate::vol::{Ewma, PricePoint, VolEstimate, realized_var};
+use crate::jumps::{JumpEstimator, JumpFit};
+use crate::vol::{
+    Bar, Ewma, Garch11, PricePoint, VolEstimate, bars_from_points, garman_klass_var_per_s,
+    parkinson_var_per_s, realized_var,
+};
 
 /// A tick (or sampled spot) series whose last point is older than this is unusable (60 s).
 pub const MAX_TICK_AGE_NS: u64 = 60 * UnixNanos::PER_SEC;
@@ -67,6 +85,16 @@ pub const MAX_KLINE_AGE_NS: u64 = 120 * UnixNanos::PER_SEC;
 pub const STRIKE_MAX_TICK_AGE_NS: u64 = 5 * UnixNanos::PER_SEC;
 /// Fewest returns a volatility estimate needs.
 pub const MIN_RETURNS: usize = 10;
+/// Fewest OHLC bars a range estimator (Parkinson, Garman–Klass) needs.
+pub const MIN_BARS: usize = 5;
+/// Bar length of range estimators on tick series, seconds (klines use their own candles).
+pub const RANGE_BAR_S: u64 = 60;
+/// A DVOL value older than this is unusable (5 min).
+pub const MAX_DVOL_AGE_NS: u64 = 300 * UnixNanos::PER_SEC;
+/// Most returns a series keeps for GARCH(1,1) fits.
+pub const GARCH_MAX_RETURNS: usize = 2_000;
+/// A gap longer than this in a series restarts its GARCH grid (the move across it is dropped).
+pub const GARCH_MAX_GAP_NS: u64 = 600 * UnixNanos::PER_SEC;
 
 /// Start of the Chainlink 30 s TWAP settlement era (2026-08-07 00:00 UTC), unix seconds.
 const TWAP30_FROM_S: u64 = 1_786_060_800;
@@ -211,6 +239,90 @@ pub struct SeriesConfig {
     pub retention_ns: u64,
     /// Also build series from spot trades and quote mids (module docs).
     pub spot_series: bool,
+    /// Keep a regular return grid per series and fit GARCH(1,1) on it ([`VolMethod::Garch`]).
+    #[serde(default)]
+    pub garch: bool,
+    /// Estimate Merton jump parameters per series ([`crate::jumps`]).
+    #[serde(default)]
+    pub fit_jumps: bool,
+}
+
+/// A series' GARCH(1,1) state: returns on a regular grid, the last fit advanced through them.
+#[derive(Debug, Clone)]
+struct GarchState {
+    step_ns: u64,
+    next_grid: Option<u64>,
+    grid_price: f64,
+    returns: VecDeque<f64>,
+    model: Option<Garch11>,
+    since_fit: usize,
+    refit_every: usize,
+    fits: u64,
+}
+
+impl GarchState {
+    fn new(spacing_s: f64) -> Self {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let step_ns = ((spacing_s * 1e9).round() as u64).max(UnixNanos::PER_MS);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let refit_every = ((3600.0 / spacing_s).round() as usize).max(300);
+        GarchState {
+            step_ns,
+            next_grid: None,
+            grid_price: 0.0,
+            returns: VecDeque::new(),
+            model: None,
+            since_fit: 0,
+            refit_every,
+            fits: 0,
+        }
+    }
+
+    /// Advances the grid to `p` (the previous point's price holds between points), updates
+    /// the model with each new grid return, and refits every `refit_every` returns.
+    fn push(&mut self, p: PricePoint, prev: Option<PricePoint>) {
+        let t = p.t.0;
+        let next = match self.next_grid {
+            Some(n) if t <= n.saturating_add(GARCH_MAX_GAP_NS) => n,
+            _ => {
+                self.grid_price = p.price;
+                self.next_grid = Some(t + self.step_ns);
+                return;
+            }
+        };
+        let mut n = next;
+        while n <= t {
+            let price = if n == t {
+                p.price
+            } else {
+                prev.map_or(p.price, |q| q.price)
+            };
+            let r = (price / self.grid_price).ln();
+            if r.is_finite() {
+                self.returns.push_back(r);
+                if self.returns.len() > GARCH_MAX_RETURNS {
+                    self.returns.pop_front();
+                }
+                if let Some(m) = &mut self.model {
+                    let _ = m.update(r);
+                }
+                self.since_fit += 1;
+            }
+            self.grid_price = price;
+            n += self.step_ns;
+        }
+        self.next_grid = Some(n);
+        if self.returns.len() >= Garch11::MIN_FIT_OBS
+            && (self.model.is_none() || self.since_fit >= self.refit_every)
+        {
+            let r: Vec<f64> = self.returns.iter().copied().collect();
+            if let Ok(fit) = Garch11::fit(&r, self.step_ns as f64 / 1e9) {
+                self.model = Some(fit.model);
+                self.fits += 1;
+            }
+            self.since_fit = 0;
+        }
+    }
 }
 
 /// One reference price series (one asset, one source), as received so far.
@@ -221,6 +333,10 @@ pub struct RefSeries {
     points: VecDeque<PricePoint>,
     /// Kline series: `(open_time, open)` of the candles, same trimming.
     opens: VecDeque<(UnixNanos, f64)>,
+    /// Kline series: `(close_time, OHLC bar)` of the candles, same trimming.
+    bars: VecDeque<(UnixNanos, Bar)>,
+    garch: Option<GarchState>,
+    jumps: Option<JumpEstimator>,
     ewma: Ewma,
     lambda: f64,
     retention_ns: u64,
@@ -240,6 +356,9 @@ impl RefSeries {
             kind,
             points: VecDeque::new(),
             opens: VecDeque::new(),
+            bars: VecDeque::new(),
+            garch: config.garch.then(|| GarchState::new(spacing_s)),
+            jumps: config.fit_jumps.then(JumpEstimator::new),
             ewma,
             lambda,
             retention_ns: config.retention_ns,
@@ -252,7 +371,7 @@ impl RefSeries {
     /// Appends a point received now. A point at the same price time as the last one replaces
     /// its price (a same-second correction; the EWMA keeps the first value); an older one or a
     /// non-positive price is dropped.
-    fn push(&mut self, p: PricePoint, open: Option<(UnixNanos, f64)>) {
+    fn push(&mut self, p: PricePoint, open: Option<(UnixNanos, f64)>, bar: Option<Bar>) {
         self.received += 1;
         if let Some(last) = self.points.back_mut()
             && p.t <= last.t
@@ -269,9 +388,22 @@ impl RefSeries {
             self.dropped += 1;
             return;
         }
+        let prev = self.points.back().copied();
+        if let (Some(j), Some(q)) = (&mut self.jumps, prev) {
+            j.update(
+                (p.price / q.price).ln(),
+                p.t.saturating_sub(q.t) as f64 / 1e9,
+            );
+        }
+        if let Some(g) = &mut self.garch {
+            g.push(p, prev);
+        }
         self.points.push_back(p);
         if let Some(o) = open {
             self.opens.push_back(o);
+        }
+        if let Some(b) = bar {
+            self.bars.push_back((p.t, b));
         }
         let cutoff = p.t.0.saturating_sub(self.retention_ns);
         while self.points.front().is_some_and(|f| f.t.0 < cutoff) {
@@ -279,6 +411,9 @@ impl RefSeries {
         }
         while self.opens.front().is_some_and(|f| f.0.0 < cutoff) {
             self.opens.pop_front();
+        }
+        while self.bars.front().is_some_and(|f| f.0.0 < cutoff) {
+            self.bars.pop_front();
         }
     }
 
@@ -334,23 +469,67 @@ impl RefSeries {
         (start.saturating_sub(p.t) <= max_age).then_some(p.price)
     }
 
-    /// The volatility estimate now by `method`, if there are at least [`MIN_RETURNS`] returns.
-    pub fn vol(&self, method: VolMethod, lookback_s: u64) -> Option<VolEstimate> {
+    /// The volatility estimate now by `method` for a horizon of `tau_s` seconds (GARCH's
+    /// forecast depends on it), if the series has enough data: [`MIN_RETURNS`] returns for EWMA
+    /// and realized variance, [`MIN_BARS`] bars in the lookback for the range estimators, a
+    /// fitted model for GARCH. [`VolMethod::Dvol`] is not a series estimate (`None`; see
+    /// [`ReferenceSet::dvol`]).
+    pub fn vol(&self, method: VolMethod, lookback_s: u64, tau_s: f64) -> Option<VolEstimate> {
+        let last = self.points.back()?.t;
+        let cutoff = last
+            .0
+            .saturating_sub(lookback_s.saturating_mul(UnixNanos::PER_SEC));
         match method {
             VolMethod::Ewma => (self.ewma.n_returns() >= MIN_RETURNS)
                 .then(|| self.ewma.estimate())
                 .flatten(),
             VolMethod::Realized => {
-                let last = self.points.back()?.t;
-                let cutoff = last
-                    .0
-                    .saturating_sub(lookback_s.saturating_mul(UnixNanos::PER_SEC));
                 let from = self.points.partition_point(|p| p.t.0 < cutoff);
                 let points: Vec<PricePoint> = self.points.range(from..).copied().collect();
                 let rv = realized_var(&points, lookback_s).ok()?;
                 (rv.n_returns >= MIN_RETURNS).then(|| rv.estimate())
             }
+            VolMethod::Parkinson | VolMethod::GarmanKlass => {
+                let bars: Vec<Bar> = if self.kind.is_kline() {
+                    self.bars
+                        .iter()
+                        .filter(|(t, _)| t.0 > cutoff)
+                        .map(|(_, b)| *b)
+                        .collect()
+                } else {
+                    let from = self.points.partition_point(|p| p.t.0 < cutoff);
+                    let points: Vec<PricePoint> = self.points.range(from..).copied().collect();
+                    bars_from_points(&points, RANGE_BAR_S).ok()?
+                };
+                if bars.len() < MIN_BARS {
+                    return None;
+                }
+                let var = if method == VolMethod::Parkinson {
+                    parkinson_var_per_s(&bars)
+                } else {
+                    garman_klass_var_per_s(&bars)
+                };
+                VolEstimate::from_var_per_s(var.ok()?).ok()
+            }
+            VolMethod::Garch => self
+                .garch
+                .as_ref()?
+                .model
+                .as_ref()?
+                .forecast(tau_s.max(0.0))
+                .ok(),
+            VolMethod::Dvol => None,
         }
+    }
+
+    /// GARCH(1,1) fits made so far (0 unless the series keeps a GARCH grid).
+    pub fn garch_fits(&self) -> u64 {
+        self.garch.as_ref().map_or(0, |g| g.fits)
+    }
+
+    /// The jump parameters estimated so far, when the series fits them and has enough jumps.
+    pub fn jump_fit(&self) -> Option<JumpFit> {
+        self.jumps.as_ref()?.fit()
     }
 }
 
@@ -363,6 +542,61 @@ pub enum VolMethod {
     Ewma,
     /// Realized variance over the lookback.
     Realized,
+    /// Parkinson (1980) high–low estimator over the lookback's OHLC bars (the candles of a
+    /// kline series, [`RANGE_BAR_S`]-second bars of a tick series).
+    Parkinson,
+    /// Garman–Klass (1980) OHLC estimator, same bars.
+    GarmanKlass,
+    /// GARCH(1,1) (Bollerslev 1986) fitted by maximum likelihood on the series' returns on a
+    /// regular grid (its nominal spacing; the last [`GARCH_MAX_RETURNS`]), refitted every hour of
+    /// data and filtered return by return in between; the forecast is the mean variance over the
+    /// horizon τ ([`Garch11::forecast`]).
+    Garch,
+    /// Deribit's DVOL index of the asset (30-day implied volatility, annualized %, 365-day
+    /// year), where recorded and at most [`MAX_DVOL_AGE_NS`] old: an option-implied input
+    /// instead of a historical estimate.
+    Dvol,
+}
+
+impl VolMethod {
+    /// Every method, in documentation order.
+    pub const ALL: [VolMethod; 6] = [
+        VolMethod::Ewma,
+        VolMethod::Realized,
+        VolMethod::Parkinson,
+        VolMethod::GarmanKlass,
+        VolMethod::Garch,
+        VolMethod::Dvol,
+    ];
+
+    /// Stable name (`ewma`, `realized`, `parkinson`, `garman_klass`, `garch`, `dvol`).
+    pub fn name(self) -> &'static str {
+        match self {
+            VolMethod::Ewma => "ewma",
+            VolMethod::Realized => "realized",
+            VolMethod::Parkinson => "parkinson",
+            VolMethod::GarmanKlass => "garman_klass",
+            VolMethod::Garch => "garch",
+            VolMethod::Dvol => "dvol",
+        }
+    }
+}
+
+impl std::str::FromStr for VolMethod {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let k = s.replace('-', "_");
+        VolMethod::ALL
+            .into_iter()
+            .find(|m| m.name() == k)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?}: expected one of {}",
+                    VolMethod::ALL.map(VolMethod::name).join(", ")
+                )
+            })
+    }
 }
 
 /// The digital model pricing `P(Up)`.
@@ -372,6 +606,9 @@ pub enum Pricing {
     BlackScholes,
     /// Merton jump-diffusion digital; the jump variance is subtracted from the estimate first.
     Merton(MertonJumpDigital),
+    /// Merton with jump parameters estimated from the chosen series so far
+    /// ([`crate::jumps`]); these parameters until it has enough jumps.
+    MertonFitted(MertonJumpDigital),
 }
 
 impl Pricing {
@@ -388,7 +625,7 @@ impl Pricing {
     ) -> Result<f64, ModelError> {
         match self {
             Pricing::BlackScholes => BlackScholesDigital::default().p_up(spot, strike, tau_s, &vol),
-            Pricing::Merton(m) => {
+            Pricing::Merton(m) | Pricing::MertonFitted(m) => {
                 let diffusion = (vol.var_per_s() - m.jump_var_per_s()).max(0.0);
                 m.p_up(
                     spot,
@@ -481,6 +718,9 @@ pub struct Estimate {
     pub p_up: Option<f64>,
     /// Why `p_up` is missing.
     pub skip: Option<SkipReason>,
+    /// The jump parameters estimated from the series, when the model fits them and had
+    /// enough jumps (else the fallback parameters priced).
+    pub jump_fit: Option<JumpFit>,
 }
 
 /// Every reference series of every asset, fed event by event. See the module docs.
@@ -488,6 +728,8 @@ pub struct Estimate {
 pub struct ReferenceSet {
     config: SeriesConfig,
     series: HashMap<(Asset, SeriesKind), RefSeries>,
+    /// Latest DVOL per asset: `(receive time, annualized volatility in %)`.
+    dvol: HashMap<Asset, (UnixNanos, f64)>,
 }
 
 impl ReferenceSet {
@@ -509,6 +751,7 @@ impl ReferenceSet {
         Ok(ReferenceSet {
             config,
             series: HashMap::new(),
+            dvol: HashMap::new(),
         })
     }
 
@@ -538,7 +781,26 @@ impl ReferenceSet {
                     (k.close_time.saturating_sub(k.open_time) + UnixNanos::PER_MS) as f64 / 1e9;
                 let p = PricePoint::new(k.close_time, fixed_to_f64(k.close));
                 let open = (k.open_time, fixed_to_f64(k.open));
-                self.push_point(asset, SeriesKind::Kline(k.venue), spacing_s, p, Some(open));
+                let bar = Bar {
+                    open: open.1,
+                    high: fixed_to_f64(k.high),
+                    low: fixed_to_f64(k.low),
+                    close: p.price,
+                    duration_s: spacing_s,
+                };
+                let kind = SeriesKind::Kline(k.venue);
+                self.series
+                    .entry((asset, kind))
+                    .or_insert_with(|| RefSeries::new(kind, spacing_s, &self.config))
+                    .push(p, Some(open), Some(bar));
+            }
+            EventKind::VolIndex(v) => {
+                if let Some(asset) = asset_of_symbol(v.index.as_str()) {
+                    let x = fixed_to_f64(v.value);
+                    if x.is_finite() && x > 0.0 {
+                        self.dvol.insert(asset, (ev.recv_ns, x));
+                    }
+                }
             }
             EventKind::SpotTrade(t) if self.config.spot_series => {
                 self.push_spot(ev, t.venue, t.symbol.as_str(), t.price);
@@ -574,7 +836,7 @@ impl ReferenceSet {
         self.series
             .entry((asset, kind))
             .or_insert_with(|| RefSeries::new(kind, spacing_s, config))
-            .push(p, open);
+            .push(p, open, None);
     }
 
     /// The preferred fresh series of `asset` at `at` for a window starting at `start`
@@ -590,6 +852,15 @@ impl ReferenceSet {
             })
             .min_by_key(|((_, kind), _)| (kind.rank(start_s), kind.name()))
             .map(|(_, s)| s)
+    }
+
+    /// The DVOL of `asset` at `at` (annualized, 365-day year), if one at most
+    /// [`MAX_DVOL_AGE_NS`] old was received.
+    pub fn dvol(&self, asset: Asset, at: UnixNanos) -> Option<VolEstimate> {
+        let &(t, pct) = self.dvol.get(&asset)?;
+        (at.saturating_sub(t) <= MAX_DVOL_AGE_NS)
+            .then(|| VolEstimate::from_annualized(pct / 100.0).ok())
+            .flatten()
     }
 
     /// Every series, sorted by asset and series name.
@@ -620,18 +891,28 @@ impl ReferenceSet {
         };
         e.strike = strike.map(|s| s.0);
         e.strike_source = strike.map(|s| s.1);
-        let vol = series.vol(spec.vol, spec.lookback_s);
+        let tau_s = match (spec.tau_from_spot, e.spot_time) {
+            (true, Some(st)) => window.end.saturating_sub(st) as f64 / 1e9,
+            _ => window.end.saturating_sub(at) as f64 / 1e9,
+        };
+        let vol = match spec.vol {
+            VolMethod::Dvol => self.dvol(window.asset, at),
+            m => series.vol(m, spec.lookback_s, tau_s),
+        };
         e.var_per_s = vol.map(|v| v.var_per_s());
+        let pricing = match spec.pricing {
+            Pricing::MertonFitted(fallback) => {
+                e.jump_fit = series.jump_fit();
+                Pricing::MertonFitted(e.jump_fit.and_then(|f| f.merton().ok()).unwrap_or(fallback))
+            }
+            p => p,
+        };
         match (e.spot, strike, vol) {
             (_, None, _) => e.skip = Some(SkipReason::NoStrike),
             (_, _, None) => e.skip = Some(SkipReason::NoVol),
             (Some(spot), Some((k, _)), Some(v)) => {
-                let tau_s = match (spec.tau_from_spot, e.spot_time) {
-                    (true, Some(st)) => window.end.saturating_sub(st) as f64 / 1e9,
-                    _ => window.end.saturating_sub(at) as f64 / 1e9,
-                };
                 e.tau_s = Some(tau_s);
-                match spec.pricing.p_up(spot, k, tau_s, v) {
+                match pricing.p_up(spot, k, tau_s, v) {
                     Ok(p) if (0.0..=1.0).contains(&p) => e.p_up = Some(p),
                     _ => e.skip = Some(SkipReason::ModelError),
                 }
@@ -675,6 +956,10 @@ pub struct OnlineConfig {
     pub jump_mean: f64,
     /// Merton: log-jump standard deviation (default 0.002 = 20 bp).
     pub jump_vol: f64,
+    /// Merton: estimate the jump parameters from the reference series received so far
+    /// ([`crate::jumps`]; expanding window, no look-ahead); the three above are the fallback
+    /// until enough jumps were seen (default false).
+    pub fit_jumps: bool,
     /// Also build series from spot trades/quotes (default true; calibrate uses false).
     pub spot_series: bool,
     /// History kept per series beyond the lookback, seconds (default 3 600: the longest
@@ -693,6 +978,7 @@ impl Default for OnlineConfig {
             jumps_per_hour: 1.0,
             jump_mean: 0.0,
             jump_vol: 0.002,
+            fit_jumps: false,
             spot_series: true,
             history_s: 3_600,
         }
@@ -713,6 +999,8 @@ impl OnlineConfig {
             lambda: self.lambda,
             retention_ns,
             spot_series: self.spot_series,
+            garch: self.vol == VolMethod::Garch,
+            fit_jumps: self.fit_jumps && self.model == ModelChoice::Merton,
         }
     }
 
@@ -730,11 +1018,18 @@ impl OnlineConfig {
         }
         let pricing = match self.model {
             ModelChoice::Bs => Pricing::BlackScholes,
-            ModelChoice::Merton => Pricing::Merton(MertonJumpDigital::new(
-                self.jumps_per_hour / 3600.0,
-                self.jump_mean,
-                self.jump_vol,
-            )?),
+            ModelChoice::Merton => {
+                let m = MertonJumpDigital::new(
+                    self.jumps_per_hour / 3600.0,
+                    self.jump_mean,
+                    self.jump_vol,
+                )?;
+                if self.fit_jumps {
+                    Pricing::MertonFitted(m)
+                } else {
+                    Pricing::Merton(m)
+                }
+            }
         };
         Ok(EstimateSpec {
             pricing,
@@ -843,6 +1138,8 @@ mod tests {
             lambda: None,
             retention_ns: 3_600 * UnixNanos::PER_SEC,
             spot_series,
+            garch: false,
+            fit_jumps: false,
         })
         .unwrap()
     }

@@ -154,12 +154,21 @@ pub fn check_report(bt: &Backtest, summary: &Summary, dir: &Path) {
         assert_eq!(last[&r.name], r.net_pnl, "equity.csv of {}", r.name);
     }
 
-    // report.html: self-contained.
+    // report.html: self-contained (inline scripts, chart data and styles; links only to its
+    // own sections).
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("<svg"), "plots inline");
-    for bad in ["<script", "src=", "href=", "<link", "@import"] {
+    assert!(html.contains("id=\"chart-data\""), "chart data inline");
+    assert!(html.contains("uPlot"), "charting library inline");
+    for bad in ["src=", "<link", "@import", "url("] {
         assert!(!html.contains(bad), "report.html contains {bad}");
+    }
+    for (i, _) in html.match_indices("href=\"") {
+        assert!(
+            html[i + 6..].starts_with('#'),
+            "report.html links outside itself: {}",
+            html.get(i..i + 60).unwrap_or(&html[i..])
+        );
     }
     for s in &summary.strategies {
         assert!(html.contains(&s.name));

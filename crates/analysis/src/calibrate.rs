@@ -1,4 +1,4 @@
-//! `polyedge calibrate`: how well calibrated is the fair-value model's `P(Up)` — and the market's
+//! The calibrator behind `polyedge calibrate`: how well calibrated is the fair-value model's `P(Up)` — and the market's
 //! Up mid, where the recording has books — on a recording's settled windows?
 //!
 //! One streaming pass over the replay feeds a [`Calibrator`] event by event. For every window
@@ -87,20 +87,22 @@
 //! across windows. Reliability tables pooled over all `t` mix several snapshots of the same
 //! window (same outcome): their Wilson intervals are too narrow.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use anyhow::{Result, bail};
 use polyedge_core::event::{BestBidAsk, ReferenceSource, Venue};
 use polyedge_core::{
-    EventKind, MarketEvent, Outcome, OutcomeSource, Price, TokenId, UnixNanos, Window, WindowBook,
+    EventKind, MarketEvent, Outcome, OutcomeSource, Price, UnixNanos, Window, WindowBook,
+    WindowIndex, book_tokens,
 };
 use polyedge_model::{
-    EstimateSpec, Ewma, ForecasterScore, MertonJumpDigital, PairedComparison, Pricing,
-    ReferenceSet, ReliabilityBin, Scorecard, SeriesConfig, VolEstimate, VolMethod,
+    EstimateSpec, Ewma, ForecasterScore, JumpFit, MertonJumpDigital, PairedComparison, Platt,
+    Pricing, ReferenceSet, ReliabilityBin, Scorecard, SeriesConfig, VolEstimate, VolMethod,
     reliability_table,
 };
 use serde::Serialize;
+
+use crate::recalibrate::{DEFAULT_MIN_TRAIN, WalkForward};
 
 /// Default times left at which windows are scored, seconds.
 pub const DEFAULT_TIMES_S: [u32; 4] = [240, 120, 60, 30];
@@ -122,9 +124,18 @@ pub const DEFAULT_JUMP_VOL: f64 = 0.002;
 pub const MODEL: &str = "model";
 /// Name of the market-mid forecaster.
 pub const MARKET_MID: &str = "market_mid";
+/// Name of the isotonic-recalibrated model.
+pub const ISOTONIC: &str = "isotonic";
+/// Name of the Platt-recalibrated model.
+pub const PLATT: &str = "platt";
+
+/// A calibration setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
 
 /// Which fair-value model to score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     /// Black–Scholes digital `N(d2)`, zero drift.
@@ -133,14 +144,26 @@ pub enum ModelKind {
     Merton,
 }
 
-/// Which volatility estimator feeds the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VolKind {
-    /// EWMA of per-second squared returns, memory ≈ the lookback.
-    Ewma,
-    /// Realized variance over the lookback.
-    Realized,
+impl ModelKind {
+    /// The name (`bs`, `merton`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Bs => "bs",
+            ModelKind::Merton => "merton",
+        }
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bs" => Ok(ModelKind::Bs),
+            "merton" => Ok(ModelKind::Merton),
+            _ => Err(format!("{s:?}: expected bs or merton")),
+        }
+    }
 }
 
 /// Settings of a calibration run.
@@ -153,7 +176,7 @@ pub struct Config {
     /// Jump parameters, used when `model` is Merton.
     pub merton: MertonJumpDigital,
     /// Volatility estimator.
-    pub vol: VolKind,
+    pub vol: VolMethod,
     /// Volatility lookback, seconds.
     pub lookback_s: u64,
     /// EWMA decay per observation for every series, overriding `1 − Δ/lookback`.
@@ -163,6 +186,12 @@ pub struct Config {
     /// Horizon `τ = end − (price time of the spot)` instead of `τ = t`: adds the spot's age,
     /// which matters for klines (up to 60 s).
     pub tau_from_spot: bool,
+    /// Merton: estimate the jump parameters from the reference series received so far
+    /// (`polyedge_model::jumps`); `merton` is the fallback until enough jumps were seen.
+    pub fit_jumps: bool,
+    /// Walk-forward isotonic and Platt recalibration ([`crate::recalibrate`]) after this many
+    /// training snapshots; `None`: off.
+    pub recalibrate_min_train: Option<usize>,
 }
 
 impl Default for Config {
@@ -171,11 +200,13 @@ impl Default for Config {
             times_s: DEFAULT_TIMES_S.to_vec(),
             model: ModelKind::Bs,
             merton: MertonJumpDigital::default(),
-            vol: VolKind::Ewma,
+            vol: VolMethod::Ewma,
             lookback_s: DEFAULT_LOOKBACK_S,
             lambda: None,
             bins: DEFAULT_BINS,
             tau_from_spot: false,
+            fit_jumps: false,
+            recalibrate_min_train: Some(DEFAULT_MIN_TRAIN),
         }
     }
 }
@@ -185,18 +216,21 @@ impl Config {
     ///
     /// # Errors
     /// No times, a time of 0, 0 bins, a lookback under 2 s or a `lambda` outside `(0, 1)`.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bail = |m: &str| Err(ConfigError(m.to_string()));
         if self.times_s.is_empty() || self.times_s.contains(&0) {
-            bail!("--times: give one or more positive times left in seconds (e.g. 240,120,60,30)");
+            return bail(
+                "--times: give one or more positive times left in seconds (e.g. 240,120,60,30)",
+            );
         }
         if self.bins == 0 {
-            bail!("--bins must be at least 1");
+            return bail("--bins must be at least 1");
         }
         if self.lookback_s < 2 {
-            bail!("--lookback-s must be at least 2 s");
+            return bail("--lookback-s must be at least 2 s");
         }
         if let Some(l) = self.lambda {
-            Ewma::new(l).map_err(|e| anyhow::anyhow!("--lambda: {e}"))?;
+            Ewma::new(l).map_err(|e| ConfigError(format!("--lambda: {e}")))?;
         }
         if self.model == ModelKind::Merton {
             MertonJumpDigital::new(
@@ -204,7 +238,7 @@ impl Config {
                 self.merton.jump_mean,
                 self.merton.jump_vol,
             )
-            .map_err(|e| anyhow::anyhow!("Merton jump parameters: {e}"))?;
+            .map_err(|e| ConfigError(format!("Merton jump parameters: {e}")))?;
         }
         Ok(())
     }
@@ -213,6 +247,7 @@ impl Config {
     fn pricing(&self) -> Pricing {
         match self.model {
             ModelKind::Bs => Pricing::BlackScholes,
+            ModelKind::Merton if self.fit_jumps => Pricing::MertonFitted(self.merton),
             ModelKind::Merton => Pricing::Merton(self.merton),
         }
     }
@@ -221,10 +256,7 @@ impl Config {
     fn estimate_spec(&self) -> EstimateSpec {
         EstimateSpec {
             pricing: self.pricing(),
-            vol: match self.vol {
-                VolKind::Ewma => VolMethod::Ewma,
-                VolKind::Realized => VolMethod::Realized,
-            },
+            vol: self.vol,
             lookback_s: self.lookback_s,
             tau_from_spot: self.tau_from_spot,
         }
@@ -360,6 +392,10 @@ pub struct SnapshotRecord {
     pub p_market: Option<f64>,
     /// Why the market has no forecast.
     pub market_skip: Option<MarketSkip>,
+    /// The model's `P(Up)` recalibrated by isotonic regression fitted walk-forward.
+    pub p_isotonic: Option<f64>,
+    /// The same by Platt scaling.
+    pub p_platt: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -485,6 +521,51 @@ pub struct Totals {
     pub paired_snapshots: u64,
     /// Book events the window books refused.
     pub book_errors: u64,
+    /// Merton jump parameters estimated per series (`asset/series`) at the end, with
+    /// `fit_jumps`.
+    pub jump_fits: BTreeMap<String, JumpFit>,
+    /// GARCH(1,1) fits per series (`asset/series`), with `vol = garch`.
+    pub garch_fits: BTreeMap<String, u64>,
+}
+
+/// Raw model, its two recalibrations (and the market mid) at one `t`, on the same snapshots.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecalRow {
+    /// Seconds left.
+    pub t_s: u32,
+    /// `model`, `isotonic`, `platt` on every snapshot with a recalibrated forecast.
+    pub scores: Vec<ForecasterScore>,
+    /// Paired differences `isotonic − model` (negative: recalibration helped).
+    pub isotonic_minus_model: Option<PairedComparison<u32>>,
+    /// Paired differences `platt − model`.
+    pub platt_minus_model: Option<PairedComparison<u32>>,
+    /// `model`, `isotonic`, `platt`, `market_mid` on those of them with a market mid.
+    pub with_market: Vec<ForecasterScore>,
+    /// Paired differences `platt − market_mid` on those.
+    pub platt_minus_market: Option<PairedComparison<u32>>,
+}
+
+/// Walk-forward recalibration results ([`crate::recalibrate`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recalibration {
+    /// How the maps were fitted.
+    pub method: &'static str,
+    /// Training snapshots before the first recalibrated forecast.
+    pub min_train: usize,
+    /// Times the maps were refitted.
+    pub fits: u64,
+    /// Training snapshots at the end.
+    pub trained_on: usize,
+    /// All `t` pooled: `model`, `isotonic`, `platt`.
+    pub pooled: Vec<ForecasterScore>,
+    /// All `t` pooled, with a market mid: `model`, `isotonic`, `platt`, `market_mid`.
+    pub pooled_with_market: Vec<ForecasterScore>,
+    /// Per `t`, decreasing.
+    pub by_t: Vec<RecalRow>,
+    /// The last Platt fit (`a`: slope on the log-odds, `b`: intercept).
+    pub final_platt: Option<Platt>,
+    /// Blocks of the last isotonic fit.
+    pub final_isotonic_blocks: Option<usize>,
 }
 
 /// The full calibration report.
@@ -498,6 +579,8 @@ pub struct CalibrationReport {
     pub by_t: Vec<TimeRow>,
     /// Reliability tables over all `t` pooled (see the module docs on independence).
     pub reliability: Vec<ReliabilityTable>,
+    /// Walk-forward recalibration (`None` when off).
+    pub recalibration: Option<Recalibration>,
     /// Totals.
     pub totals: Totals,
 }
@@ -540,15 +623,18 @@ pub fn merge_windows(mut windows: Vec<Window>) -> Vec<Window> {
 #[derive(Debug)]
 pub struct Calibrator {
     config: Config,
-    windows: Vec<Window>,
+    /// The windows (merged by slug), routing token ids to their window's position.
+    index: WindowIndex,
     states: Vec<WinState>,
-    by_token: HashMap<TokenId, usize>,
     /// `(instant, window, t)`, sorted; `next` is the first not yet taken.
     schedule: Vec<(UnixNanos, usize, u32)>,
     next: usize,
     refs: ReferenceSet,
     model_card: Scorecard<u32>,
     paired_card: Scorecard<u32>,
+    /// Walk-forward recalibration, with its scorecards (`model`, `isotonic`, `platt`[,
+    /// `market_mid`]).
+    recal: Option<(WalkForward, Scorecard<u32>, Scorecard<u32>)>,
     snapshots: Vec<SnapshotRecord>,
     skips: BTreeMap<u32, TimeSkips>,
     attempted: BTreeMap<u32, u64>,
@@ -561,10 +647,10 @@ impl Calibrator {
     ///
     /// # Errors
     /// An invalid [`Config`].
-    pub fn new(windows: &[Window], config: Config) -> Result<Self> {
+    pub fn new(windows: &[Window], config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
-        let windows = merge_windows(windows.to_vec());
-        let mut by_token = HashMap::new();
+        let index = WindowIndex::from_windows(merge_windows(windows.to_vec()));
+        let windows = index.windows();
         let mut states = Vec::with_capacity(windows.len());
         let mut schedule = Vec::new();
         let mut skips: BTreeMap<u32, TimeSkips> = BTreeMap::new();
@@ -589,21 +675,14 @@ impl Calibrator {
             } else {
                 no_outcome += 1;
             }
-            let book =
-                (pending > 0 && (w.up_token.is_some() || w.down_token.is_some())).then(|| {
-                    let up = w
-                        .up_token
-                        .unwrap_or_else(|| TokenId::synthetic(&w.slug, "missing-up"));
-                    let down = w
-                        .down_token
-                        .unwrap_or_else(|| TokenId::synthetic(&w.slug, "missing-down"));
-                    by_token.insert(up, i);
-                    by_token.insert(down, i);
-                    BookState {
-                        book: WindowBook::new(up, down),
-                        has_depth: false,
-                        tob: [Tob::default(); 2],
-                    }
+            // Windows with a snapshot to take and a known token get a book (on the stand-in
+            // token of a missing side, as everywhere: `book_tokens`).
+            let book = book_tokens(w)
+                .filter(|_| pending > 0)
+                .map(|(up, down)| BookState {
+                    book: WindowBook::new(up, down),
+                    has_depth: false,
+                    tob: [Tob::default(); 2],
                 });
             states.push(WinState {
                 book,
@@ -626,14 +705,28 @@ impl Calibrator {
             lambda: config.lambda,
             retention_ns,
             spot_series: false,
-        })?;
+            garch: config.vol == VolMethod::Garch,
+            fit_jumps: config.fit_jumps && config.model == ModelKind::Merton,
+        })
+        .map_err(|e| ConfigError(e.to_string()))?;
+        let card = |names: &[&str]| {
+            Scorecard::new(names.iter().copied()).map_err(|e| ConfigError(e.to_string()))
+        };
+        let recal = match config.recalibrate_min_train {
+            Some(n) => Some((
+                WalkForward::new(n),
+                card(&[MODEL, ISOTONIC, PLATT])?,
+                card(&[MODEL, ISOTONIC, PLATT, MARKET_MID])?,
+            )),
+            None => None,
+        };
         Ok(Calibrator {
-            model_card: Scorecard::new([MODEL])?,
-            paired_card: Scorecard::new([MODEL, MARKET_MID])?,
+            model_card: card(&[MODEL])?,
+            paired_card: card(&[MODEL, MARKET_MID])?,
+            recal,
             config,
-            windows,
+            index,
             states,
-            by_token,
             schedule,
             next: 0,
             refs,
@@ -687,12 +780,12 @@ impl Calibrator {
     }
 
     fn book_for(&mut self, ev: &MarketEvent) -> Option<&mut BookState> {
-        let wi = *self.by_token.get(&ev.kind.token()?)?;
+        let (wi, _) = self.index.route_token(ev.kind.token()?)?;
         self.states[wi].book.as_mut()
     }
 
     fn take_snapshot(&mut self, at: UnixNanos, wi: usize, t: u32) {
-        let w = &self.windows[wi];
+        let w = &self.index.windows()[wi];
         let Some(outcome) = w.outcome else { return };
         let mut rec = SnapshotRecord {
             slug: w.slug.clone(),
@@ -710,6 +803,8 @@ impl Calibrator {
             skip: None,
             p_market: None,
             market_skip: None,
+            p_isotonic: None,
+            p_platt: None,
         };
         // Model: the shared online estimate (`polyedge_model::online`) at the snapshot instant.
         let e = self.refs.estimate(w, at, &self.config.estimate_spec());
@@ -722,6 +817,15 @@ impl Calibrator {
         rec.tau_s = e.tau_s;
         rec.p_model = e.p_up;
         rec.skip = e.skip;
+        // Walk-forward recalibration: maps fitted on windows ended by now, then this snapshot
+        // becomes training data at its window's end.
+        if let (Some(pm), Some((wf, _, _))) = (rec.p_model, self.recal.as_mut()) {
+            if let Some((iso, platt)) = wf.forecast(at, pm) {
+                rec.p_isotonic = Some(iso);
+                rec.p_platt = Some(platt);
+            }
+            wf.observe(w.end, pm, outcome == Outcome::Up);
+        }
         // Market.
         match self.states[wi].book.as_ref().map(|b| b.up_mid(at)) {
             Some(Ok(mid)) => rec.p_market = Some(mid),
@@ -773,6 +877,14 @@ impl Calibrator {
                 .is_ok()
         {
             st.paired_snapshots += 1;
+        }
+        if let (Some(iso), Some(pl), Some((_, card, mkt))) =
+            (rec.p_isotonic, rec.p_platt, self.recal.as_mut())
+        {
+            let _ = card.record(rec.t_s, rec.outcome, &[pm, iso, pl]);
+            if let Some(pk) = rec.p_market {
+                let _ = mkt.record(rec.t_s, rec.outcome, &[pm, iso, pl, pk]);
+            }
         }
     }
 
@@ -847,7 +959,7 @@ impl Calibrator {
 
         // Totals.
         let mut totals = Totals {
-            windows: self.windows.len() as u64,
+            windows: self.index.len() as u64,
             book_errors: self.book_errors,
             ..Totals::default()
         };
@@ -856,7 +968,7 @@ impl Calibrator {
                 .windows_skipped
                 .insert("no_outcome".into(), self.no_outcome);
         }
-        for (w, st) in self.windows.iter().zip(&self.states) {
+        for (w, st) in self.index.windows().iter().zip(&self.states) {
             if st.model_snapshots > 0 {
                 totals.windows_used += 1;
                 if st.paired_snapshots > 0 {
@@ -902,14 +1014,75 @@ impl Calibrator {
             totals.reference_corrections += s.corrections();
             totals.reference_dropped += s.dropped();
         }
+        for (asset, s) in self.refs.series() {
+            let key = format!("{asset}/{}", s.kind().name());
+            if let Some(f) = s.jump_fit() {
+                totals.jump_fits.insert(key.clone(), f);
+            }
+            if s.garch_fits() > 0 {
+                totals.garch_fits.insert(key, s.garch_fits());
+            }
+        }
+        let recalibration = self
+            .recal
+            .as_ref()
+            .map(|(wf, card, mkt)| recalibration_report(wf, card, mkt, &times));
         let caveats = caveats(&self.config, &totals);
         CalibrationReport {
             caveats,
             config: self.config,
             by_t,
             reliability,
+            recalibration,
             totals,
         }
+    }
+}
+
+fn recalibration_report(
+    wf: &WalkForward,
+    card: &Scorecard<u32>,
+    mkt: &Scorecard<u32>,
+    times: &[u32],
+) -> Recalibration {
+    let by_key = |sc: &Scorecard<u32>| -> BTreeMap<u32, Vec<ForecasterScore>> {
+        sc.rows().into_iter().map(|r| (r.key, r.scores)).collect()
+    };
+    let cmp = |sc: &Scorecard<u32>, a: &str, b: &str| -> BTreeMap<u32, PairedComparison<u32>> {
+        sc.compare(a, b)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.key, c))
+            .collect()
+    };
+    let (rows, rows_m) = (by_key(card), by_key(mkt));
+    let (iso_m, pl_m, pl_k) = (
+        cmp(card, ISOTONIC, MODEL),
+        cmp(card, PLATT, MODEL),
+        cmp(mkt, PLATT, MARKET_MID),
+    );
+    Recalibration {
+        method: "isotonic regression (pool-adjacent-violators) and Platt scaling on log-odds, fitted on the model snapshots of windows that ended by the snapshot (all t pooled), refitted as outcomes arrive",
+        min_train: wf.min_train(),
+        fits: wf.fits(),
+        trained_on: wf.trained_on(),
+        pooled: card.overall(),
+        pooled_with_market: mkt.overall(),
+        by_t: times
+            .iter()
+            .filter_map(|t| {
+                Some(RecalRow {
+                    t_s: *t,
+                    scores: rows.get(t)?.clone(),
+                    isotonic_minus_model: iso_m.get(t).cloned(),
+                    platt_minus_model: pl_m.get(t).cloned(),
+                    with_market: rows_m.get(t).cloned().unwrap_or_default(),
+                    platt_minus_market: pl_k.get(t).cloned(),
+                })
+            })
+            .collect(),
+        final_platt: wf.platt(),
+        final_isotonic_blocks: wf.isotonic().map(|i| i.knots.len()),
     }
 }
 
@@ -1015,14 +1188,14 @@ fn caveats(config: &Config, t: &Totals) -> Vec<String> {
     c.push(format!(
         "vol {}: per-second variance of log returns of the reference series over a {} s lookback \
          (see --help); model {}",
-        match config.vol {
-            VolKind::Ewma => "ewma",
-            VolKind::Realized => "realized",
-        },
+        config.vol.name(),
         config.lookback_s,
-        match config.model {
-            ModelKind::Bs => "Black-Scholes digital N(d2), zero drift",
-            ModelKind::Merton => "Merton jump-diffusion digital (jump parameters not fitted)",
+        match (config.model, config.fit_jumps) {
+            (ModelKind::Bs, _) => "Black-Scholes digital N(d2), zero drift",
+            (ModelKind::Merton, false) =>
+                "Merton jump-diffusion digital (jump parameters given, not fitted)",
+            (ModelKind::Merton, true) =>
+                "Merton jump-diffusion digital, jump parameters estimated from the reference series so far (threshold estimator, expanding window)",
         }
     ));
     c.push(
@@ -1055,14 +1228,8 @@ pub fn render_table(r: &CalibrationReport) -> String {
     let _ = writeln!(
         s,
         "calibration of P(Up): model {}, vol {} (lookback {} s), {} windows in index",
-        match r.config.model {
-            ModelKind::Bs => "bs",
-            ModelKind::Merton => "merton",
-        },
-        match r.config.vol {
-            VolKind::Ewma => "ewma",
-            VolKind::Realized => "realized",
-        },
+        r.config.model.name(),
+        r.config.vol.name(),
         r.config.lookback_s,
         r.totals.windows
     );
@@ -1153,6 +1320,102 @@ pub fn render_table(r: &CalibrationReport) -> String {
         "(Brier: 0.25 = always ½; logloss in nats, ln 2 = 0.693 = always ½; Δ = model − market on \
          the same snapshots, negative = model better; ± one standard error)"
     );
+    if let Some(rc) = &r.recalibration {
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "walk-forward recalibration of the model (fitted on windows ended before each snapshot, \
+             after {} training snapshots; {} fits, {} at the end{}):",
+            rc.min_train,
+            rc.fits,
+            rc.trained_on,
+            rc.final_platt.map_or(String::new(), |p| format!(
+                "; last Platt a = {:.3}, b = {:.3}",
+                p.a, p.b
+            ))
+        );
+        let _ = writeln!(
+            s,
+            "{:>5} | {:>6} {:>8} {:>8} {:>8} {:>16} {:>16} | {:>6} {:>8} {:>8} {:>8} {:>8} {:>16}",
+            "t (s)",
+            "n",
+            "B model",
+            "B iso",
+            "B platt",
+            "Δ iso±se",
+            "Δ platt±se",
+            "w/mkt",
+            "B model",
+            "B iso",
+            "B platt",
+            "B mkt",
+            "Δ platt−mkt"
+        );
+        let score = |v: &[ForecasterScore], name: &str| {
+            v.iter()
+                .find(|f| f.forecaster == name)
+                .map_or("-".to_string(), |f| format!("{:.4}", f.brier))
+        };
+        let d = |c: &Option<PairedComparison<u32>>| {
+            c.as_ref()
+                .map_or("-".to_string(), |c| diff(c.brier_diff, c.brier_diff_se))
+        };
+        // (t, scores, isotonic−model, platt−model, scores with market, platt−market)
+        type Row<'a> = (
+            String,
+            &'a [ForecasterScore],
+            String,
+            String,
+            &'a [ForecasterScore],
+            String,
+        );
+        let mut rows: Vec<Row<'_>> = rc
+            .by_t
+            .iter()
+            .map(|row| {
+                (
+                    row.t_s.to_string(),
+                    row.scores.as_slice(),
+                    d(&row.isotonic_minus_model),
+                    d(&row.platt_minus_model),
+                    row.with_market.as_slice(),
+                    d(&row.platt_minus_market),
+                )
+            })
+            .collect();
+        rows.push((
+            "all".into(),
+            rc.pooled.as_slice(),
+            String::new(),
+            String::new(),
+            rc.pooled_with_market.as_slice(),
+            String::new(),
+        ));
+        for (t, sc, di, dp, wm, dk) in rows {
+            let _ = writeln!(
+                s,
+                "{:>5} | {:>6} {:>8} {:>8} {:>8} {:>16} {:>16} | {:>6} {:>8} {:>8} {:>8} {:>8} {:>16}",
+                t,
+                sc.first().map_or(0, |f| f.n),
+                score(sc, MODEL),
+                score(sc, ISOTONIC),
+                score(sc, PLATT),
+                di,
+                dp,
+                wm.first().map_or(0, |f| f.n),
+                score(wm, MODEL),
+                score(wm, ISOTONIC),
+                score(wm, PLATT),
+                score(wm, MARKET_MID),
+                dk
+            );
+        }
+        let _ = writeln!(
+            s,
+            "(Brier scores on the same snapshots; Δ = recalibrated − raw model (negative = recalibration helped), \
+             Δ platt−mkt = Platt-recalibrated model − market mid; ± one standard error)"
+        );
+    }
     for table in &r.reliability {
         let _ = writeln!(s);
         let _ = writeln!(
@@ -1213,6 +1476,21 @@ pub fn render_table(r: &CalibrationReport) -> String {
         kv(&t.strike_sources),
         kv(&t.reference_series)
     );
+    for (k, f) in &t.jump_fits {
+        let _ = writeln!(
+            s,
+            "jumps fitted on {k}: {} jumps in {} returns ({:.1} h): {:.3} per hour, mean log jump {:+.5}, sd {:.5}",
+            f.jumps,
+            f.returns,
+            f.span_s / 3600.0,
+            f.intensity_per_s * 3600.0,
+            f.jump_mean,
+            f.jump_vol
+        );
+    }
+    if !t.garch_fits.is_empty() {
+        let _ = writeln!(s, "GARCH(1,1) fits: {}", kv(&t.garch_fits));
+    }
     let _ = writeln!(
         s,
         "reference points received: {} ({} same-time corrections, {} dropped); book errors: {}",
@@ -1229,7 +1507,7 @@ pub fn render_table(r: &CalibrationReport) -> String {
 mod tests {
     use super::*;
     use polyedge_core::event::{BookSnapshot, Kline, Level, ReferenceTick};
-    use polyedge_core::{Asset, ConditionId, Fixed18, Size, Symbol};
+    use polyedge_core::{Asset, ConditionId, Fixed18, Size, Symbol, TokenId};
     use polyedge_model::online::asset_of_symbol;
 
     const START: u64 = 1_776_000_000; // a 2026-04 window: settles on Chainlink spot
@@ -1556,7 +1834,7 @@ mod tests {
         let w = window(Some("100000"), Some(Outcome::Up));
         let evs = ticks(START - 900, START + 300, 100_000.0);
         let mut cfg = config(&[60]);
-        cfg.vol = VolKind::Realized;
+        cfg.vol = VolMethod::Realized;
         let (snaps, _) = run(std::slice::from_ref(&w), cfg.clone(), &evs);
         // ±5 zig-zag: every return is ±ln(100005/99995) over 1 s.
         let r = (100_005.0f64 / 99_995.0).ln();

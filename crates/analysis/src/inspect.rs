@@ -1,4 +1,4 @@
-//! `polyedge inspect`: per-window coverage and book statistics of a recording.
+//! The inspector behind `polyedge inspect`: per-window coverage and book statistics of a recording.
 //!
 //! Definitions (also in the README):
 //! * **frames** — raw Polymarket frames attributed to the window (by token id, else condition id),
@@ -13,11 +13,12 @@
 //!   complete set before fees); below $1.00 would be an arbitrage.
 //! * **final bid/ask** — the Up best bid/ask after the last update at or before `end`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use polyedge_core::event::{BestBidAsk, EventKind};
 use polyedge_core::{
-    ConditionId, MarketEvent, Outcome, OutcomeSource, Price, TokenId, UnixNanos, Window, WindowBook,
+    MarketEvent, Outcome, OutcomeSource, Price, TokenId, UnixNanos, Window, WindowBook,
+    WindowIndex, book_tokens,
 };
 use serde::Serialize;
 
@@ -145,10 +146,9 @@ pub struct InspectReport {
 
 /// Accumulates statistics frame by frame.
 pub struct Inspector {
-    windows: Vec<Window>,
+    /// The windows, routing token and condition ids to their position.
+    index: WindowIndex,
     states: Vec<WinState>,
-    by_token: HashMap<TokenId, usize>,
-    by_market: HashMap<ConditionId, usize>,
     /// Window indices sorted by start, and the longest window, to find windows by time.
     by_start: Vec<usize>,
     max_len_ns: u64,
@@ -158,21 +158,18 @@ pub struct Inspector {
 impl Inspector {
     /// An inspector for the windows of a recording's index.
     pub fn new(windows: &[Window]) -> Self {
-        let mut by_token = HashMap::new();
-        let mut by_market = HashMap::new();
+        let index = WindowIndex::from_windows(windows.iter().cloned());
+        let windows = index.windows();
         let mut states = Vec::with_capacity(windows.len());
-        for (i, w) in windows.iter().enumerate() {
-            let up = w
-                .up_token
-                .unwrap_or_else(|| TokenId::synthetic(&w.slug, "missing-up"));
-            let down = w
-                .down_token
-                .unwrap_or_else(|| TokenId::synthetic(&w.slug, "missing-down"));
-            by_token.insert(up, i);
-            by_token.insert(down, i);
-            if let Some(c) = w.condition_id {
-                by_market.insert(c, i);
-            }
+        for w in windows {
+            // The window's book, on the stand-in id of a missing side (`book_tokens`); a window
+            // without any token id gets stand-ins for both (no event routes to it by token).
+            let (up, down) = book_tokens(w).unwrap_or_else(|| {
+                (
+                    TokenId::synthetic(&w.slug, "up"),
+                    TokenId::synthetic(&w.slug, "down"),
+                )
+            });
             states.push(WinState {
                 frames: 0,
                 in_first: None,
@@ -197,10 +194,8 @@ impl Inspector {
             .max()
             .unwrap_or(0);
         Inspector {
-            windows: windows.to_vec(),
+            index,
             states,
-            by_token,
-            by_market,
             by_start,
             max_len_ns,
             totals: Totals::default(),
@@ -223,7 +218,7 @@ impl Inspector {
     }
 
     fn window_of(&self, ev: &MarketEvent) -> Option<usize> {
-        if let Some(&i) = ev.kind.token().and_then(|t| self.by_token.get(&t)) {
+        if let Some((i, _)) = ev.kind.token().and_then(|t| self.index.route_token(t)) {
             return Some(i);
         }
         let market = match &ev.kind {
@@ -235,7 +230,7 @@ impl Inspector {
             EventKind::BestBidAsk(b) => b.market,
             _ => None,
         }?;
-        self.by_market.get(&market).copied()
+        self.index.position_of_condition(market)
     }
 
     /// Counts a reference/spot frame in every window whose `[start, end]` contains `t`.
@@ -243,9 +238,9 @@ impl Inspector {
         // Windows starting at or before t, scanned back while they could still contain t.
         let upto = self
             .by_start
-            .partition_point(|&i| self.windows[i].start <= t);
+            .partition_point(|&i| self.index.windows()[i].start <= t);
         for &i in self.by_start[..upto].iter().rev() {
-            let w = &self.windows[i];
+            let w = &self.index.windows()[i];
             if t.saturating_sub(w.start) > self.max_len_ns {
                 break;
             }
@@ -304,7 +299,7 @@ impl Inspector {
             self.totals.unattributed_frames += 1;
             return;
         };
-        let (start, end) = (self.windows[wi].start, self.windows[wi].end);
+        let (start, end) = (self.index.windows()[wi].start, self.index.windows()[wi].end);
         let st = &mut self.states[wi];
         st.frames += 1;
         for ev in events {
@@ -354,8 +349,8 @@ impl Inspector {
 
     /// Finishes and builds the report.
     pub fn finish(mut self) -> InspectReport {
-        let mut rows = Vec::with_capacity(self.windows.len());
-        for (w, st) in self.windows.iter().zip(self.states.iter_mut()) {
+        let mut rows = Vec::with_capacity(self.index.len());
+        for (w, st) in self.index.windows().iter().zip(self.states.iter_mut()) {
             let (covered_s, gaps) = match (st.in_first, st.in_last) {
                 (Some(f), Some(l)) => {
                     let mut gaps = st.gaps;
@@ -398,7 +393,7 @@ impl Inspector {
                 ref_frames: st.ref_frames,
             });
         }
-        self.totals.windows = self.windows.len() as u64;
+        self.totals.windows = self.index.len() as u64;
         InspectReport {
             windows: rows,
             totals: self.totals,
@@ -582,8 +577,8 @@ fn source_name(s: OutcomeSource) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polyedge_core::Size;
     use polyedge_core::event::{BookSnapshot, Level};
+    use polyedge_core::{ConditionId, Size};
 
     fn window() -> Window {
         let mut w = Window::from_slug("btc-updown-5m-1000").unwrap();
