@@ -928,12 +928,15 @@ fn consensus_features(a: &AssetState, at: UnixNanos, spot: Option<f64>, f: &mut 
     } else {
         xs[n / 2]
     };
+    if n < 2 {
+        return; // one input is not a consensus
+    }
     if let Some(s) = spot
         && s > 0.0
     {
         f.set(Feature::ConsDevBp, (median - s) / s * 1e4);
     }
-    if n >= 2 {
+    {
         let spread = (xs[n - 1] - xs[0]) / median * 1e4;
         f.set(Feature::ConsSpreadBp, spread);
         f.set(

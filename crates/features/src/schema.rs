@@ -131,7 +131,7 @@ features! {
     PmUpMicro => ("pm_up_micro", Polymarket, "0..1", "Up microprice (bid·ask_size + ask·bid_size)/(bid_size + ask_size) of the best levels."),
     PmDownMicro => ("pm_down_micro", Polymarket, "0..1", "Down microprice."),
     PmBookAgeS => ("pm_book_age_s", Polymarket, "s", "Age of the window's freshest book update."),
-    ConsDevBp => ("consensus_dev_bp", Consensus, "bp", "(consensus − reference spot)/reference × 10⁴; consensus = median of the fresh (≤ 5 s) Binance spot, Coinbase and Chainlink prices."),
+    ConsDevBp => ("consensus_dev_bp", Consensus, "bp", "(consensus − reference spot)/reference × 10⁴; consensus = median of the fresh (≤ 5 s) Binance spot, Coinbase and Chainlink prices (≥ 2 needed)."),
     ConsSpreadBp => ("consensus_spread_bp", Consensus, "bp", "(max − min)/median × 10⁴ of the fresh consensus inputs (≥ 2 needed)."),
     ConsDivergent => ("consensus_divergent", Consensus, "0/1", "1 when consensus_spread_bp > 10 bp (seed 004's divergence flag), else 0; missing with < 2 inputs."),
     ConsN => ("consensus_n", Consensus, "count", "Number of fresh consensus inputs (0–3; always present)."),
