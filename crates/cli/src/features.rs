@@ -217,7 +217,7 @@ fn build(
         }
     };
     let mut replay = EventReplay::open(std::slice::from_ref(rec), ReplayFilter::default())?;
-    while let Some(ev) = replay.next() {
+    for ev in replay.by_ref() {
         let ev: MarketEvent = ev?;
         // Rows at instants ≤ this event's receive time see only what was received before it.
         take(&mut engine, Some(ev.recv_ns), &mut next);

@@ -15,7 +15,13 @@
 //! (timer overhead ≈ 20–40 ns included).
 //! Run: `cargo bench -p polyedge-features --bench features`.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    missing_docs
+)]
 
 use std::hint::black_box;
 use std::path::Path;
@@ -226,7 +232,7 @@ fn fresh(windows: &[Window]) -> FeatureEngine {
 }
 
 /// Window whose features are computed after each event: the one running at that time.
-fn current<'a>(windows: &'a [Window], t: UnixNanos) -> &'a Window {
+fn current(windows: &[Window], t: UnixNanos) -> &Window {
     windows
         .iter()
         .find(|w| w.start <= t && t < w.end)

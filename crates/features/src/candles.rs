@@ -372,7 +372,7 @@ impl Indicators {
 }
 
 #[cfg(test)]
-#[allow(clippy::float_cmp)]
+#[allow(clippy::float_cmp, clippy::cast_possible_truncation)]
 mod tests {
     use super::*;
 

@@ -191,16 +191,15 @@ impl AssetState {
     }
 
     fn series(&mut self, source: CandleSource) -> &mut CandleSeries {
-        let i = match self.candles.iter().position(|c| c.source == source) {
-            Some(i) => i,
-            None => {
-                self.candles.push(CandleSeries::new(source));
-                self.candles.sort_by_key(|c| c.source);
-                self.candles
-                    .iter()
-                    .position(|c| c.source == source)
-                    .unwrap_or_default()
-            }
+        let i = if let Some(i) = self.candles.iter().position(|c| c.source == source) {
+            i
+        } else {
+            self.candles.push(CandleSeries::new(source));
+            self.candles.sort_by_key(|c| c.source);
+            self.candles
+                .iter()
+                .position(|c| c.source == source)
+                .unwrap_or_default()
         };
         &mut self.candles[i]
     }
@@ -384,12 +383,11 @@ impl FeatureEngine {
     }
 
     fn asset(&mut self, symbol: &str) -> Option<&mut AssetState> {
-        match asset_of_symbol(symbol) {
-            Some(a) => Some(self.assets.entry(a).or_insert_with(AssetState::new)),
-            None => {
-                self.stats.unknown_symbol += 1;
-                None
-            }
+        if let Some(a) = asset_of_symbol(symbol) {
+            Some(self.assets.entry(a).or_insert_with(AssetState::new))
+        } else {
+            self.stats.unknown_symbol += 1;
+            None
         }
     }
 
@@ -465,7 +463,7 @@ impl FeatureEngine {
             }
             EventKind::SpotQuote(q) => {
                 self.fair.on_event(ev);
-                let mid = (fixed_to_f64(q.bid) + fixed_to_f64(q.ask)) / 2.0;
+                let mid = f64::midpoint(fixed_to_f64(q.bid), fixed_to_f64(q.ask));
                 if let Some(a) = self.asset(q.symbol.as_str()) {
                     match q.venue {
                         Venue::BinanceSpot => a.binance = Some((at, mid)),
@@ -842,16 +840,15 @@ fn update_ofi(a: &mut AssetState, at: UnixNanos) {
 
 fn book_features(a: &mut AssetState, at: UnixNanos, f: &mut FeatureVector) {
     let Some(b) = &a.spot_book else { return };
-    if !b
-        .updated()
-        .is_some_and(|t| at.saturating_sub(t) <= SPOT_BOOK_MAX_AGE_NS)
+    if b.updated()
+        .is_none_or(|t| at.saturating_sub(t) > SPOT_BOOK_MAX_AGE_NS)
     {
         return;
     }
     let (Some((bp, _)), Some((ap, _))) = (b.best_bid(), b.best_ask()) else {
         return;
     };
-    let mid = (bp + ap) / 2.0;
+    let mid = f64::midpoint(bp, ap);
     if !(mid > 0.0 && ap > bp) {
         return;
     }

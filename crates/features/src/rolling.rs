@@ -17,9 +17,9 @@ pub struct RollingSums<const K: usize> {
     /// `(second, values)`, oldest first, strictly increasing seconds.
     buckets: VecDeque<(u64, [f64; K])>,
     /// Absolute index of `buckets[0]`.
-    base: u64,
+    base: usize,
     /// Per horizon: `(seconds, absolute index of the first bucket inside, sums)`.
-    windows: Vec<(u64, u64, [f64; K])>,
+    windows: Vec<(u64, usize, [f64; K])>,
     /// Longest horizon.
     max_h: u64,
     /// Current second (the latest time seen).
@@ -43,7 +43,7 @@ impl<const K: usize> RollingSums<K> {
 
     /// Forgets everything (e.g. after a gap in the stream).
     pub fn clear(&mut self) {
-        self.base += self.buckets.len() as u64;
+        self.base += self.buckets.len();
         self.buckets.clear();
         for w in &mut self.windows {
             w.1 = self.base;
@@ -62,15 +62,15 @@ impl<const K: usize> RollingSums<K> {
         let s = self.now_s;
         match self.buckets.back_mut() {
             Some((bs, v)) if *bs == s => {
-                for k in 0..K {
-                    v[k] += values[k];
+                for (a, b) in v.iter_mut().zip(values) {
+                    *a += b;
                 }
             }
             _ => self.buckets.push_back((s, values)),
         }
         for w in &mut self.windows {
-            for k in 0..K {
-                w.2[k] += values[k];
+            for (a, b) in w.2.iter_mut().zip(values) {
+                *a += b;
             }
         }
     }
@@ -82,16 +82,16 @@ impl<const K: usize> RollingSums<K> {
             return;
         }
         self.now_s = self.now_s.max(s);
-        let end = self.base + self.buckets.len() as u64;
+        let end = self.base + self.buckets.len();
         for w in &mut self.windows {
             let cutoff = self.now_s.saturating_sub(w.0); // buckets ≤ cutoff are out
             while w.1 < end {
-                let (bs, v) = self.buckets[(w.1 - self.base) as usize];
+                let (bs, v) = self.buckets[w.1 - self.base];
                 if bs > cutoff {
                     break;
                 }
-                for k in 0..K {
-                    w.2[k] -= v[k];
+                for (a, b) in w.2.iter_mut().zip(v) {
+                    *a -= b;
                 }
                 w.1 += 1;
             }
@@ -114,9 +114,9 @@ impl<const K: usize> RollingSums<K> {
 
     /// Number of buckets inside horizon `i`.
     pub fn buckets_in(&self, i: usize) -> usize {
-        self.windows.get(i).map_or(0, |w| {
-            (self.base + self.buckets.len() as u64 - w.1) as usize
-        })
+        self.windows
+            .get(i)
+            .map_or(0, |w| self.base + self.buckets.len() - w.1)
     }
 }
 

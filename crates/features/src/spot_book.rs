@@ -115,24 +115,21 @@ impl SpotBook {
         set_levels(&mut self.asks, &d.asks);
         self.stats.snapshots += 1;
         self.updated = Some(at);
-        match d.last_update_id {
-            Some(l) => {
-                self.last_id = Some(l);
-                self.straddle = Some(l);
-                let buffered: Vec<SpotDepth> = self.buffer.drain(..).collect();
-                for (i, b) in buffered.iter().enumerate() {
-                    self.apply_diff(b, at);
-                    if self.last_id.is_none() {
-                        // A break: `b` went back into the buffer; the rest waits with it.
-                        self.buffer.extend(buffered[i + 1..].iter().cloned());
-                        break;
-                    }
-                }
-            }
-            // A snapshot without an id cannot be continued by diffs: it stands alone.
-            None => {
-                self.last_id = None;
-                self.straddle = None;
+        // A snapshot without an id cannot be continued by diffs: it stands alone.
+        let Some(l) = d.last_update_id else {
+            self.last_id = None;
+            self.straddle = None;
+            return;
+        };
+        self.last_id = Some(l);
+        self.straddle = Some(l);
+        let buffered: Vec<SpotDepth> = self.buffer.drain(..).collect();
+        for (i, b) in buffered.iter().enumerate() {
+            self.apply_diff(b, at);
+            if self.last_id.is_none() {
+                // A break: `b` went back into the buffer; the rest waits with it.
+                self.buffer.extend(buffered[i + 1..].iter().cloned());
+                break;
             }
         }
     }

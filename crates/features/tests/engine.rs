@@ -5,6 +5,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::float_cmp,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
     missing_docs
 )]
 
@@ -97,7 +99,11 @@ fn feed_chainlink(e: &mut FeatureEngine, until: f64) {
     let mut t = from;
     while t <= until {
         let i = t - from;
-        let wiggle = if (i as u64) % 2 == 0 { 1.0 } else { -1.0 };
+        let wiggle = if (i as u64).is_multiple_of(2) {
+            1.0
+        } else {
+            -1.0
+        };
         e.on_event(&chainlink(t + 0.2, 60_000.0 + 0.5 * i + wiggle));
         t += 1.0;
     }

@@ -80,8 +80,12 @@ pub fn split_for_calibration(
 ) -> (Vec<usize>, Vec<usize>) {
     let mut t = train.to_vec();
     t.sort_by_key(|&i| (windows[i].start_ns, i));
-    let n_cal = ((t.len() as f64) * calib_frac.clamp(0.0, 1.0)).round() as usize;
-    let cut = t.len() - n_cal.min(t.len());
+    // Round half up without a float → integer cast: the smallest count ≥ frac · len − ½.
+    let frac = calib_frac.clamp(0.0, 1.0);
+    let n_cal = (0..=t.len())
+        .find(|&k| k as f64 + 0.5 > frac * t.len() as f64)
+        .unwrap_or(t.len());
+    let cut = t.len() - n_cal;
     let calib: Vec<usize> = t[cut..].to_vec();
     let cal_start = calib.iter().map(|&w| windows[w].start_ns).min();
     let fit: Vec<usize> = match cal_start {

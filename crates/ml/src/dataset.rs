@@ -350,6 +350,7 @@ fn read_batch(
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
 

@@ -50,7 +50,7 @@ impl Isotonic {
         let mut blocks: Vec<(f64, f64, f64, f64)> = Vec::with_capacity(v.len());
         for (x, y) in v {
             match blocks.last_mut() {
-                Some(b) if b.1 == x => {
+                Some(b) if b.1.total_cmp(&x).is_eq() => {
                     b.2 += y;
                     b.3 += 1.0;
                 }
@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(m.y, vec![0.0, 0.5, 0.5, two_thirds, two_thirds]);
         assert_eq!(m.predict(0.0), CLIP);
         assert_eq!(m.predict(2.5), 0.5);
-        assert!((m.predict(3.5) - (0.5 + two_thirds) / 2.0).abs() < 1e-12);
+        assert!((m.predict(3.5) - f64::midpoint(0.5, two_thirds)).abs() < 1e-12);
         assert_eq!(m.predict(100.0), two_thirds);
         // Monotone everywhere.
         let mut last = 0.0;

@@ -253,7 +253,7 @@ impl Logistic {
             }
             let m = vals.iter().sum::<f64>() / vals.len() as f64;
             let var = vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (vals.len() - 1) as f64;
-            if !(var > 1e-24) {
+            if var.is_nan() || var <= 1e-24 {
                 continue;
             }
             used.push(j);

@@ -172,7 +172,7 @@ mod tests {
             },
         ];
         let s = score(&["m", "half"], &rows);
-        assert!((s[0].brier - (0.04 + 0.09) / 2.0).abs() < 1e-12);
+        assert!((s[0].brier - f64::midpoint(0.04, 0.09)).abs() < 1e-12);
         assert!((s[1].brier - 0.25).abs() < 1e-12);
         assert!((s[1].log_loss - std::f64::consts::LN_2).abs() < 1e-12);
         let d = paired(&["m", "half"], &rows, 0, 1);

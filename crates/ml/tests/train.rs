@@ -1,7 +1,14 @@
 //! The training procedure on a synthetic dataset whose label depends on the features, and the
 //! model file's schema check.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::float_cmp,
+    missing_docs
+)]
 
 use polyedge_ml::dataset::{Dataset, Row};
 use polyedge_ml::model_file::DirectionalModel;
