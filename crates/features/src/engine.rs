@@ -19,12 +19,13 @@
 
 use std::collections::HashMap;
 
+use polyedge_core::Fixed18;
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
     Asset, BookSide, EventKind, MarketEvent, Outcome, TokenId, UnixNanos, Window, WindowBook,
 };
 use polyedge_model::online::{
-    OnlineConfig, OnlineFairValue, SeriesKind, StrikeSource, asset_of_symbol, fixed_to_f64,
+    OnlineConfig, OnlineFairValue, SeriesKind, StrikeSource, asset_of_symbol,
 };
 use polyedge_model::vol::PricePoint;
 use serde::Serialize;
@@ -144,6 +145,13 @@ impl CandleSeries {
         }
         self.ind.push(c);
     }
+}
+
+/// A [`Fixed18`] as `f64`: one conversion and one division, within an ulp of
+/// `polyedge_model::online::fixed_to_f64` (whose two `i128` divisions cost ~100 ns per value on
+/// the hot path); the features are ratios, so an ulp does not matter.
+fn fixed_to_f64(x: Fixed18) -> f64 {
+    x.0 as f64 / 1e18
 }
 
 /// Last price of a consensus input: `(receive time, price)`.
@@ -688,8 +696,10 @@ fn momentum(pts: &std::collections::VecDeque<PricePoint>, at: UnixNanos, k: u64)
     Some((now.price / then.price).ln())
 }
 
-/// R² of the least-squares line of `ln(price)` on time over the points with `from < t ≤ to`
-/// (`from ≤ t` when `!open`); 0 for a flat price; `None` under [`MIN_R2_POINTS`] points.
+/// R² of the least-squares line of price on time over the points with `from < t ≤ to`
+/// (`from ≤ t` when `!open`); 0 for a flat price; `None` under [`MIN_R2_POINTS`] points. (Seed
+/// 004 fits the price itself; R² is invariant to shifting and scaling the price, so the result is
+/// the same in any currency unit.)
 fn r_squared(
     pts: &std::collections::VecDeque<PricePoint>,
     from: UnixNanos,
@@ -707,11 +717,11 @@ fn r_squared(
     }
     let n = (hi - lo) as f64;
     // Centre x on `to` and y on the first price: better conditioned sums.
-    let y0 = pts[lo].price.ln();
+    let y0 = pts[lo].price;
     let (mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for p in pts.range(lo..hi) {
         let x = -(to.saturating_sub(p.t) as f64) / 1e9;
-        let y = p.price.ln() - y0;
+        let y = p.price - y0;
         sx += x;
         sy += y;
         sxx += x * x;
@@ -724,7 +734,7 @@ fn r_squared(
     if vx <= 0.0 {
         return None;
     }
-    if vy <= 1e-30 {
+    if vy <= 1e-18 * y0 * y0 {
         return Some(0.0);
     }
     Some((cxy * cxy / (vx * vy)).clamp(0.0, 1.0))

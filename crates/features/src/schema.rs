@@ -92,7 +92,7 @@ features! {
     Mom30 => ("mom_30s", Reference, "log return", "ln(p(now)/p(now − 30 s)) on the reference series (p(x): last point with price time ≤ x)."),
     Mom60 => ("mom_60s", Reference, "log return", "ln(p(now)/p(now − 60 s)) on the reference series."),
     Mom120 => ("mom_120s", Reference, "log return", "ln(p(now)/p(now − 120 s)) on the reference series."),
-    R2_30 => ("r2_30s", Reference, "0..1", "R² of a least-squares line through ln(price) vs time over the reference points of the last 30 s (≥ 5 points)."),
+    R2_30 => ("r2_30s", Reference, "0..1", "R² of a least-squares line through price vs time over the reference points of the last 30 s (≥ 5 points; seed 004 fits prices)."),
     R2_60 => ("r2_60s", Reference, "0..1", "R² of the line over the last 60 s (≥ 5 points)."),
     R2_120 => ("r2_120s", Reference, "0..1", "R² of the line over the last 120 s (≥ 5 points)."),
     R2SinceOpen => ("r2_since_open", Reference, "0..1", "R² of the line over the points since the window start (seed 004's momentum consistency; ≥ 5 points)."),
