@@ -18,18 +18,22 @@
 //!                                                   the engine on live feeds (docs/run.md)
 //! polyedge bench-collect [--frames N]               collector ingest benchmark
 //! polyedge sandbox <recording>... [--speed max]    serve recordings on loopback (docs/sandbox.md)
+//! polyedge features <recording>... --out DIR        labelled feature dataset (docs/features.md)
+//! polyedge train <dataset>... [--model-out FILE]    train + cross-validate the directional model
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG=debug` for more); results go to stdout.
 
 mod backtest;
 mod collect;
+mod features;
 mod progress;
 mod replay_print;
 mod run_cmd;
 mod sandbox_cmd;
 mod sweep_cmd;
 mod tables;
+mod train;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -215,6 +219,14 @@ enum Command {
     /// Serve recordings on loopback over the venues' own protocols (docs/sandbox.md): market
     /// channel, RTDS, Binance WS and Gamma, at real or accelerated speed, with fault injection.
     Sandbox(sandbox_cmd::SandboxArgs),
+    /// The directional model's labelled dataset (docs/features.md): one row per window with an
+    /// outcome and decision time (--at, seconds left), features from events received before it,
+    /// the outcome and its source, the market's Up mid; Parquet plus a data-quality table.
+    Features(features::FeaturesArgs),
+    /// Train the directional model on `polyedge features` datasets: gradient-boosted trees and a
+    /// logistic baseline, purged walk-forward cross-validation, isotonic calibration, importance;
+    /// out-of-sample Brier/log loss beside the BS digital and the market mid; writes the model.
+    Train(train::TrainArgs),
 }
 
 /// Time, asset and window filters shared by the reading commands.
@@ -287,6 +299,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Collect(args) => collect::run(&args),
         Command::BenchCollect(args) => collect::bench(&args),
         Command::Sandbox(args) => sandbox_cmd::run(&args),
+        Command::Features(args) => features::run(&args),
+        Command::Train(args) => train::run(&args),
         Command::Inspect {
             recordings,
             json,
