@@ -34,6 +34,15 @@ pub struct RunArgs {
     /// Seconds between status lines (stderr; also rewrites state.json).
     #[arg(long, default_value_t = 5.0)]
     status_secs: f64,
+    /// Kill-switch file: while it exists, every resting order is cancelled and no new order is
+    /// placed (positions are held to resolution); its first line is logged as the reason.
+    /// Default: `<state>/KILL`. SIGUSR1 and `POST /kill` on the control port engage it too.
+    #[arg(long)]
+    kill_file: Option<PathBuf>,
+    /// Loopback control port (e.g. 127.0.0.1:9464): `POST /kill`, `POST /resume`,
+    /// `GET /breakers`. Off by default; non-loopback addresses are refused.
+    #[arg(long)]
+    control: Option<std::net::SocketAddr>,
     /// Worker threads of the async runtime (the recorder's writer and the engine have their own).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -73,6 +82,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         strategies: (!args.strategies.is_empty()).then(|| args.strategies.clone()),
         seed: args.seed,
         status_every: Duration::from_secs_f64(args.status_secs),
+        kill_file: args.kill_file.clone(),
+        control: args.control,
     };
     let outcome = rt
         .block_on(polyedge_runner::run(

@@ -105,8 +105,13 @@ struct Running {
 }
 
 fn spawn_run(mode: &str, config: &Path, state: &Path) -> Running {
+    spawn_run_with(mode, config, state, &[])
+}
+
+fn spawn_run_with(mode: &str, config: &Path, state: &Path, extra: &[&str]) -> Running {
     let mut child = bin()
         .arg("run")
+        .args(extra)
         .arg("--mode")
         .arg(mode)
         .arg("--config")
@@ -619,4 +624,102 @@ fn a_paper_run_killed_mid_window_resumes_without_double_counting() {
             r.fills.len()
         );
     }
+}
+
+/// A raw HTTP/1.1 request to the run's control port; returns the body.
+fn http(addr: &str, method: &str, path: &str, body: &str) -> String {
+    use std::io::Write as _;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+}
+
+/// Polls `GET /breakers` until the kill switch is `engaged`; returns the answer.
+fn wait_kill(addr: &str, engaged: bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let v: Value =
+            serde_json::from_str(&http(addr, "GET", "/breakers", "")).unwrap_or_default();
+        if v["kill_switch"].as_bool() == Some(engaged) {
+            return v;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "kill switch never {engaged}: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn kill_switch_from_the_file_a_signal_and_the_control_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, &sample);
+    let config = write_config(dir.path(), &sandbox.addr().to_string(), 3);
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    // Engaged by the file before the first frame: every order is refused, none is placed.
+    std::fs::write(state.join("KILL"), "maintenance window\n").unwrap();
+    let running = spawn_run_with("paper", &config, &state, &["--control", "127.0.0.1:0"]);
+    wait_until_done(&sandbox, &running, &state);
+    let addr = std::fs::read_to_string(state.join("control.addr")).unwrap();
+    let v = wait_kill(&addr, true);
+    let reason = v["strategies"][0]["active"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("maintenance window"), "{v}");
+    // Released by removing the file, engaged by SIGUSR1, released and engaged over HTTP.
+    std::fs::remove_file(state.join("KILL")).unwrap();
+    wait_kill(&addr, false);
+    let pid = running.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-USR1", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let v = wait_kill(&addr, true);
+    assert!(v.to_string().contains("SIGUSR1"), "{v}");
+    assert!(http(&addr, "POST", "/resume", "").contains("released"));
+    wait_kill(&addr, false);
+    assert!(http(&addr, "POST", "/kill", "operator on call").contains("engaged"));
+    let v = wait_kill(&addr, true);
+    assert!(
+        v.to_string().contains("control port: operator on call"),
+        "{v}"
+    );
+    assert!(http(&addr, "GET", "/nope", "").contains("unknown path"));
+    let _ = running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    let res = results(&state);
+    let mut refused = 0;
+    for s in &res.strategies {
+        assert!(
+            s.fills.is_empty(),
+            "{}: filled under the kill switch",
+            s.name
+        );
+        for o in &s.orders {
+            let why = format!("{:?}", o.rejected);
+            assert!(why.contains("breaker kill_switch"), "{}: {why}", s.name);
+            refused += 1;
+        }
+    }
+    assert!(
+        refused > 0,
+        "no strategy tried to trade: the test shows nothing"
+    );
+    // Every change is journaled (the rebuild of a restart replays them).
+    let journal = std::fs::read_to_string(state.join("kill.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 5, "{journal}");
 }

@@ -43,14 +43,16 @@ use polyedge_core::{
     Outcome, Price, RejectReason, Side, Size, Symbol, UnixNanos, Window, WindowBook, WindowIndex,
     book_tokens, fee_schedule_at,
 };
+use polyedge_model::online::asset_of_symbol;
 use polyedge_model::{OnlineConfig, ReferenceSet, SeriesConfig};
 use polyedge_strategy::{
     Action, Ctx, Ledger, Leg, MarketView, Strategy, Strike, StrikeSource, WindowPhase,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::breakers::{BreakerConfig, DataHealth, Deployment, LaneBreakers, spread_reason};
 use crate::decisions::{Decision, DecisionKind, Verdict};
-use crate::executor::{Executor, ExecutorKind};
+use crate::executor::{ExecError, Executor, ExecutorKind};
 use crate::input::{Input, Resolution};
 use crate::portfolio::Portfolio;
 use crate::risk::RiskConfig;
@@ -73,6 +75,11 @@ pub struct EngineConfig {
     pub sim: SimConfig,
     /// Lead time of [`WindowPhase::Closing`] before the window end, seconds (default 30).
     pub closing_secs: u64,
+    /// Circuit breakers ([`crate::breakers`]).
+    pub breakers: BreakerConfig,
+    /// Deployment phase: caps the bankroll and the money limits ([`crate::breakers`]); applied
+    /// to `risk` by [`Engine::new`].
+    pub deployment: Deployment,
 }
 
 impl Default for EngineConfig {
@@ -82,6 +89,8 @@ impl Default for EngineConfig {
             risk: RiskConfig::default(),
             sim: SimConfig::default(),
             closing_secs: 30,
+            breakers: BreakerConfig::default(),
+            deployment: Deployment::default(),
         }
     }
 }
@@ -271,6 +280,8 @@ struct Market {
     strike_refs: ReferenceSet,
     ref_prices: Vec<(ReferenceSource, Symbol, Fixed18)>,
     spot: Vec<(Venue, Symbol, Fixed18)>,
+    /// Data freshness and jumps (breakers).
+    health: DataHealth,
 }
 
 impl Market {
@@ -337,6 +348,9 @@ struct Lane {
     merges: Vec<MergeRecord>,
     skips: std::collections::BTreeMap<&'static str, u64>,
     last_skip: std::collections::HashMap<String, &'static str>,
+    breakers: LaneBreakers,
+    /// The strategy prices from the reference feed (stale-data breaker watches it).
+    uses_reference: bool,
 }
 
 struct View<'a> {
@@ -436,7 +450,12 @@ enum Call<'e> {
 
 impl Lane {
     /// Books `reports` (portfolio, ledger, working orders, records) and queues them for delivery.
-    fn book_reports(&mut self, reports: Vec<ExecReport>, queue: &mut VecDeque<ExecReport>) {
+    fn book_reports(
+        &mut self,
+        breakers: &BreakerConfig,
+        reports: Vec<ExecReport>,
+        queue: &mut VecDeque<ExecReport>,
+    ) {
         for r in reports {
             match &r {
                 ExecReport::Filled(f) => {
@@ -463,7 +482,12 @@ impl Lane {
                         }
                     }
                 }
-                ExecReport::Rejected { order, reason, .. } => {
+                ExecReport::Rejected { order, reason, at } => {
+                    if matches!(reason, RejectReason::Other(_))
+                        && self.exec.kind() != ExecutorKind::Noop
+                    {
+                        self.breakers.on_venue_error(breakers, *at);
+                    }
                     self.rejected += 1;
                     if let Some(&k) = self.order_index.get(order) {
                         self.orders[k].rejected = Some(reason.clone());
@@ -625,9 +649,12 @@ impl Lane {
     /// Risk check, then the executor.
     fn submit(&mut self, market: &Market, config: &EngineConfig, intent: OrderIntent) -> Verdict {
         let now = market.now;
-        let Some((_, window, book)) = market.book_of(&intent.window) else {
+        let Some((i, window, book)) = market.book_of(&intent.window) else {
             return Verdict::Refused(RejectReason::MarketClosed);
         };
+        if let Err(reason) = self.breaker_check(market, config, &intent, i, window, book) {
+            return Verdict::Refused(reason);
+        }
         let approved =
             match config
                 .risk
@@ -638,12 +665,57 @@ impl Lane {
             };
         match self.exec.submit(approved, window, book, now) {
             Ok(()) => {
+                self.breakers.on_sent(&config.breakers, now);
                 // Ids only grow within a lane, so pushing keeps `open` sorted by id.
                 self.open.push(intent);
                 Verdict::Sent
             }
-            Err(e) => Verdict::Refused(e.reject_reason()),
+            Err(e) => {
+                if matches!(e, ExecError::Unavailable(_)) {
+                    self.breakers.on_venue_error(&config.breakers, now);
+                }
+                Verdict::Refused(e.reject_reason())
+            }
         }
+    }
+
+    /// The circuit breakers, the kill switch and the data checks ([`crate::breakers`]).
+    fn breaker_check(
+        &self,
+        market: &Market,
+        config: &EngineConfig,
+        intent: &OrderIntent,
+        i: usize,
+        window: &Window,
+        book: &WindowBook,
+    ) -> Result<(), RejectReason> {
+        let now = market.now;
+        let cfg = &config.breakers;
+        // Windows with an unsettled position or a working buy.
+        let mut held: Vec<&str> = self
+            .portfolio
+            .positions()
+            .filter(|(w, _, p)| !p.shares.is_zero() && !self.portfolio.is_settled(w))
+            .map(|(w, _, _)| w)
+            .chain(
+                self.open
+                    .iter()
+                    .filter(|o| o.side == Side::Buy)
+                    .map(|o| o.window.as_str()),
+            )
+            .collect();
+        held.sort_unstable();
+        held.dedup();
+        self.breakers
+            .check(cfg, intent, self.open.len(), &held, now)?;
+        if let Some(why) = market
+            .health
+            .check(cfg, i, window.asset, self.uses_reference, now)
+            .or_else(|| spread_reason(cfg, intent.outcome, book.spread_micros(intent.outcome)))
+        {
+            return Err(RejectReason::Risk(format!("breaker data: {why}")));
+        }
+        Ok(())
     }
 }
 
@@ -734,9 +806,13 @@ impl Engine {
                 name: "engine".to_string(),
                 message: e.to_string(),
             })?;
+        let mut config = config;
+        config.risk = config.deployment.apply(&config.risk, config.start_cash);
         let lanes = lanes
             .into_iter()
             .map(|(strategy, exec)| Lane {
+                uses_reference: !strategy.fair_value_configs().is_empty(),
+                breakers: LaneBreakers::default(),
                 strategy,
                 exec,
                 portfolio: Portfolio::new(config.start_cash),
@@ -768,6 +844,7 @@ impl Engine {
                 strike_refs,
                 ref_prices: Vec::new(),
                 spot: Vec::new(),
+                health: DataHealth::default(),
             },
             series,
             lanes,
@@ -895,6 +972,44 @@ impl Engine {
         self.stats
     }
 
+    /// Lane `lane`'s circuit breakers (trips so far, active ones), if the lane exists.
+    pub fn breakers(&self, lane: usize) -> Option<&LaneBreakers> {
+        self.lanes.get(lane).map(|l| &l.breakers)
+    }
+
+    /// Whether the kill switch is engaged now.
+    pub fn killed(&self) -> bool {
+        let now = self.market.now;
+        self.lanes.iter().any(|l| l.breakers.killed(now))
+    }
+
+    /// Engages (`Some(reason)`) or releases (`None`) the kill switch now: engaging asks every
+    /// executor to cancel every working order (the cancels are reported as they take effect)
+    /// and refuses every new order until released; positions are held to resolution.
+    fn set_kill(&mut self, reason: Option<&str>) {
+        let now = self.market.now;
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            let was = lane.breakers.killed(now);
+            lane.breakers.set_kill(reason, now);
+            if reason.is_some() && !was {
+                for o in &lane.open {
+                    if self.log_decisions {
+                        self.decisions.push(Decision {
+                            at: now,
+                            lane: k,
+                            strategy: lane.strategy.name().to_string(),
+                            kind: DecisionKind::Cancel { order: o.id },
+                        });
+                    }
+                    lane.exec.cancel(o.id, now);
+                }
+            }
+        }
+        for k in 0..self.lanes.len() {
+            self.fire_lane(k, None);
+        }
+    }
+
     /// Market events processed so far.
     pub fn events(&self) -> u64 {
         self.events
@@ -927,6 +1042,11 @@ impl Engine {
                 self.advance(at);
                 self.market.now = self.market.now.max(at);
                 self.publish_strike(&slug, strike);
+            }
+            Input::Kill { reason, at } => {
+                self.advance(at);
+                self.market.now = self.market.now.max(at);
+                self.set_kill(reason.as_deref());
             }
             Input::WindowResolved(r) => {
                 // Registered first, so that a resolution known at the end settles at the end
@@ -1005,7 +1125,7 @@ impl Engine {
             }
             lane.exec.poll(now, &mut reports);
             let mut queue = VecDeque::new();
-            lane.book_reports(reports, &mut queue);
+            lane.book_reports(&config.breakers, reports, &mut queue);
             for r in queue {
                 lane.dispatch(k, market, &env, Call::Report(r), &mut out);
             }
@@ -1035,7 +1155,7 @@ impl Engine {
         let mut out = Outputs::default();
         let lane = &mut lanes[k];
         let mut queue = VecDeque::new();
-        lane.book_reports(reports, &mut queue);
+        lane.book_reports(&config.breakers, reports, &mut queue);
         for r in queue {
             lane.dispatch(k, market, &env, Call::Report(r), &mut out);
         }
@@ -1070,6 +1190,10 @@ impl Engine {
             return None;
         }
         if let EventKind::Reference(r) = &ev.kind {
+            if let Some(asset) = asset_of_symbol(r.symbol.as_str()) {
+                m.health
+                    .on_reference(&self.config.breakers, asset, r.price.to_f64(), m.now);
+            }
             if let Some(slot) = m
                 .ref_prices
                 .iter_mut()
@@ -1092,7 +1216,12 @@ impl Engine {
             return None;
         };
         let book = m.states[i].book.as_mut()?;
-        match book.apply(ev) {
+        let applied = book.apply(ev);
+        if applied.is_ok() {
+            let mid = book.mid(Outcome::Up);
+            m.health.on_book(&self.config.breakers, i, mid, m.now);
+        }
+        match applied {
             Ok(true) => Some(i),
             Ok(false) => None,
             Err(_) => {
@@ -1292,7 +1421,7 @@ impl Engine {
         let mut reports = Vec::new();
         lane.exec.poll(market.now, &mut reports);
         let mut queue = VecDeque::new();
-        lane.book_reports(reports, &mut queue);
+        lane.book_reports(&config.breakers, reports, &mut queue);
         for r in queue {
             lane.dispatch(i, market, &env, Call::Report(r), &mut out);
         }
@@ -1379,10 +1508,22 @@ impl Engine {
             let mut reports = Vec::new();
             lane.exec.poll(now, &mut reports);
             let mut queue = VecDeque::new();
-            lane.book_reports(reports, &mut queue);
+            lane.book_reports(&config.breakers, reports, &mut queue);
             if settle && lane.traded.contains(&slug) && !lane.portfolio.is_settled(&slug) {
-                if lane.portfolio.settle(&slug, outcome, now).is_err() {
-                    lane.portfolio_errors += 1;
+                match lane.portfolio.settle(&slug, outcome, now) {
+                    Ok(s) if s.outcome.is_some() => {
+                        let bankroll = config.deployment.bankroll(config.start_cash);
+                        let realized = lane.portfolio.realized_pnl();
+                        lane.breakers.on_settlement(
+                            &config.breakers,
+                            s.pnl,
+                            realized,
+                            bankroll,
+                            now,
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(_) => lane.portfolio_errors += 1,
                 }
                 let p = &lane.portfolio;
                 lane.exposure.update(now, p.open_cost());

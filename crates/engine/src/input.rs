@@ -61,6 +61,14 @@ pub enum Input {
     },
     /// A window's resolution was received.
     WindowResolved(Resolution),
+    /// The kill switch was engaged (`reason: Some`) or released (`None`) at `at` (module docs of
+    /// [`crate::breakers`]): engaging cancels every working order and refuses new ones.
+    Kill {
+        /// Why (a file, a signal, an HTTP call …); `None` releases it.
+        reason: Option<String>,
+        /// When.
+        at: UnixNanos,
+    },
 }
 
 impl Input {
@@ -71,7 +79,8 @@ impl Input {
             Input::Tick(t) => *t,
             Input::Exec { at, .. }
             | Input::WindowListed { at, .. }
-            | Input::StrikePublished { at, .. } => *at,
+            | Input::StrikePublished { at, .. }
+            | Input::Kill { at, .. } => *at,
             Input::WindowResolved(r) => r.known_at,
         }
     }

@@ -21,6 +21,7 @@
 //! The fill model, its assumptions and what the recorded data lacks are described in
 //! `docs/fill-model.md`. Money never touches `f64`.
 
+pub mod breakers;
 pub mod decimal;
 pub mod decisions;
 pub mod engine;
@@ -37,6 +38,9 @@ pub mod windows;
 pub use polyedge_core::fee_regime;
 pub use polyedge_core::fee_schedule_at;
 
+pub use breakers::{
+    BreakerConfig, BreakerKind, Deployment, LaneBreakers, Phase as DeploymentPhase, Trip,
+};
 pub use decisions::{Decision, DecisionKind, Verdict};
 pub use engine::{
     Engine, EngineConfig, EngineStats, EquityPoint, MergeRecord, OrderRecord, RunResult,

@@ -17,6 +17,7 @@ use polyedge_feeds::sink::Tap;
 use polyedge_store::StreamId;
 use polyedge_venues::Feed;
 
+use crate::kill::{BreakerView, KillEvent, KillJournal};
 use crate::status::Status;
 
 /// What the recorder's tap hands the engine thread.
@@ -26,6 +27,8 @@ pub enum Msg {
     Frame(Feed, UnixNanos, Vec<u8>),
     /// The receive clock read this time while idle.
     Tick(UnixNanos),
+    /// The kill switch: engage with a reason, or release (`None`) ([`crate::kill`]).
+    Kill(Option<String>),
     /// The recorder finished.
     Finish,
 }
@@ -86,6 +89,8 @@ pub struct EngineLoop {
     decisions: Option<BufWriter<File>>,
     stats: LoopStats,
     status: Status,
+    kill_journal: Option<KillJournal>,
+    breaker_view: Option<BreakerView>,
 }
 
 impl std::fmt::Debug for EngineLoop {
@@ -113,7 +118,73 @@ impl EngineLoop {
             decisions: Some(BufWriter::new(file)),
             stats: LoopStats::default(),
             status,
+            kill_journal: None,
+            breaker_view: None,
         })
+    }
+
+    /// Journals kill-switch changes to `journal` from now on.
+    pub fn with_kill_journal(mut self, journal: KillJournal) -> Self {
+        self.kill_journal = Some(journal);
+        self
+    }
+
+    /// Publishes the breakers' state into `view` (for `GET /breakers`) with the status line.
+    pub fn with_breaker_view(mut self, view: BreakerView) -> Self {
+        self.breaker_view = Some(view);
+        self.publish_breakers();
+        self
+    }
+
+    /// Engages (`Some(reason)`) or releases (`None`) the kill switch at the engine's current
+    /// time, journaled; a command that changes nothing is ignored.
+    pub fn kill(&mut self, reason: Option<String>) {
+        if reason.is_some() == self.engine.killed() {
+            return;
+        }
+        let at = self.engine.now();
+        if let Some(j) = &self.kill_journal {
+            let ev = KillEvent {
+                at,
+                reason: reason.clone(),
+            };
+            if let Err(e) = j.append(&ev) {
+                tracing::error!(error = %e, "run: cannot journal the kill switch (a restart would not replay it)");
+            }
+        }
+        self.replay_kill(reason, at);
+        self.publish_breakers();
+    }
+
+    /// Applies a journaled kill-switch change at `at` (the rebuild of a restart).
+    pub fn replay_kill(&mut self, reason: Option<String>, at: UnixNanos) {
+        self.engine.process(Input::Kill { reason, at });
+        self.after_input();
+    }
+
+    fn publish_breakers(&self) {
+        let Some(view) = &self.breaker_view else {
+            return;
+        };
+        let now = self.engine.now();
+        let strategies: Vec<serde_json::Value> = (0..self.engine.lanes())
+            .map(|k| {
+                let b = self.engine.breakers(k);
+                serde_json::json!({
+                    "strategy": self.engine.strategy_name(k),
+                    "active": b.map(|b| b.active(now).cloned().collect::<Vec<_>>()),
+                    "trips": b.map(polyedge_engine::LaneBreakers::trips),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "now": now,
+            "kill_switch": self.engine.killed(),
+            "strategies": strategies,
+        });
+        if let Ok(mut slot) = view.lock() {
+            *slot = v;
+        }
     }
 
     /// The engine.
@@ -197,6 +268,7 @@ impl EngineLoop {
             self.stats.decisions += decisions.len() as u64;
         }
         if self.status.due() {
+            self.publish_breakers();
             let _ = self.decisions.as_mut().map(BufWriter::flush);
             self.status.report(&self.engine, &self.stats);
         }
@@ -216,6 +288,7 @@ impl EngineLoop {
             match msg {
                 Msg::Frame(feed, t, bytes) => self.frame(feed, t, &bytes),
                 Msg::Tick(t) => self.tick(t),
+                Msg::Kill(reason) => self.kill(reason),
                 Msg::Finish => break,
             }
             if last_flush.elapsed() >= Duration::from_secs(1) {

@@ -26,6 +26,7 @@
 
 pub mod config;
 pub mod engine_loop;
+pub mod kill;
 pub mod state;
 pub mod status;
 
@@ -109,6 +110,10 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Status line interval.
     pub status_every: Duration,
+    /// The kill-switch file ([`kill`]); default `<state_dir>/KILL`.
+    pub kill_file: Option<PathBuf>,
+    /// The loopback control port ([`kill`]), if any.
+    pub control: Option<std::net::SocketAddr>,
 }
 
 /// What a finished run did.
@@ -182,13 +187,18 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
     status.set_quiet(true);
     let mut lp = EngineLoop::new(engine, &state.dir().join("decisions.jsonl"), status)
         .map_err(|e| RunError::Io(format!("{}: {e}", state.dir().display())))?;
+    let journal = kill::KillJournal::new(state.dir());
+    let kills = journal.load().map_err(|message| RunError::State {
+        dir: state.dir().to_path_buf(),
+        message,
+    })?;
     let earlier = state.recordings()?;
     if !earlier.is_empty() {
         tracing::info!(
             recordings = earlier.len(),
             "run: restarting: replaying the earlier recordings of this state directory"
         );
-        state::rebuild(&mut lp, &earlier)?;
+        state::rebuild(&mut lp, &earlier, &kills)?;
         tracing::info!(
             events = lp.stats().events,
             decisions = lp.stats().decisions,
@@ -196,10 +206,30 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
             "run: state rebuilt; going live"
         );
     }
-    lp.set_status_quiet(false);
     let follow = state::unresolved(&lp);
     let recording = state.next_recording()?;
+    let view: kill::BreakerView = std::sync::Arc::default();
+    let mut lp = lp
+        .with_kill_journal(journal)
+        .with_breaker_view(view.clone());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(1 << 16);
+    let kill_sources = kill::KillSources {
+        file: opts
+            .kill_file
+            .clone()
+            .unwrap_or_else(|| state.dir().join("KILL")),
+        control: opts.control,
+    };
+    let control = kill::start(kill_sources, tx.clone(), view)
+        .await
+        .map_err(RunError::Config)?;
+    if let Some(addr) = control {
+        let _ = std::fs::write(state.dir().join("control.addr"), addr.to_string());
+    }
+    if lp.engine().killed() {
+        tracing::warn!("run: the kill switch is engaged (journaled before the restart)");
+    }
+    lp.set_status_quiet(false);
     let engine_thread = std::thread::Builder::new()
         .name("polyedge-engine".into())
         .spawn(move || lp.run(&rx))

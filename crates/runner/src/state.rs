@@ -132,7 +132,12 @@ impl StateDir {
 ///
 /// # Errors
 /// [`RunError::Rebuild`] if a recording cannot be opened or read.
-pub fn rebuild(lp: &mut EngineLoop, recordings: &[PathBuf]) -> Result<(), RunError> {
+pub fn rebuild(
+    lp: &mut EngineLoop,
+    recordings: &[PathBuf],
+    kills: &[crate::kill::KillEvent],
+) -> Result<(), RunError> {
+    let mut kills = kills.iter().peekable();
     let recs = recordings
         .iter()
         .map(|p| {
@@ -149,7 +154,13 @@ pub fn rebuild(lp: &mut EngineLoop, recordings: &[PathBuf]) -> Result<(), RunErr
         })?;
     for ev in &mut replay {
         match ev {
-            Ok(ev) => lp.replay_event(ev),
+            Ok(ev) => {
+                // A kill-switch change took effect after every event up to its time.
+                while let Some(k) = kills.next_if(|k| k.at < ev.recv_ns) {
+                    lp.replay_kill(k.reason.clone(), k.at);
+                }
+                lp.replay_event(ev);
+            }
             Err(e) => {
                 return Err(RunError::Rebuild {
                     dir: recordings.last().cloned().unwrap_or_default(),
@@ -157,6 +168,9 @@ pub fn rebuild(lp: &mut EngineLoop, recordings: &[PathBuf]) -> Result<(), RunErr
                 });
             }
         }
+    }
+    for k in kills {
+        lp.replay_kill(k.reason.clone(), k.at);
     }
     lp.flush();
     Ok(())

@@ -41,6 +41,8 @@ pub struct LaneState {
     pub orders: usize,
     /// Fills so far.
     pub fills: usize,
+    /// Breakers in force now (the kill switch among them), with their reasons.
+    pub breakers: Vec<polyedge_engine::Trip>,
 }
 
 /// `state.json`.
@@ -126,6 +128,10 @@ impl Status {
                     working_orders: engine.open_orders(k).to_vec(),
                     orders: engine.orders(k).len(),
                     fills: engine.fills(k).len(),
+                    breakers: engine
+                        .breakers(k)
+                        .map(|b| b.active(now).cloned().collect())
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -161,9 +167,21 @@ impl Status {
                 .strategies
                 .iter()
                 .fold(Cash::ZERO, |a, s| a + s.open_cost);
+            let mut halts: Vec<&str> = st
+                .strategies
+                .iter()
+                .flat_map(|s| s.breakers.iter().map(|t| t.breaker.name()))
+                .collect();
+            halts.sort_unstable();
+            halts.dedup();
+            let halts = if halts.is_empty() {
+                String::new()
+            } else {
+                format!(" | HALTED: {}", halts.join(", "))
+            };
             tracing::info!(
                 target: "polyedge::status",
-                "{} {} | windows active {} (listed {}) | orders {} (working {}) | fills {} | realized PnL {} pUSD, open cost {} | frames {} ({} unparsed) | feed lag {}",
+                "{} {} | windows active {} (listed {}) | orders {} (working {}) | fills {} | realized PnL {} pUSD, open cost {} | frames {} ({} unparsed) | feed lag {}{}",
                 self.mode,
                 st.now_utc,
                 st.active_windows.len(),
@@ -178,6 +196,7 @@ impl Status {
                 stats
                     .feed_lag_ms
                     .map_or_else(|| "n/a".to_string(), |l| format!("{l} ms")),
+                halts,
             );
         }
         if let Some(path) = &self.state_file {
