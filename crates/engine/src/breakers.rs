@@ -7,7 +7,7 @@
 //! Trips and clears are logged (`tracing`, target `polyedge_engine::breakers`) and kept in
 //! [`LaneBreakers::trips`] (shown by `polyedge run`'s `state.json` and status line).
 //!
-//! | breaker | trips when | refuses | clears | default (seed) |
+//! | breaker | trips when | refuses | clears | recommended (seed) |
 //! |---|---|---|---|---|
 //! | drawdown | realized PnL falls `max_drawdown_pct` % of the bankroll below its running peak | buys | never within the run (manual review) | 15 % (`crypto-arb-master-plan.md:717`) |
 //! | consecutive losses | `max_consecutive_losses` settled windows in a row lost money | buys | after `loss_cooldown_secs` | 5, 3600 s (`crypto-arb-master-plan.md:721-753`) |
@@ -19,6 +19,11 @@
 //! | concurrent positions | the buy is for a new window while `max_concurrent_positions` windows hold an unsettled position or a working buy | buys | at settlement | 5 (`crypto-arb-master-plan.md:704`) |
 //!
 //! Daily loss and buying power are per-order checks of [`RiskConfig`](crate::RiskConfig).
+//!
+//! **Every breaker is off by default** (zero), so that backtest figures stay comparable with
+//! earlier runs; [`BreakerConfig::recommended`] (and the `[engine.breakers]` block of
+//! `docs/run.md`) has the values of the table. Whatever is configured applies the same in every
+//! mode.
 //!
 //! **Deployment phases** ([`Deployment`]): `phase1` and `phase2` cap the bankroll a strategy may
 //! use at 200 and 500 pUSD and every money limit at the seed's figures for the phase
@@ -79,7 +84,32 @@ pub struct BreakerConfig {
 }
 
 impl Default for BreakerConfig {
+    /// Every breaker off (zero): backtests and runs without an `[engine.breakers]` section
+    /// behave as before the breakers existed. [`BreakerConfig::recommended`] has the seed values.
     fn default() -> Self {
+        BreakerConfig {
+            max_drawdown_pct: 0,
+            max_consecutive_losses: 0,
+            loss_cooldown_secs: 0,
+            max_venue_errors: 0,
+            venue_error_rate_pct: 0,
+            venue_error_window_secs: 0,
+            venue_error_cooldown_secs: 0,
+            stale_data_secs: 0,
+            max_mid_jump: Price::ZERO,
+            max_reference_jump_bps: 0,
+            jump_cooldown_secs: 0,
+            max_spread: Price::ZERO,
+            max_open_orders: 0,
+            max_concurrent_positions: 0,
+        }
+    }
+}
+
+impl BreakerConfig {
+    /// The values of the module docs' table (seed documents where they say, our choice where
+    /// they do not): what a live deployment should start from.
+    pub fn recommended() -> Self {
         BreakerConfig {
             max_drawdown_pct: 15,
             max_consecutive_losses: 5,

@@ -305,7 +305,7 @@ fn limits() -> EngineConfig {
             max_mid_jump: Price::ZERO,
             max_reference_jump_bps: 0,
             max_spread: Price::ZERO,
-            ..BreakerConfig::default()
+            ..BreakerConfig::recommended()
         },
         ..EngineConfig::default()
     }
@@ -394,6 +394,7 @@ fn drive(
 ) -> Result<(), TestCaseError> {
     let mut s = 1;
     let mut killed_at = None;
+    let mut sent_before_kill = 0;
     for (n, &(a, b)) in steps.iter().enumerate() {
         if kill_at == Some(n) {
             e.process(Input::Kill {
@@ -401,6 +402,7 @@ fn drive(
                 at: at(s),
             });
             killed_at = Some(at(s));
+            sent_before_kill = log.lock().unwrap().submitted.len();
             prop_assert!(e.killed());
         }
         s += u64::from(b % 7) + 1;
@@ -416,13 +418,9 @@ fn drive(
         };
         e.process(input);
         assert_within(e, cfg)?;
-        if let Some(k) = killed_at {
-            let late: Vec<_> = log
-                .lock()
-                .unwrap()
-                .submitted
+        if killed_at.is_some() {
+            let late: Vec<_> = log.lock().unwrap().submitted[sent_before_kill..]
                 .iter()
-                .filter(|(t, _)| *t >= k)
                 .map(|(_, o)| o.id)
                 .collect();
             prop_assert!(
@@ -541,7 +539,7 @@ fn a_silent_market_feed_refuses_orders_with_the_reason() {
     let cfg = EngineConfig {
         breakers: BreakerConfig {
             stale_data_secs: 10,
-            ..BreakerConfig::default()
+            ..BreakerConfig::recommended()
         },
         ..EngineConfig::default()
     };
@@ -561,7 +559,10 @@ fn a_silent_market_feed_refuses_orders_with_the_reason() {
 
 #[test]
 fn a_mid_jump_and_a_wide_spread_refuse_orders() {
-    let mut e = one_buy(EngineConfig::default());
+    let mut e = one_buy(EngineConfig {
+        breakers: BreakerConfig::recommended(),
+        ..EngineConfig::default()
+    });
     e.process(book(0, 1, 50, 2));
     assert!(e.orders(0)[0].rejected.is_none());
     e.process(book(0, 2, 90, 2));
@@ -571,6 +572,21 @@ fn a_mid_jump_and_a_wide_spread_refuse_orders() {
     e.process(book(0, 40, 70, 25));
     let why = last_rejection(&e);
     assert!(why.contains("spread: Up spread 0.25"), "{why}");
+}
+
+#[test]
+fn breakers_are_off_by_default() {
+    let off = BreakerConfig::default();
+    let mut e = one_buy(EngineConfig::default());
+    assert_eq!(e.config().breakers, off);
+    // A 40-cent spread and a jump pass without breakers.
+    e.process(book(0, 1, 50, 2));
+    e.process(book(0, 2, 10, 40));
+    assert!(
+        e.orders(0).iter().all(|o| o.rejected.is_none()),
+        "{:?}",
+        e.orders(0)
+    );
 }
 
 #[test]
@@ -611,7 +627,7 @@ fn venue_errors_trip_the_breaker_for_its_cooldown() {
             max_venue_errors: 3,
             venue_error_rate_pct: 10,
             max_open_orders: 100,
-            ..BreakerConfig::default()
+            ..BreakerConfig::recommended()
         },
         ..EngineConfig::default()
     };
@@ -699,7 +715,7 @@ fn consecutive_losses_pause_buys_and_drawdown_halts_them() {
         max_consecutive_losses: 3,
         loss_cooldown_secs: 60,
         max_drawdown_pct: 15,
-        ..BreakerConfig::default()
+        ..BreakerConfig::recommended()
     };
     let bankroll = Cash(200_000_000);
     let buy = OrderIntent {
