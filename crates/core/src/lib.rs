@@ -19,7 +19,7 @@ pub mod window_book;
 
 pub use book::{BookError, OrderBook};
 pub use event::{EventKind, MarketEvent};
-pub use fees::FeeSchedule;
+pub use fees::{FeeSchedule, FeeScheduleError};
 pub use fixed::{Cash, DecimalError, Fixed18, Price, Size};
 pub use ids::{ConditionId, IdError, Symbol, TokenId};
 pub use market::{Asset, BookSide, Outcome, OutcomeSource, Side, Window, WindowDuration};
