@@ -196,8 +196,6 @@ impl U256 {
         U256([v as u64, (v >> 64) as u64, 0, 0])
     }
 
-    const MAX: U256 = U256([u64::MAX; 4]);
-
     /// `self × m`, or `None` if the product does not fit 256 bits (every carry propagated).
     fn checked_mul_u128(self, m: u128) -> Option<Self> {
         #[allow(clippy::cast_possible_truncation)]
