@@ -24,9 +24,10 @@ pub use recording::{
     SegmentInfo, StreamId, StreamInfo,
 };
 pub use replay::{
-    EventReplay, Frame, FrameRef, FrameReplay, ReplayFilter, ReplayStats, WindowSelection,
+    EventReplay, Frame, FrameRef, FrameReplay, ReplayFilter, ReplayStats, SkippedSpan,
+    WindowSelection,
 };
-pub use segment::{SegmentReader, SegmentWriter, TornTail};
+pub use segment::{CorruptSpan, ReadOptions, SegmentReader, SegmentWriter, TornTail};
 
 /// Progress reporting for long jobs (imports, replays). The CLI implements it with a progress bar;
 /// tests and libraries can pass [`NoProgress`].

@@ -467,7 +467,10 @@ pub struct CorruptSpan {
     /// means at least `frames_lost` records were lost, and the span is bounded by
     /// [`after_ns`](Self::after_ns)/[`before_ns`](Self::before_ns).
     pub exact: bool,
-    /// Smallest receive time among the lost records (from the descriptors), ns since epoch.
+    /// Smallest receive time among the lost records (from the descriptors, raised to the last
+    /// record read from the damaged frame when some were), ns since epoch. With records in
+    /// receive-time order (as every writer here writes them) every lost record lies in
+    /// `lost_min_ns ..= lost_max_ns`.
     pub lost_min_ns: Option<UnixNanos>,
     /// Largest receive time among the lost records (from the descriptors), ns since epoch.
     pub lost_max_ns: Option<UnixNanos>,
@@ -1055,13 +1058,24 @@ impl SegmentReader {
                 offset: fo,
                 desc: Some(d),
                 ..
-            }) => (
-                u64::from(d.records).saturating_sub(read_from_frame),
-                true,
-                (d.records > 0).then_some(UnixNanos(d.min_recv_ns)),
-                (d.records > 0).then_some(UnixNanos(d.max_recv_ns)),
-                Some(fo + u64::from(d.compressed_len)),
-            ),
+            }) => {
+                let lost = u64::from(d.records).saturating_sub(read_from_frame);
+                // Records of a frame are in write order, normally by receive time: those read
+                // before the damage bound the lost ones from below.
+                let min = if read_from_frame > 0 {
+                    self.last_recv
+                        .map_or(d.min_recv_ns, |t| t.0.max(d.min_recv_ns))
+                } else {
+                    d.min_recv_ns
+                };
+                (
+                    lost,
+                    true,
+                    (lost > 0).then_some(UnixNanos(min)),
+                    (lost > 0).then_some(UnixNanos(d.max_recv_ns)),
+                    Some(fo + u64::from(d.compressed_len)),
+                )
+            }
             _ => (0, false, None, None, None),
         };
         // Where reading resumes: after the damaged frame if its descriptor says where and an
