@@ -8,7 +8,9 @@
 //!   segments, rotated by hour and stream ([`RecordingWriter`], [`Recording`]).
 //! * [`replay`] — one or several recordings as a single receive-time-ordered stream of raw frames
 //!   or parsed [`MarketEvent`](polyedge_core::MarketEvent)s, streaming, with filters.
-//! * [`import`] — importers of public datasets (`../shared/data`) into recordings.
+//! * [`import`] — importers of public datasets into recordings (atomically: a failed import
+//!   leaves nothing behind).
+//! * [`verify`] — reads every record of a recording and reports damage and missing frames.
 //!
 //! The format is documented in `docs/recording-format.md`.
 
@@ -17,6 +19,7 @@ pub mod import;
 pub mod recording;
 pub mod replay;
 pub mod segment;
+pub mod verify;
 
 pub use error::StoreError;
 pub use recording::{

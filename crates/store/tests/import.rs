@@ -400,6 +400,51 @@ fn cronos_sample_frames_are_verbatim() {
     assert!(expected.next().is_none());
 }
 
+/// A failed import leaves nothing behind (no half-written recording that readers would take for
+/// a valid empty one), and running it again works.
+#[test]
+fn a_failed_import_leaves_nothing_and_can_be_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for e in std::fs::read_dir(sample()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), src.join(e.file_name())).unwrap();
+    }
+    let books = src.join("books_2026-04-15.jsonl.zst");
+    let full = std::fs::read(&books).unwrap();
+    // Half the compressed books file: the import fails part-way, after writing frames.
+    std::fs::write(&books, &full[..full.len() / 2]).unwrap();
+    let out = tmp.path().join("rec");
+    let err = import(ImportKind::Cronos, &src, &out, &NoProgress).unwrap_err();
+    assert!(
+        err.to_string().contains("books_2026-04-15.jsonl.zst"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no half-written recording");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["src"], "no temporary directory left: {left:?}");
+    // An empty directory given as the target stays usable too.
+    std::fs::create_dir(&out).unwrap();
+    assert!(import(ImportKind::Cronos, &src, &out, &NoProgress).is_err());
+    assert!(out.is_dir() && std::fs::read_dir(&out).unwrap().next().is_none());
+    // A killed import's temporary directory (its process gone) is removed by the next run.
+    let stale = tmp.path().join(".rec.importing-999999999");
+    std::fs::create_dir_all(stale.join("capture")).unwrap();
+    std::fs::write(&books, &full).unwrap();
+    let r = import(ImportKind::Cronos, &src, &out, &NoProgress).unwrap();
+    assert_eq!(frames(&r, "polymarket-market"), 33_650);
+    assert!(!stale.exists());
+    let rec = Recording::open(&out).unwrap();
+    assert!(rec.is_finished());
+    assert_eq!(rec.windows().len(), 10);
+    let summary = r.recording.unwrap();
+    assert!(summary.closed.iter().all(|c| c.path.starts_with(&out)));
+}
+
 #[test]
 fn cronos_bad_rows_are_counted_and_missing_files_are_errors() {
     let tmp = tempfile::tempdir().unwrap();
