@@ -8,19 +8,20 @@ use anyhow::{Context, Result, bail};
 use polyedge_store::ReplayFilter;
 use polyedge_tables::clickhouse::{BackfillOptions, BlockingEventReplay, ChConfig, ChDb, backfill};
 
-use crate::progress;
+use crate::{DamageArgs, progress};
 
 /// Converts the recording at `dir` into Parquet under `out` (default `<dir>/tables`) and prints
 /// what was written. Fails (after writing everything readable) if a segment was corrupt.
-pub fn cmd_tables(dir: &Path, out: Option<&Path>) -> Result<()> {
+pub fn cmd_tables(dir: &Path, out: Option<&Path>, damage: DamageArgs) -> Result<()> {
     let bar = progress::Bar::new();
-    let sum = polyedge_tables::parquet::export_recording(dir, out, &bar)
+    let sum = polyedge_tables::parquet::export_recording(dir, out, damage.skip_corrupt, &bar)
         .with_context(|| format!("export tables of {}", dir.display()))?;
     bar.finish();
     print!("{sum}");
     if !sum.errors.is_empty() {
         bail!(
-            "{} damaged segment(s) (listed above); everything readable was exported",
+            "{} damaged segment(s) (listed above); the records before the damage were exported \
+             (--skip-corrupt exports everything readable around it)",
             sum.errors.len()
         );
     }
@@ -37,7 +38,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `polyedge backfill`: loads recordings into ClickHouse (only what is not loaded yet).
 /// Fails (after loading everything readable) if a segment was corrupt.
-pub fn cmd_backfill(dirs: &[PathBuf], url: &str, name: Option<&str>, force: bool) -> Result<()> {
+pub fn cmd_backfill(
+    dirs: &[PathBuf],
+    url: &str,
+    name: Option<&str>,
+    force: bool,
+    damage: DamageArgs,
+) -> Result<()> {
     if name.is_some() && dirs.len() > 1 {
         bail!("--as names one recording; give one recording directory with it");
     }
@@ -48,6 +55,7 @@ pub fn cmd_backfill(dirs: &[PathBuf], url: &str, name: Option<&str>, force: bool
         let opts = BackfillOptions {
             name: name.map(str::to_string),
             force,
+            skip_corrupt: damage.skip_corrupt,
             ..BackfillOptions::default()
         };
         let bar = progress::Bar::new();
@@ -61,7 +69,10 @@ pub fn cmd_backfill(dirs: &[PathBuf], url: &str, name: Option<&str>, force: bool
         damaged += report.errors.len();
     }
     if damaged > 0 {
-        bail!("{damaged} damaged segment(s) (listed above); everything readable was loaded");
+        bail!(
+            "{damaged} damaged segment(s) (listed above); the records before the damage were \
+             loaded (--skip-corrupt loads everything readable around it)"
+        );
     }
     Ok(())
 }

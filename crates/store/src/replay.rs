@@ -207,6 +207,26 @@ impl SkippedSpan {
     }
 }
 
+impl SkippedSpan {
+    /// The same span without the directories above the recording: `recording` becomes the
+    /// recording directory's name and `segment` its path inside the recording (for reports
+    /// that must not depend on where the data lies).
+    pub fn without_dirs(&self) -> SkippedSpan {
+        let segment = self
+            .segment
+            .strip_prefix(&self.recording)
+            .map_or_else(|_| self.segment.clone(), Path::to_path_buf);
+        SkippedSpan {
+            recording: self
+                .recording
+                .file_name()
+                .map_or_else(|| self.recording.clone(), PathBuf::from),
+            segment,
+            ..self.clone()
+        }
+    }
+}
+
 impl std::fmt::Display for SkippedSpan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let what = if self.whole_segment && !self.exact {

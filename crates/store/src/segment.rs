@@ -1138,7 +1138,7 @@ impl SegmentReader {
             }
         }
         if let Some(s) = self.skips.last() {
-            tracing::warn!(span = %s, "segment damage skipped (--skip-corrupt)");
+            tracing::debug!(span = %s, "segment damage skipped");
         }
         self.restart_at(resume);
         Ok(())
