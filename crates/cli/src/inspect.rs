@@ -109,6 +109,9 @@ pub struct Totals {
     pub outcome_sources: BTreeMap<String, u64>,
     /// Frames that failed to parse.
     pub parse_errors: u64,
+    /// Elements of a kind the parsers do not know (newer event types, topics, channels),
+    /// skipped per stream while the frames' known events were kept.
+    pub unknown_elements: BTreeMap<String, u64>,
     /// Segments that ended in a legitimate torn tail (last segment of an unfinished recording).
     pub torn_tails: u64,
     /// Damaged data skipped (`--skip-corrupt`): frames lost, their receive-time span, the
@@ -220,6 +223,15 @@ impl Inspector {
             .frames_by_stream
             .entry(stream.to_string())
             .or_default() += 1;
+    }
+
+    /// Counts `n` elements of an unknown kind skipped in a frame of `stream`.
+    pub fn on_unknown(&mut self, stream: &str, n: u64) {
+        *self
+            .totals
+            .unknown_elements
+            .entry(stream.to_string())
+            .or_default() += n;
     }
 
     /// Records the number of torn segment tails seen by the replay.
@@ -554,6 +566,18 @@ pub fn render_table(r: &InspectReport) -> String {
         "parse errors: {}   torn segment tails: {}",
         t.parse_errors, t.torn_tails
     );
+    if !t.unknown_elements.is_empty() {
+        let by: Vec<String> = t
+            .unknown_elements
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "elements of an unknown kind skipped (known events of their frames kept): {}",
+            by.join(", ")
+        );
+    }
     if !t.skipped.is_empty() {
         let exact = t.skipped.iter().all(|x| x.exact);
         let _ = writeln!(

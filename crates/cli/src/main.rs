@@ -453,11 +453,16 @@ fn cmd_inspect(
         let frame = item?;
         bar.inc_frame();
         events.clear();
-        match frame
+        let unknown_before = polyedge_venues::unknown::skipped();
+        let parsed = frame
             .stream
             .feed
-            .parse(frame.bytes, frame.recv_ns, &mut events)
-        {
+            .parse(frame.bytes, frame.recv_ns, &mut events);
+        let unknown = polyedge_venues::unknown::skipped() - unknown_before;
+        if unknown > 0 {
+            ins.on_unknown(&frame.stream.name, unknown);
+        }
+        match parsed {
             Ok(_) => ins.on_frame(&frame.stream.name, frame.recv_ns, &events),
             Err(_) => ins.on_parse_error(&frame.stream.name),
         }

@@ -279,6 +279,12 @@ pub struct ReplayStats {
     pub parse_errors_by_stream: BTreeMap<String, u64>,
     /// The first [`MAX_PARSE_ERROR_SAMPLES`] parse errors.
     pub parse_error_samples: Vec<ParseErrorSample>,
+    /// Elements the parsers skipped because they do not know them (a newer event type, topic
+    /// or channel; [`polyedge_venues::unknown`]), all streams ([`EventReplay`] only). The
+    /// frames' known events were kept.
+    pub unknown_elements: u64,
+    /// Unknown elements per stream name.
+    pub unknown_by_stream: BTreeMap<String, u64>,
     /// Frames whose `recv_ns` is smaller than the previous frame's (source out of order).
     pub out_of_order: u64,
     /// Segments that ended in a torn tail.
@@ -1021,6 +1027,23 @@ impl EventReplay {
         self.current.and_then(|c| self.frames.cursor_stream(c))
     }
 
+    fn record_unknown(&mut self, cursor: usize, recv_ns: UnixNanos, n: u64) {
+        let stats = &mut self.frames.stats;
+        let name = self
+            .frames
+            .cursors
+            .get(cursor)
+            .map_or("", |c| c.stream.name.as_str());
+        stats.unknown_elements += n;
+        let total = stats.unknown_by_stream.entry(name.to_string()).or_default();
+        let before = *total;
+        *total += n;
+        // Log the first few and then at powers of two, per stream.
+        if before < 10 || (before + 1..=*total).any(u64::is_power_of_two) {
+            tracing::warn!(stream = name, recv_ns = recv_ns.0, unknown_on_stream = *total, last = %polyedge_venues::unknown::last(), "replay: element of an unknown kind skipped; the frame's known events are kept");
+        }
+    }
+
     fn record_parse_error(&mut self, cursor: usize, recv_ns: UnixNanos, err: &ParseError) {
         let stats = &mut self.frames.stats;
         let name = self
@@ -1058,6 +1081,7 @@ impl Iterator for EventReplay {
                 self.frames.stats.events += 1;
                 return Some(Ok(ev));
             }
+            let unknown_before = polyedge_venues::unknown::skipped();
             let (cursor, recv_ns, res) = match self.frames.next_frame()? {
                 Ok(f) => {
                     let res = (self.parser)(f.stream.feed, f.bytes, f.recv_ns, &mut self.pending);
@@ -1066,6 +1090,10 @@ impl Iterator for EventReplay {
                 Err(e) => return Some(Err(e)),
             };
             self.current = Some(cursor);
+            let unknown = polyedge_venues::unknown::skipped() - unknown_before;
+            if unknown > 0 {
+                self.record_unknown(cursor, recv_ns, unknown);
+            }
             if let Err(e) = res {
                 self.pending.clear();
                 self.record_parse_error(cursor, recv_ns, &e);

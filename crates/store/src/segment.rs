@@ -1104,38 +1104,35 @@ impl SegmentReader {
             exact = false;
         }
         let skipped_to = resume.unwrap_or(self.file_len);
-        match self.pending_before {
-            Some(i) => {
-                // No record between this damage and the previous one: one span.
-                let s = &mut self.skips[i];
-                s.frames_lost += lost;
-                s.exact &= exact;
-                s.lost_min_ns = min_opt(s.lost_min_ns, lost_min);
-                s.lost_max_ns = s.lost_max_ns.max(lost_max);
-                s.bytes_skipped = skipped_to.saturating_sub(s.offset);
-                s.resumed = resume.is_some();
-                if !s.reason.contains(&reason) {
-                    s.reason.push_str("; then ");
-                    s.reason.push_str(&reason);
-                }
+        if let Some(i) = self.pending_before {
+            // No record between this damage and the previous one: one span.
+            let s = &mut self.skips[i];
+            s.frames_lost += lost;
+            s.exact &= exact;
+            s.lost_min_ns = min_opt(s.lost_min_ns, lost_min);
+            s.lost_max_ns = s.lost_max_ns.max(lost_max);
+            s.bytes_skipped = skipped_to.saturating_sub(s.offset);
+            s.resumed = resume.is_some();
+            if !s.reason.contains(&reason) {
+                s.reason.push_str("; then ");
+                s.reason.push_str(&reason);
             }
-            None => {
-                self.skips.push(CorruptSpan {
-                    path: self.path.clone(),
-                    record: self.records,
-                    offset,
-                    reason,
-                    frames_lost: lost,
-                    exact,
-                    lost_min_ns: lost_min,
-                    lost_max_ns: lost_max,
-                    after_ns: self.last_recv,
-                    before_ns: None,
-                    bytes_skipped: skipped_to.saturating_sub(offset),
-                    resumed: resume.is_some(),
-                });
-                self.pending_before = Some(self.skips.len() - 1);
-            }
+        } else {
+            self.skips.push(CorruptSpan {
+                path: self.path.clone(),
+                record: self.records,
+                offset,
+                reason,
+                frames_lost: lost,
+                exact,
+                lost_min_ns: lost_min,
+                lost_max_ns: lost_max,
+                after_ns: self.last_recv,
+                before_ns: None,
+                bytes_skipped: skipped_to.saturating_sub(offset),
+                resumed: resume.is_some(),
+            });
+            self.pending_before = Some(self.skips.len() - 1);
         }
         if let Some(s) = self.skips.last() {
             tracing::debug!(span = %s, "segment damage skipped");

@@ -320,10 +320,10 @@ fn remove_stale_temporaries(parent: &Path, name: &str) {
             let path = e.path();
             match fs::remove_dir_all(&path) {
                 Ok(()) => {
-                    tracing::info!(dir = %path.display(), "removed the temporary directory of a killed import")
+                    tracing::info!(dir = %path.display(), "removed the temporary directory of a killed import");
                 }
                 Err(err) => {
-                    tracing::warn!(dir = %path.display(), error = %err, "could not remove a killed import's temporary directory")
+                    tracing::warn!(dir = %path.display(), error = %err, "could not remove a killed import's temporary directory");
                 }
             }
         }
