@@ -345,6 +345,10 @@ fn cronos_kline_row_exact() {
 
 /// The one full cronos import (~1.5 GB of JSON decompressed).
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn cronos_full_import() {
     let t = std::time::Instant::now();
     let (_tmp, r, rec) = import_real(ImportKind::Cronos, &shared("cronos_btc5m_books"));
@@ -604,6 +608,10 @@ fn ligengxin_chainlink_row_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn ligengxin_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Ligengxin,
@@ -723,6 +731,10 @@ fn herbalclaw_rows_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn herbalclaw_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Herbalclaw,
@@ -812,6 +824,10 @@ fn jo267x_row_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn jo267x_full_import() {
     let (_tmp, r, rec) = import_real(ImportKind::Jo267x, &shared("jo267x_btc5m_1hz_2026-05"));
     eprintln!("{r}");
@@ -830,6 +846,10 @@ fn jo267x_full_import() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn dry_run_matches_import_and_progress_counts_bytes() {
     struct P {
         total: Cell<u64>,
@@ -943,6 +963,10 @@ fn thevalerka_rows_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn thevalerka_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Thevalerka,
@@ -1006,6 +1030,10 @@ fn felixdoteth_row() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn felixdoteth_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Felixdoteth,

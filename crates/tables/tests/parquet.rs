@@ -41,6 +41,10 @@ fn check_with_pyarrow(spec: &Value) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "pyarrow-tests"),
+    ignore = "needs Python's pyarrow (scripts/test installs it, or pip install pyarrow==26.0.1)"
+)]
 fn hand_built_recording_every_table_read_back_by_pyarrow() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = tmp.path().join("rec");
@@ -125,6 +129,10 @@ fn hand_built_recording_every_table_read_back_by_pyarrow() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "pyarrow-tests"),
+    ignore = "needs Python's pyarrow (scripts/test installs it, or pip install pyarrow==26.0.1)"
+)]
 fn bundled_sample_read_back_by_pyarrow_matches_the_replay() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = tmp.path().join("rec");
@@ -193,6 +201,10 @@ fn rewrite_segment(path: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "pyarrow-tests"),
+    ignore = "needs Python's pyarrow (scripts/test installs it, or pip install pyarrow==26.0.1)"
+)]
 fn damaged_segments_are_reported_by_file_and_the_readable_part_is_exported() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = tmp.path().join("rec");

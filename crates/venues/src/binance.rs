@@ -1534,10 +1534,7 @@ mod tests {
     /// the hot fixtures (pretty-printed or compact, raw or wrapped).
     #[test]
     fn hot_path_agrees() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/binance"
-        );
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/binance");
         let mut frames: Vec<(String, bool)> = Vec::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

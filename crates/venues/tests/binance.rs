@@ -1,4 +1,4 @@
-//! Binance parser tests: every fixture in `shared/fixtures/binance` with concrete values, control
+//! Binance parser tests: every fixture in `fixtures/binance` with concrete values, control
 //! frames, and malformed input.
 
 // Test helpers outside `#[test]` fns unwrap by design: a failure there is a test failure.
@@ -14,10 +14,7 @@ use polyedge_venues::binance::{
 };
 use polyedge_venues::{Feed, ParseError};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/binance"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/binance");
 
 /// Every fixture this file asserts on; `all_fixtures_are_covered` fails when one is added.
 const COVERED: &[&str] = &[

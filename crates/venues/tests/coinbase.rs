@@ -1,4 +1,4 @@
-//! Coinbase parser tests: every fixture in `shared/fixtures/coinbase` (Advanced Trade, synthetic
+//! Coinbase parser tests: every fixture in `fixtures/coinbase` (Advanced Trade, synthetic
 //! values) with concrete values, Exchange `ws-feed` messages built from the field lists in
 //! protocols.md §8.2 (no Exchange fixture exists), control frames and malformed input.
 
@@ -10,10 +10,7 @@ use polyedge_core::{Fixed18, MarketEvent, Side, Symbol, UnixNanos};
 use polyedge_venues::coinbase::{parse, parse_rfc3339};
 use polyedge_venues::{Feed, ParseError};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/coinbase"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/coinbase");
 
 const COVERED: &[&str] = &[
     "advanced_trade_ws_heartbeats_synthetic.json",

@@ -1,4 +1,4 @@
-//! Deribit parser tests: every fixture in `shared/fixtures/deribit` with concrete values, control
+//! Deribit parser tests: every fixture in `fixtures/deribit` with concrete values, control
 //! frames, error objects and malformed input.
 
 // Test helpers outside `#[test]` fns unwrap by design: a failure there is a test failure.
@@ -9,10 +9,7 @@ use polyedge_core::{Fixed18, MarketEvent, Side, Symbol, UnixNanos};
 use polyedge_venues::deribit::parse;
 use polyedge_venues::{Feed, ParseError};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/deribit"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/deribit");
 
 const COVERED: &[&str] = &[
     "ws_quote.json",

@@ -1,4 +1,4 @@
-//! Tests of the RTDS parser against every fixture in `shared/fixtures/polymarket/rtds` (Binance
+//! Tests of the RTDS parser against every fixture in `fixtures/polymarket/rtds` (Binance
 //! relay, Chainlink, TWAP 30/60 updates and backfills, the mislabelled Chainlink backfill, the
 //! error envelope) and malformed input.
 
@@ -11,7 +11,7 @@ use polyedge_venues::{Feed, ParseError, rtds};
 
 const RTDS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/polymarket/rtds"
+    "/../../fixtures/polymarket/rtds"
 );
 
 const RECV: UnixNanos = UnixNanos(1_800_000_000_000_000_001);
