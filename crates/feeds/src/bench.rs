@@ -214,6 +214,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport, FeedError> {
             fsync: None,
             queue_bytes: 256 << 20,
             on_closed: Box::new(|_| {}),
+            durability: crate::durability::DurabilityOptions::default(),
         },
     )?;
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -136,6 +136,7 @@ impl Collector {
                 fsync: (c.fsync_secs > 0.0).then(|| secs(c.fsync_secs)),
                 queue_bytes: c.queue_bytes,
                 on_closed: hook,
+                durability: c.durability(),
             },
         )?;
         let http = Http::new(secs(c.connect_timeout_secs))?;

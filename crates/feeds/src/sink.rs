@@ -4,11 +4,14 @@
 //! * **Bounded memory.** Every queued frame holds permits of a byte budget (`queue_bytes`: payload
 //!   length + [`ITEM_OVERHEAD`]); a feed task waits for permits when the writer is behind, which
 //!   stops it reading its socket (TCP back-pressure) instead of growing a queue.
-//! * **Durability.** The writer ends the open zstd block of every segment at least every
-//!   `flush` interval (≤ 1 s): those bytes are in the OS page cache, so a `kill -9` loses at most
-//!   the frames of the last interval (and readers drop the one torn block). Every `fsync`
-//!   interval the open segments are also fsynced (survives an OS crash or power loss); closed
-//!   segments are always fsynced.
+//! * **Durability** ([`crate::durability`]). The writer ends the open zstd block of every
+//!   segment at least every `flush` interval: those bytes are in the OS page cache. Feed tasks
+//!   wait while the oldest frame not yet written is older than about `max_loss` (1 s), so a
+//!   `kill -9` loses at most the frames received in the last second, even when the writer lags
+//!   (readers drop the one torn block at each stream's end). Every `fsync` interval the open
+//!   segments are also fsynced (survives an OS crash or power loss); closed segments, new files
+//!   and directories are always synced. Free disk space is checked: a warning when it runs low,
+//!   a clean stop before it runs out.
 //! * **Rotation.** Segments rotate on the UTC hour of `recv_ns` (the store's rule); on every
 //!   flush tick, segments of a past hour that are still open (a quiet stream) are closed.
 //! * **Segment-closed hook.** Each closed segment is passed to a [`SegmentHook`] on the writer
@@ -27,6 +30,7 @@ use polyedge_venues::Feed;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::FeedError;
+use crate::durability::{DurabilityOptions, LossBound, Space, SpaceCheck};
 
 /// Budget permits charged per queued frame on top of its payload length (bytes).
 pub const ITEM_OVERHEAD: usize = 64;
@@ -67,6 +71,8 @@ enum Item {
         recv_ns: UnixNanos,
         bytes: Bytes,
         _permit: OwnedSemaphorePermit,
+        /// When it was queued ([`LossBound::now`]).
+        queued: u64,
     },
     Window(Box<Window>),
 }
@@ -84,6 +90,7 @@ pub struct Sink {
     budget_bytes: usize,
     control: Arc<StreamId>,
     clock: Arc<RecvClock>,
+    loss: Arc<LossBound>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -106,8 +113,14 @@ impl Sink {
             .saturating_sub(self.budget.available_permits())
     }
 
+    /// How old the oldest frame not yet written to the files is (`None`: all written).
+    pub fn oldest_unwritten(&self) -> Option<Duration> {
+        self.loss.oldest_age()
+    }
+
     /// Queues one raw frame of `stream` received at `recv_ns`. Waits while the byte budget is
-    /// used up.
+    /// used up, and while the oldest frame not yet written is older than the loss bound (see
+    /// [`crate::durability`]).
     ///
     /// # Errors
     /// [`SinkClosed`] if the writer has stopped.
@@ -118,20 +131,25 @@ impl Sink {
         bytes: Bytes,
     ) -> Result<(), SinkClosed> {
         let need = (bytes.len() + ITEM_OVERHEAD).min(self.budget_bytes);
+        self.loss.admit(need, || self.queued_bytes()).await;
         let permit = self
             .budget
             .clone()
             .acquire_many_owned(u32::try_from(need).unwrap_or(u32::MAX))
             .await
             .map_err(|_| SinkClosed)?;
+        let queued = self.loss.now();
         self.tx
             .send(Item::Frame {
                 stream: stream.clone(),
                 recv_ns,
                 bytes,
                 _permit: permit,
+                queued,
             })
-            .map_err(|_| SinkClosed)
+            .map_err(|_| SinkClosed)?;
+        self.loss.queued(queued);
+        Ok(())
     }
 
     /// Queues a control record (a JSON object with a `type`) stamped now; returns its time.
@@ -194,6 +212,8 @@ pub struct WriterOptions {
     pub queue_bytes: usize,
     /// Called for each closed segment.
     pub on_closed: SegmentHook,
+    /// Loss bound, free-space check (see [`crate::durability`]).
+    pub durability: DurabilityOptions,
 }
 
 impl std::fmt::Debug for WriterOptions {
@@ -202,6 +222,7 @@ impl std::fmt::Debug for WriterOptions {
             .field("flush", &self.flush)
             .field("fsync", &self.fsync)
             .field("queue_bytes", &self.queue_bytes)
+            .field("durability", &self.durability)
             .finish_non_exhaustive()
     }
 }
@@ -251,30 +272,61 @@ pub fn spawn_writer(
 ) -> Result<(Sink, WriterHandle), FeedError> {
     let (tx, rx) = mpsc::channel::<Item>();
     let budget_bytes = opts.queue_bytes.min(Semaphore::MAX_PERMITS);
+    let loss = Arc::new(LossBound::new(opts.durability.max_loss, opts.flush));
+    let mut space = SpaceCheck::new(&mut opts.durability);
+    let slow_disk = opts.durability.slow_disk;
     let sink = Sink {
         tx,
         budget: Arc::new(Semaphore::new(budget_bytes)),
         budget_bytes,
         control: Arc::new(StreamId::of(Feed::Control)),
         clock: Arc::new(RecvClock::default()),
+        loss: loss.clone(),
     };
     let join = std::thread::Builder::new()
         .name("polyedge-writer".into())
         .spawn(move || -> Result<WriterReport, FeedError> {
             let mut report = WriterReport::default();
+            let report_dir = writer.dir().to_path_buf();
             let mut last_flush = Instant::now();
             let mut last_sync = Instant::now();
+            // The loss bound's view: has a frame been applied since the last flush? And the
+            // writer's throughput: queued bytes applied, time busy, since the last flush.
+            let mut unflushed = false;
+            let mut low_space: Option<u64> = None;
+            let mut period_bytes = 0u64;
+            let mut period_busy = Duration::ZERO;
+            let take = |writer: &mut RecordingWriter,
+                            item: Item,
+                            unflushed: &mut bool,
+                            bytes: &mut u64,
+                            busy: &mut Duration| {
+                if let Item::Frame { queued, bytes: b, .. } = &item {
+                    if !*unflushed {
+                        loss.first_unflushed(*queued);
+                        *unflushed = true;
+                    }
+                    *bytes += (b.len() + ITEM_OVERHEAD) as u64;
+                }
+                let t = Instant::now();
+                let r = apply(writer, item, slow_disk);
+                *busy += t.elapsed();
+                r
+            };
             let res = (|| -> Result<(), FeedError> {
                 loop {
                     let wait = opts.flush.saturating_sub(last_flush.elapsed());
                     let mut disconnected = false;
                     match rx.recv_timeout(wait) {
                         Ok(item) => {
-                            apply(&mut writer, item)?;
-                            // Drain what is queued without re-checking the clock per item.
+                            take(&mut writer, item, &mut unflushed, &mut period_bytes, &mut period_busy)?;
+                            // Drain what is queued, but flush on time even when lagging.
                             for _ in 0..8192 {
+                                if last_flush.elapsed() >= opts.flush {
+                                    break;
+                                }
                                 match rx.try_recv() {
-                                    Ok(item) => apply(&mut writer, item)?,
+                                    Ok(item) => take(&mut writer, item, &mut unflushed, &mut period_bytes, &mut period_busy)?,
                                     Err(mpsc::TryRecvError::Empty) => break,
                                     Err(mpsc::TryRecvError::Disconnected) => {
                                         disconnected = true;
@@ -290,11 +342,29 @@ pub fn spawn_writer(
                         return Ok(());
                     }
                     if last_flush.elapsed() >= opts.flush {
+                        let t = Instant::now();
                         if opts.fsync.is_some_and(|s| last_sync.elapsed() >= s) {
                             writer.sync()?;
                             last_sync = Instant::now();
                         } else {
                             writer.flush()?;
+                        }
+                        period_busy += t.elapsed();
+                        loss.record_throughput(period_bytes, period_busy);
+                        (period_bytes, period_busy) = (0, Duration::ZERO);
+                        unflushed = false;
+                        loss.flushed();
+                        // A frame still queued is now the oldest unwritten one.
+                        match rx.try_recv() {
+                            Ok(item) => take(&mut writer, item, &mut unflushed, &mut period_bytes, &mut period_busy)?,
+                            Err(mpsc::TryRecvError::Empty) => {}
+                            Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
+                        }
+                        if let Some(check) = space.as_mut()
+                            && let Space::Stop(free) = check.poll(writer.dir())
+                        {
+                            low_space = Some(free);
+                            return Ok(());
                         }
                         writer.close_segments_before(UnixNanos(wall_ns()))?;
                         for seg in writer.take_closed_segments() {
@@ -310,29 +380,69 @@ pub fn spawn_writer(
                 tracing::error!(error = %e, dir = %writer.dir().display(), "recording writer failed; stopping");
                 // Best effort: keep what was written readable (blocks flush on drop).
                 drop(writer);
+                loss.flushed();
                 return Err(e);
             }
+            if let Some(free) = low_space {
+                // Stop cleanly before the disk is full: write what is queued, close and sync
+                // every segment, write the manifest.
+                tracing::error!(free_mib = free >> 20, dir = %writer.dir().display(), "disk nearly full: the recorder stops cleanly");
+                if let Err(e) = rx_stop(&rx, &mut writer, &mut |w, item| {
+                    take(w, item, &mut unflushed, &mut period_bytes, &mut period_busy)
+                }) {
+                    tracing::error!(error = %e, "writing the queued frames failed while stopping");
+                }
+            }
             let mut summary = writer.finish()?;
+            loss.flushed();
             for seg in std::mem::take(&mut summary.closed) {
                 report.closed_segments += 1;
                 (opts.on_closed)(&seg);
             }
             report.summary = summary;
+            if let Some(free) = low_space {
+                return Err(FeedError::DiskFull {
+                    dir: report_dir,
+                    free_bytes: free,
+                });
+            }
             Ok(report)
         })
         .map_err(|e| FeedError::Io(format!("cannot start the writer thread: {e}")))?;
     Ok((sink, WriterHandle { join }))
 }
 
-fn apply(writer: &mut RecordingWriter, item: Item) -> Result<(), FeedError> {
+fn apply(
+    writer: &mut RecordingWriter,
+    item: Item,
+    slow_disk: Option<Duration>,
+) -> Result<(), FeedError> {
     match item {
         Item::Frame {
             stream,
             recv_ns,
             bytes,
-            _permit,
-        } => writer.append(&stream, recv_ns, &bytes)?,
+            ..
+        } => {
+            if let Some(d) = slow_disk {
+                std::thread::sleep(d);
+            }
+            writer.append(&stream, recv_ns, &bytes)?;
+        }
         Item::Window(w) => writer.upsert_window(*w),
+    }
+    Ok(())
+}
+
+/// On a clean stop: writes what is already queued (a bounded amount: at most the loss bound's
+/// worth of frames, within the byte budget) so that it is not lost, then stops taking more.
+fn rx_stop(
+    rx: &mpsc::Receiver<Item>,
+    writer: &mut RecordingWriter,
+    take: &mut impl FnMut(&mut RecordingWriter, Item) -> Result<(), FeedError>,
+) -> Result<(), FeedError> {
+    while let Ok(item) = rx.try_recv() {
+        take(writer, item)?;
     }
     Ok(())
 }

@@ -58,6 +58,7 @@ async fn record<P: Protocol>(
             fsync: None,
             queue_bytes: 1 << 20,
             on_closed: Box::new(|_| {}),
+            durability: polyedge_feeds::durability::DurabilityOptions::default(),
         },
     )
     .unwrap();
