@@ -101,6 +101,9 @@ enum Command {
         /// Replay from ClickHouse (http://host:8123/db) instead of the files.
         #[arg(long)]
         clickhouse: Option<String>,
+        /// With --clickhouse: the longest wait for one ClickHouse request or page, seconds.
+        #[arg(long, default_value_t = 300.0)]
+        clickhouse_timeout: f64,
         /// Stop after this many events.
         #[arg(long)]
         limit: Option<u64>,
@@ -138,6 +141,10 @@ enum Command {
         /// Load every segment again, even those already loaded.
         #[arg(long)]
         force: bool,
+        /// The longest wait for one ClickHouse request, seconds (a server that accepts but
+        /// never answers fails the backfill instead of hanging it).
+        #[arg(long, default_value_t = 300.0)]
+        clickhouse_timeout: f64,
         #[command(flatten)]
         damage: DamageArgs,
     },
@@ -294,6 +301,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Replay {
             recordings,
             clickhouse: Some(url),
+            clickhouse_timeout,
             limit,
             filter,
             damage: _,
@@ -302,7 +310,13 @@ fn run(cli: Cli) -> Result<()> {
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect();
-            tables::cmd_replay_clickhouse(&url, &names, limit, &filter.to_filter()?)
+            tables::cmd_replay_clickhouse(
+                &url,
+                tables::timeout(clickhouse_timeout)?,
+                &names,
+                limit,
+                &filter.to_filter()?,
+            )
         }
         Command::Replay {
             recordings,
@@ -310,14 +324,23 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             filter,
             damage,
+            ..
         } => cmd_replay(&recordings, limit, &filter, damage),
         Command::Backfill {
             recordings,
             clickhouse,
             name,
             force,
+            clickhouse_timeout,
             damage,
-        } => tables::cmd_backfill(&recordings, &clickhouse, name.as_deref(), force, damage),
+        } => tables::cmd_backfill(
+            &recordings,
+            &clickhouse,
+            tables::timeout(clickhouse_timeout)?,
+            name.as_deref(),
+            force,
+            damage,
+        ),
         Command::Tables {
             recording,
             out,

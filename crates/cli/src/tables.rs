@@ -3,6 +3,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use polyedge_store::ReplayFilter;
@@ -28,6 +29,14 @@ pub fn cmd_tables(dir: &Path, out: Option<&Path>, damage: DamageArgs) -> Result<
     Ok(())
 }
 
+/// `--clickhouse-timeout` seconds as a duration.
+pub fn timeout(secs: f64) -> Result<Duration> {
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        bail!("--clickhouse-timeout {secs}: must be a number of seconds in (0, 86400]");
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 /// A single-threaded tokio runtime for the ClickHouse commands.
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -41,6 +50,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn cmd_backfill(
     dirs: &[PathBuf],
     url: &str,
+    limit: Duration,
     name: Option<&str>,
     force: bool,
     damage: DamageArgs,
@@ -48,7 +58,7 @@ pub fn cmd_backfill(
     if name.is_some() && dirs.len() > 1 {
         bail!("--as names one recording; give one recording directory with it");
     }
-    let db = ChDb::new(ChConfig::parse(url)?);
+    let db = ChDb::new(ChConfig::parse(url)?).with_timeouts(limit, limit);
     let rt = runtime()?;
     let mut damaged = 0;
     for dir in dirs {
@@ -81,11 +91,12 @@ pub fn cmd_backfill(
 /// ClickHouse, as JSON lines (the same output as replay from the files).
 pub fn cmd_replay_clickhouse(
     url: &str,
+    wait: Duration,
     names: &[String],
     limit: Option<u64>,
     filter: &ReplayFilter,
 ) -> Result<()> {
-    let db = ChDb::new(ChConfig::parse(url)?);
+    let db = ChDb::new(ChConfig::parse(url)?).with_timeouts(wait, wait);
     let mut replay = BlockingEventReplay::open(&db, names, filter)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut n = 0u64;
