@@ -1,5 +1,5 @@
-//! Fuzz target: `polyedge_venues::binance` on arbitrary bytes (one raw frame), directly and through
-//! `Feed:::parse_usdm:BinanceUsdm.parse`. See docs/reliability.md.
+//! Fuzz target: `polyedge_venues::binance::parse_usdm` on arbitrary bytes (one raw frame), directly and through
+//! `Feed::BinanceUsdm.parse`. See docs/reliability.md.
 
 #![no_main]
 
@@ -7,6 +7,6 @@
 mod contract;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    contract::check(data, polyedge_venues::binance);
-    contract::check_feed(data, polyedge_venues::Feed:::parse_usdm:BinanceUsdm);
+    contract::check(data, polyedge_venues::binance::parse_usdm);
+    contract::check_feed(data, polyedge_venues::Feed::BinanceUsdm);
 });

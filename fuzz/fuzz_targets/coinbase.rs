@@ -1,5 +1,5 @@
-//! Fuzz target: `polyedge_venues::coinbase` on arbitrary bytes (one raw frame), directly and through
-//! `Feed:::parse:Coinbase.parse`. See docs/reliability.md.
+//! Fuzz target: `polyedge_venues::coinbase::parse` on arbitrary bytes (one raw frame), directly and through
+//! `Feed::Coinbase.parse`. See docs/reliability.md.
 
 #![no_main]
 
@@ -7,6 +7,6 @@
 mod contract;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    contract::check(data, polyedge_venues::coinbase);
-    contract::check_feed(data, polyedge_venues::Feed:::parse:Coinbase);
+    contract::check(data, polyedge_venues::coinbase::parse);
+    contract::check_feed(data, polyedge_venues::Feed::Coinbase);
 });

@@ -1,5 +1,5 @@
-//! Fuzz target: `polyedge_venues::control` on arbitrary bytes (one raw frame), directly and through
-//! `Feed:::parse:Control.parse`. See docs/reliability.md.
+//! Fuzz target: `polyedge_venues::control::parse` on arbitrary bytes (one raw frame), directly and through
+//! `Feed::Control.parse`. See docs/reliability.md.
 
 #![no_main]
 
@@ -7,6 +7,6 @@
 mod contract;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    contract::check(data, polyedge_venues::control);
-    contract::check_feed(data, polyedge_venues::Feed:::parse:Control);
+    contract::check(data, polyedge_venues::control::parse);
+    contract::check_feed(data, polyedge_venues::Feed::Control);
 });

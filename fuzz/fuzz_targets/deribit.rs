@@ -1,5 +1,5 @@
-//! Fuzz target: `polyedge_venues::deribit` on arbitrary bytes (one raw frame), directly and through
-//! `Feed:::parse:Deribit.parse`. See docs/reliability.md.
+//! Fuzz target: `polyedge_venues::deribit::parse` on arbitrary bytes (one raw frame), directly and through
+//! `Feed::Deribit.parse`. See docs/reliability.md.
 
 #![no_main]
 
@@ -7,6 +7,6 @@
 mod contract;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    contract::check(data, polyedge_venues::deribit);
-    contract::check_feed(data, polyedge_venues::Feed:::parse:Deribit);
+    contract::check(data, polyedge_venues::deribit::parse);
+    contract::check_feed(data, polyedge_venues::Feed::Deribit);
 });

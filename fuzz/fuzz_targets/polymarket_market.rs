@@ -1,5 +1,5 @@
-//! Fuzz target: `polyedge_venues::polymarket` on arbitrary bytes (one raw frame), directly and through
-//! `Feed:::parse:PolymarketMarket.parse`. See docs/reliability.md.
+//! Fuzz target: `polyedge_venues::polymarket::parse` on arbitrary bytes (one raw frame), directly and through
+//! `Feed::PolymarketMarket.parse`. See docs/reliability.md.
 
 #![no_main]
 
@@ -7,6 +7,6 @@
 mod contract;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    contract::check(data, polyedge_venues::polymarket);
-    contract::check_feed(data, polyedge_venues::Feed:::parse:PolymarketMarket);
+    contract::check(data, polyedge_venues::polymarket::parse);
+    contract::check_feed(data, polyedge_venues::Feed::PolymarketMarket);
 });

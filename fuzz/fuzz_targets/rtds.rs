@@ -1,5 +1,5 @@
-//! Fuzz target: `polyedge_venues::rtds` on arbitrary bytes (one raw frame), directly and through
-//! `Feed:::parse:Rtds.parse`. See docs/reliability.md.
+//! Fuzz target: `polyedge_venues::rtds::parse` on arbitrary bytes (one raw frame), directly and through
+//! `Feed::Rtds.parse`. See docs/reliability.md.
 
 #![no_main]
 
@@ -7,6 +7,6 @@
 mod contract;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    contract::check(data, polyedge_venues::rtds);
-    contract::check_feed(data, polyedge_venues::Feed:::parse:Rtds);
+    contract::check(data, polyedge_venues::rtds::parse);
+    contract::check_feed(data, polyedge_venues::Feed::Rtds);
 });

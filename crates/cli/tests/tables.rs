@@ -145,7 +145,7 @@ fn backfill_and_replay_give_up_on_a_server_that_never_answers() {
             std::thread::spawn(move || {
                 let mut buf = [0u8; 4096];
                 while matches!(std::io::Read::read(&mut c, &mut buf), Ok(n) if n > 0) {}
-                std::thread::sleep(std::time::Duration::from_secs(600));
+                std::thread::sleep(std::time::Duration::from_mins(10));
             });
         }
     });
@@ -178,5 +178,5 @@ fn backfill_and_replay_give_up_on_a_server_that_never_answers() {
             "{args:?}: {err}"
         );
     }
-    assert!(t0.elapsed() < std::time::Duration::from_secs(60));
+    assert!(t0.elapsed() < std::time::Duration::from_mins(1));
 }

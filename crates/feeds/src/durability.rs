@@ -173,6 +173,8 @@ impl LossBound {
             } else {
                 self.now().saturating_sub(t)
             };
+            // Non-negative and saturating: `as` maps NaN to 0 and clamps large values.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let drain = ((q + cost) as f64 * self.ns_per_byte() * DRAIN_MARGIN) as u64;
             if age.saturating_add(drain) < self.max_age_ns {
                 return;
@@ -260,7 +262,7 @@ impl SpaceCheck {
             && free < self.warn_free
             && self
                 .last_warn
-                .is_none_or(|w| w.elapsed() >= Duration::from_secs(60))
+                .is_none_or(|w| w.elapsed() >= Duration::from_mins(1))
         {
             self.last_warn = Some(Instant::now());
             tracing::warn!(

@@ -684,7 +684,7 @@ fn truncation_zero_fill_and_garbage_where_no_tail_may_be_torn() {
     let path = dir.path().join("t.seg.zst");
 
     // Cut in the middle of the second data frame.
-    let cut = (frames[1].0 + frames[1].1) / 2;
+    let cut = frames[1].0.midpoint(frames[1].1);
     std::fs::write(&path, &bytes[..cut as usize]).unwrap();
     let lone = read_all_with(&path, ReadOptions::LONE).unwrap();
     assert!(lone.torn_tail.is_some(), "a lone segment: torn tail");
@@ -784,7 +784,7 @@ fn segments_without_descriptors_are_read_and_damage_is_skipped_by_scanning() {
     );
     // Garbage in the middle of block 2.
     let (s, e) = bounds[2];
-    bad_block(&path, (s + e) / 2, 64);
+    bad_block(&path, s.midpoint(e), 64);
     assert!(read_all_with(&path, STRICT_CLOSED).is_err());
     let c = read_all_with(&path, SKIP_CLOSED).unwrap();
     assert_eq!(c.skipped.len(), 1, "{:?}", c.skipped);

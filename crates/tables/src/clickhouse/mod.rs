@@ -61,10 +61,10 @@ pub use sink::{ChSink, SinkStats};
 pub const DEFAULT_DATABASE: &str = "polyedge";
 
 /// Default time limit of one request (a query, an insert's end, schema statements): 300 s.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_mins(5);
 
 /// Default time limit of one fetch (a page of a replay cursor, one chunk of an insert): 120 s.
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_mins(2);
 
 /// Where the ClickHouse server is and which database to use.
 #[derive(Clone, PartialEq, Eq)]
