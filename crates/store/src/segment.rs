@@ -1081,7 +1081,19 @@ impl SegmentReader {
         // Where reading resumes: after the damaged frame if its descriptor says where and an
         // intact frame starts there, else at the next intact-looking frame found by scanning.
         let scan_from = frame.map_or(offset, |f| f.offset) + 1;
+        // Reading always moves forward: a descriptor claiming an empty frame is not trusted.
+        let trusted = target.filter(|&t| t >= scan_from);
+        if target.is_some() && trusted.is_none() {
+            exact = false;
+        }
+        let target = trusted;
+        let mut at_end = false;
         let resume = match target {
+            Some(t) if t == self.file_len => {
+                // The damaged frame was the file's last: nothing after it to lose.
+                at_end = true;
+                None
+            }
             Some(t) if self.frame_starts_at(t) => Some(t),
             Some(t) => {
                 exact = false;
@@ -1099,7 +1111,7 @@ impl SegmentReader {
                 found
             }
         };
-        if resume.is_none() {
+        if resume.is_none() && !at_end {
             // The rest of the file is lost; descriptors after the damage are not read.
             exact = false;
         }

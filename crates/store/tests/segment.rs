@@ -795,3 +795,54 @@ fn segments_without_descriptors_are_read_and_damage_is_skipped_by_scanning() {
     assert_eq!(sp.after_ns, Some(c.records[sp.record as usize - 1].0));
     assert_eq!(sp.before_ns, Some(records[1500].0));
 }
+
+/// A descriptor that lies (claims its frame is empty) must not make skipping loop on the same
+/// damaged frame; and damage in the file's last frame loses exactly that frame's records.
+#[test]
+fn lying_descriptors_and_damage_in_the_last_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lie.seg.zst");
+    let (records, frames) = closed_segment(&path, 3_000, 1_000);
+    let pristine = std::fs::read(&path).unwrap();
+
+    // Damage in the last frame: exact, and the rest of the file is that frame.
+    let mut bytes = pristine.clone();
+    let (start, end, range) = frames.last().unwrap().clone();
+    let mid = start.midpoint(end) as usize;
+    for b in &mut bytes[mid..mid + 32] {
+        *b ^= 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert_eq!(c.skipped.len(), 1);
+    let s = &c.skipped[0];
+    assert!(s.exact && !s.resumed, "{s}");
+    assert_eq!(c.records.len() as u64 + s.frames_lost, records.len() as u64);
+    assert!(c.records.len() >= range.start);
+
+    // The damaged frame's descriptor claims compressed_len 0 (with a valid CRC).
+    let mut bytes = pristine.clone();
+    let (start, end, _) = frames[1].clone();
+    let d = FrameDescriptor::decode(&bytes[start as usize..]).unwrap();
+    let lie = FrameDescriptor {
+        compressed_len: 0,
+        ..d
+    };
+    bytes[start as usize..start as usize + DESCRIPTOR_FRAME_LEN].copy_from_slice(&lie.encode());
+    let mid = start.midpoint(end) as usize;
+    for b in &mut bytes[mid..mid + 32] {
+        *b ^= 0x5A;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert!(!c.skipped.is_empty());
+    assert_eq!(
+        c.records.last(),
+        records.last(),
+        "reading went on to the end"
+    );
+    assert!(
+        c.skipped.iter().all(|s| !s.exact),
+        "a lying descriptor is not trusted"
+    );
+}
