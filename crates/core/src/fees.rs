@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn official_sdk_cases_exact() {
         // Polymarket/clob-client-v2 tests/client/feeCalculations.test.ts via
-        // shared/fixtures/polymarket/signing/test_vectors.json `fees_official`.
+        // fixtures/polymarket/signing/test_vectors.json `fees_official`.
         let s = sched(250_000, 2);
         let cases = [
             ("100", "0.5", "1.5625"),
