@@ -297,10 +297,9 @@ pub fn spawn_writer(
             let mut period_bytes = 0u64;
             let mut period_busy = Duration::ZERO;
             let take = |writer: &mut RecordingWriter,
-                            item: Item,
-                            unflushed: &mut bool,
-                            bytes: &mut u64,
-                            busy: &mut Duration| {
+                        item: Item,
+                        unflushed: &mut bool,
+                        bytes: &mut u64| {
                 if let Item::Frame { queued, bytes: b, .. } = &item {
                     if !*unflushed {
                         loss.first_unflushed(*queued);
@@ -308,10 +307,7 @@ pub fn spawn_writer(
                     }
                     *bytes += (b.len() + ITEM_OVERHEAD) as u64;
                 }
-                let t = Instant::now();
-                let r = apply(writer, item, slow_disk);
-                *busy += t.elapsed();
-                r
+                apply(writer, item, slow_disk)
             };
             let res = (|| -> Result<(), FeedError> {
                 loop {
@@ -319,14 +315,16 @@ pub fn spawn_writer(
                     let mut disconnected = false;
                     match rx.recv_timeout(wait) {
                         Ok(item) => {
-                            take(&mut writer, item, &mut unflushed, &mut period_bytes, &mut period_busy)?;
-                            // Drain what is queued, but flush on time even when lagging.
-                            for _ in 0..8192 {
-                                if last_flush.elapsed() >= opts.flush {
+                            let busy = Instant::now();
+                            take(&mut writer, item, &mut unflushed, &mut period_bytes)?;
+                            // Drain what is queued, but flush on time even when lagging (the
+                            // clock is read every 64 frames).
+                            for i in 0..8192u32 {
+                                if i % 64 == 63 && last_flush.elapsed() >= opts.flush {
                                     break;
                                 }
                                 match rx.try_recv() {
-                                    Ok(item) => take(&mut writer, item, &mut unflushed, &mut period_bytes, &mut period_busy)?,
+                                    Ok(item) => take(&mut writer, item, &mut unflushed, &mut period_bytes)?,
                                     Err(mpsc::TryRecvError::Empty) => break,
                                     Err(mpsc::TryRecvError::Disconnected) => {
                                         disconnected = true;
@@ -334,6 +332,7 @@ pub fn spawn_writer(
                                     }
                                 }
                             }
+                            period_busy += busy.elapsed();
                         }
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => disconnected = true,
@@ -356,7 +355,11 @@ pub fn spawn_writer(
                         loss.flushed();
                         // A frame still queued is now the oldest unwritten one.
                         match rx.try_recv() {
-                            Ok(item) => take(&mut writer, item, &mut unflushed, &mut period_bytes, &mut period_busy)?,
+                            Ok(item) => {
+                                let busy = Instant::now();
+                                take(&mut writer, item, &mut unflushed, &mut period_bytes)?;
+                                period_busy += busy.elapsed();
+                            }
                             Err(mpsc::TryRecvError::Empty) => {}
                             Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
                         }
@@ -388,7 +391,7 @@ pub fn spawn_writer(
                 // every segment, write the manifest.
                 tracing::error!(free_mib = free >> 20, dir = %writer.dir().display(), "disk nearly full: the recorder stops cleanly");
                 if let Err(e) = rx_stop(&rx, &mut writer, &mut |w, item| {
-                    take(w, item, &mut unflushed, &mut period_bytes, &mut period_busy)
+                    take(w, item, &mut unflushed, &mut period_bytes)
                 }) {
                     tracing::error!(error = %e, "writing the queued frames failed while stopping");
                 }
