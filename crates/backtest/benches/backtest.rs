@@ -20,7 +20,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use polyedge_backtest::{BacktestConfig, Inputs, summary};
 use polyedge_store::NoProgress;
 use polyedge_store::import::{ImportKind, import};
-use polyedge_strategy::registry;
+use polyedge_strategies::registry;
 
 fn source() -> (PathBuf, &'static str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -17,15 +17,15 @@
 //! is drawn for every copied order, in order, from [`XorShift64`] seeded by the run's seed mixed
 //! with S's name ([`twin_seed`]), so a run is deterministic.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use polyedge_core::{
     MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos,
 };
 use polyedge_engine::StrategyResult;
-use polyedge_strategy::{Ctx, Strategy, XorShift64};
+use polyedge_strategies::{Ctx, Strategy, XorShift64};
 
 /// Prefix of a twin's name: the twin of `complete_set` is `baseline:complete_set`.
 pub const PREFIX: &str = "baseline:";
@@ -79,7 +79,7 @@ pub struct RandomTwin {
     pending: VecDeque<Copy>,
     rng: XorShift64,
     default_min: Size,
-    skipped: Rc<Cell<u64>>,
+    skipped: Arc<AtomicU64>,
 }
 
 impl RandomTwin {
@@ -91,12 +91,12 @@ impl RandomTwin {
             pending: schedule.into(),
             rng: XorShift64::new(twin_seed(seed, strategy)),
             default_min,
-            skipped: Rc::new(Cell::new(0)),
+            skipped: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// Counter of copied orders that found no ask (or no active window) and were not sent.
-    pub fn skipped_counter(&self) -> Rc<Cell<u64>> {
+    pub fn skipped_counter(&self) -> Arc<AtomicU64> {
         self.skipped.clone()
     }
 }
@@ -128,7 +128,7 @@ impl Strategy for RandomTwin {
                 .and_then(|b| b.best_ask(outcome))
                 .map(|a| a.level.price);
             let (true, Some(price)) = (active, ask) else {
-                self.skipped.set(self.skipped.get() + 1);
+                self.skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
             ctx.submit(OrderIntent {

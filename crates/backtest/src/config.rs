@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use polyedge_engine::EngineConfig;
-use polyedge_strategy::Strategy;
-use polyedge_strategy::registry::{self, RegistryError};
+use polyedge_strategies::Strategy;
+use polyedge_strategies::registry::{self, RegistryError};
 use serde::{Deserialize, Serialize};
 
 /// Default seed when neither the file nor the command line gives one.
@@ -55,6 +55,20 @@ pub struct BacktestConfig {
     pub engine: EngineConfig,
     /// Parameters per strategy name (the table is passed to [`registry::build`]).
     pub strategies: BTreeMap<String, toml::Spanned<toml::Table>>,
+    /// `polyedge run`'s recorder sections (`[collect]`, `[endpoints]`, `[feeds.*]`,
+    /// `[tables]`): accepted, so that one `polyedge.toml` serves a run and the backtest of its
+    /// recording; a backtest does not use them (`polyedge run` checks them).
+    #[serde(default, skip_serializing)]
+    pub collect: Option<toml::Table>,
+    /// See [`BacktestConfig::collect`].
+    #[serde(default, skip_serializing)]
+    pub endpoints: Option<toml::Table>,
+    /// See [`BacktestConfig::collect`].
+    #[serde(default, skip_serializing)]
+    pub feeds: Option<toml::Table>,
+    /// See [`BacktestConfig::collect`].
+    #[serde(default, skip_serializing)]
+    pub tables: Option<toml::Table>,
     /// Where this configuration came from (not a key of the file).
     #[serde(skip)]
     pub origin: String,
@@ -71,6 +85,10 @@ impl Default for BacktestConfig {
             baseline: true,
             engine: EngineConfig::default(),
             strategies: BTreeMap::new(),
+            collect: None,
+            endpoints: None,
+            feeds: None,
+            tables: None,
             origin: "<defaults>".to_string(),
             source_text: String::new(),
         }
@@ -108,12 +126,49 @@ impl BacktestConfig {
     /// # Errors
     /// As [`BacktestConfig::load`].
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let mut c: BacktestConfig = toml::from_str(text).map_err(|e| ConfigError {
+        let c: BacktestConfig = toml::from_str(text).map_err(|e| ConfigError {
             origin: origin.to_string(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        c.origin = origin.to_string();
-        c.source_text = text.to_string();
+        Self::assemble(
+            c.run,
+            c.seed,
+            c.baseline,
+            c.engine,
+            c.strategies,
+            text,
+            origin,
+        )
+    }
+
+    /// A configuration from its parts, parsed by another file format that embeds the same keys
+    /// (`polyedge run`'s `polyedge.toml`), checked as [`BacktestConfig::load`]. `text` is the
+    /// file's text (for line numbers of later errors) and `origin` its name.
+    ///
+    /// # Errors
+    /// An unknown strategy name in `strategies` or `run`.
+    pub fn assemble(
+        run: Option<Vec<String>>,
+        seed: Option<u64>,
+        baseline: bool,
+        engine: EngineConfig,
+        strategies: BTreeMap<String, toml::Spanned<toml::Table>>,
+        text: &str,
+        origin: &str,
+    ) -> Result<Self, ConfigError> {
+        let c = BacktestConfig {
+            run,
+            seed,
+            baseline,
+            engine,
+            strategies,
+            collect: None,
+            endpoints: None,
+            feeds: None,
+            tables: None,
+            origin: origin.to_string(),
+            source_text: text.to_string(),
+        };
         for (name, table) in &c.strategies {
             if !registry::NAMES.contains(&name.as_str()) {
                 return Err(ConfigError {

@@ -15,11 +15,11 @@
 use std::path::PathBuf;
 
 use polyedge_core::{MarketEvent, OutcomeSource, UnixNanos, Window};
-use polyedge_engine::{Engine, EngineConfig, RunResult};
+use polyedge_engine::{Engine, EngineConfig, ReplayDriver, RunResult};
 use polyedge_store::{
     EventReplay, Progress, Recording, ReplayFilter, ReplayStats, SkippedSpan, StoreError,
 };
-use polyedge_strategy::Strategy;
+use polyedge_strategies::Strategy;
 use serde::Serialize;
 
 use crate::baseline::{self, RandomTwin};
@@ -199,9 +199,9 @@ fn replay_through(
     recs: &[Recording],
     filter: &ReplayFilter,
     skip_corrupt: bool,
-    engine: Engine,
+    driver: ReplayDriver,
     progress: &dyn Progress,
-) -> Result<(RunResult, ReplaySummary), BacktestError> {
+) -> Result<(RunResult, ReplaySummary, Vec<Window>), BacktestError> {
     let replay = EventReplay::open(recs, filter.clone())
         .map_err(BacktestError::Replay)?
         .with_skip_corrupt(skip_corrupt);
@@ -211,9 +211,26 @@ fn replay_through(
         reported: 0,
         error: None,
     };
-    let result = engine.run(&mut events);
+    let mut driver = driver;
+    for ev in &mut events {
+        driver.feed(ev);
+    }
+    let (result, recorded) = driver.finish_with_windows();
     let summary = events.finish()?;
-    Ok((result, summary))
+    Ok((result, summary, recorded))
+}
+
+/// An engine over `indexed` windows (recordings without window records, listed and resolved
+/// from their index); windows of recordings with window records enter through their records.
+fn engine_of(
+    config: &EngineConfig,
+    strategies: Vec<Box<dyn Strategy>>,
+    indexed: &[Window],
+    inputs: &Inputs,
+) -> Result<ReplayDriver, BacktestError> {
+    let engine = Engine::simulated(config.clone(), strategies)
+        .map_err(|e| BacktestError::Usage(e.to_string()))?;
+    Ok(ReplayDriver::new(engine, indexed, inputs.from, inputs.to))
 }
 
 /// The outcome source's name in reports: `official`, `chainlink_derived`, `inferred`, or
@@ -277,15 +294,20 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         })
         .collect::<Vec<_>>();
 
-    let mut windows: Vec<Window> = Vec::new();
-    for w in recs.iter().flat_map(Recording::windows) {
-        let inside =
-            inputs.from.is_none_or(|f| w.start >= f) && inputs.to.is_none_or(|t| w.end <= t);
-        if inside && !windows.iter().any(|x| x.slug == w.slug) {
-            windows.push(w.clone());
+    // Windows of recordings without window records come from their index; the others enter
+    // through their records during the replay (their index may be behind them after a crash),
+    // and join the report's window list after pass 1.
+    let mut indexed: Vec<Window> = Vec::new();
+    for r in recs.iter().filter(|r| !r.manifest().window_records) {
+        for w in r.windows() {
+            let inside =
+                inputs.from.is_none_or(|f| w.start >= f) && inputs.to.is_none_or(|t| w.end <= t);
+            if inside && !indexed.iter().any(|x| x.slug == w.slug) {
+                indexed.push(w.clone());
+            }
         }
     }
-    windows.sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
+    indexed.sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
 
     let filter = ReplayFilter {
         from: inputs.from,
@@ -297,9 +319,16 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
     let passes = if cfg.baseline { 2 } else { 1 };
     progress.set_total(frames * passes, "frames");
     progress.message("strategies");
-    let engine = Engine::new(cfg.engine.clone(), windows.clone(), strategies);
-    let (main, main_replay) =
-        replay_through(&recs, &filter, inputs.skip_corrupt, engine, progress)?;
+    let driver = engine_of(&cfg.engine, strategies, &indexed, inputs)?;
+    let (main, main_replay, recorded) =
+        replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress)?;
+    let mut windows = indexed.clone();
+    for w in recorded {
+        if !windows.iter().any(|x| x.slug == w.slug) {
+            windows.push(w);
+        }
+    }
+    windows.sort_by(|a, b| (a.start, &a.slug).cmp(&(b.start, &b.slug)));
 
     let baselines = if cfg.baseline {
         progress.message("random baselines");
@@ -312,10 +341,10 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             counters.push(twin.skipped_counter());
             twins.push(Box::new(twin));
         }
-        let engine = Engine::new(cfg.engine.clone(), windows.clone(), twins);
-        let (res, _) = replay_through(&recs, &filter, inputs.skip_corrupt, engine, progress)?;
+        let driver = engine_of(&cfg.engine, twins, &indexed, inputs)?;
+        let (res, _, _) = replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress)?;
         for (run, c) in runs.iter_mut().zip(counters) {
-            run.twin_skipped = c.get();
+            run.twin_skipped = c.load(std::sync::atomic::Ordering::Relaxed);
         }
         Some(res)
     } else {

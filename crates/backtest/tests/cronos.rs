@@ -9,7 +9,7 @@ mod common;
 
 use polyedge_backtest::{BacktestConfig, Inputs, summary, write_report};
 use polyedge_store::NoProgress;
-use polyedge_strategy::registry;
+use polyedge_strategies::registry;
 
 #[test]
 #[cfg_attr(

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use polyedge_backtest::{BacktestConfig, Inputs, summary, write_report};
 use polyedge_core::UnixNanos;
 use polyedge_store::NoProgress;
-use polyedge_strategy::registry;
+use polyedge_strategies::registry;
 
 fn sample(dir: &std::path::Path) -> PathBuf {
     common::import_cronos(&common::repo().join("data/sample"), dir, "sample")

@@ -47,7 +47,8 @@ pub struct BenchArgs {
     out: Option<PathBuf>,
 }
 
-async fn stop_signal(duration: Option<f64>) {
+/// Completes on SIGINT, SIGTERM, or after `duration` seconds.
+pub async fn stop_signal(duration: Option<f64>) {
     let sleep = async {
         match duration {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,

@@ -12,6 +12,8 @@
 //! polyedge backtest [--recording PATH…] [--strategy NAME…] [--config FILE] [--from T] [--to T]
 //!                   [--seed N] [--out DIR] [--json]   run strategies, write the report
 //! polyedge collect [--config polyedge.toml]         record the live feeds (docs/collect.md)
+//! polyedge run --mode shadow|paper [--config polyedge.toml] [--state DIR]
+//!                                                   the engine on live feeds (docs/run.md)
 //! polyedge bench-collect [--frames N]               collector ingest benchmark
 //! polyedge sandbox <recording>... [--speed max]    serve recordings on loopback (docs/sandbox.md)
 //! ```
@@ -23,6 +25,7 @@ mod calibrate;
 mod collect;
 mod inspect;
 mod progress;
+mod run_cmd;
 mod sandbox_cmd;
 mod tables;
 mod verify;
@@ -47,6 +50,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run strategies on live feeds (or a sandbox) in shadow mode (every decision logged,
+    /// nothing placed) or paper mode (simulated fills on the live books, the backtest's fill
+    /// model). Everything received is recorded into the state directory, so the run can be
+    /// backtested afterwards and resumes after a restart. See docs/run.md.
+    Run(run_cmd::RunArgs),
     /// Backtest strategies on recorded data: simulated fills with latency, taker delay and fees,
     /// settlement by the recorded outcomes, each strategy beside its random twin.
     ///
@@ -287,6 +295,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Backtest(args) => backtest::cmd(&args),
+        Command::Run(args) => run_cmd::run(&args),
         Command::Import { kind, src, out } => cmd_import(kind, &src, &out),
         Command::Collect(args) => collect::run(&args),
         Command::BenchCollect(args) => collect::bench(&args),

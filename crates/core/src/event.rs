@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fixed::{Fixed18, Price, Size};
 use crate::ids::{ConditionId, Symbol, TokenId};
-use crate::market::{BookSide, Side};
+use crate::market::{BookSide, Side, Window};
 use crate::time::UnixNanos;
 
 /// One price level: price and total size resting there.
@@ -72,6 +72,12 @@ pub enum EventKind {
     VolIndex(VolIndex),
     /// Continuity was lost on a stream: anything between the last event and the next may be missing.
     Gap(Gap),
+    /// The recorder's record of what it knew about a window at this receive time (a control
+    /// record `{"type":"window",…}`: written when the window was listed and whenever discovery
+    /// learned more — the published price to beat, the resolution). Drivers turn the first one
+    /// into a listing and later ones into published strikes and resolutions, at their receive
+    /// times.
+    WindowUpdate(Box<Window>),
 }
 
 impl EventKind {
@@ -94,6 +100,7 @@ impl EventKind {
             EventKind::MarkPrice(_) => "mark_price",
             EventKind::VolIndex(_) => "vol_index",
             EventKind::Gap(_) => "gap",
+            EventKind::WindowUpdate(_) => "window_update",
         }
     }
 

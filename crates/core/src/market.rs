@@ -330,6 +330,20 @@ impl Window {
         }
     }
 
+    /// This window as a strategy may see it before it is resolved: `outcome`, `outcome_source`
+    /// and `final_price` removed, and `strike` removed (the engine puts it back once it was
+    /// knowable: the reference price at the start as received, or a published price to beat no
+    /// earlier than its receive time).
+    pub fn without_hindsight(&self) -> Window {
+        Window {
+            strike: None,
+            final_price: None,
+            outcome: None,
+            outcome_source: None,
+            ..self.clone()
+        }
+    }
+
     /// A window from an `{asset}-updown-{dur}-{start}` slug.
     pub fn from_slug(slug: &str) -> Option<Self> {
         let (asset, dur, start) = parse_updown_slug(slug)?;

@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use polyedge_core::{Cash, OrderIntent, RejectReason, Side, Size, UnixNanos, Window};
 
+use crate::executor::RiskApproved;
 use crate::portfolio::Portfolio;
 
 /// Limits of the pre-trade checks. Money in pUSD and shares as decimal strings in serde
@@ -109,6 +110,23 @@ impl RiskConfig {
             max_order_notional: pct(bankroll, 20),
             ..RiskConfig::default()
         }
+    }
+
+    /// Checks `intent` ([`Self::check`]) and, if it passes, approves it: the only way to make
+    /// the [`RiskApproved`] that every [`Executor`](crate::Executor) requires.
+    ///
+    /// # Errors
+    /// As [`Self::check`].
+    pub fn approve(
+        &self,
+        intent: OrderIntent,
+        window: &Window,
+        now: UnixNanos,
+        portfolio: &Portfolio,
+        open_orders: &[OrderIntent],
+    ) -> Result<RiskApproved, RejectReason> {
+        self.check(&intent, window, now, portfolio, open_orders)?;
+        Ok(RiskApproved::new(intent, now))
     }
 
     /// Checks `intent` for `window` at `now` against `portfolio` and the still-working

@@ -36,6 +36,7 @@ use polyedge_core::{
     RejectReason, Side, Size, TimeInForce, UnixNanos, Window, WindowBook, WindowDuration,
 };
 
+use crate::executor::{ExecError, Executor, ExecutorKind, RiskApproved};
 use crate::fee_regime::{fee_schedule_at, maker_rebate_estimate};
 use crate::latency::LatencyConfig;
 
@@ -302,6 +303,11 @@ impl SimExecutor {
         );
     }
 
+    /// Places `intent`, decided at `decided_at`, for `window`: the matching engine's entry point
+    /// for an order that reached the venue. Clients go through the [`Executor`] impl, which
+    /// requires a [`RiskApproved`] order; the sandbox exchange (a venue, which runs no client
+    /// risk check) calls this directly.
+    ///
     /// Sends `intent`, decided at `decided_at`, for `window`. Nothing happens at once: the order
     /// arrives at `decided_at + order latency` and is validated and matched against the first book
     /// at or after that instant (reports come from [`Self::on_book`] / [`Self::advance_to`]).
@@ -313,7 +319,7 @@ impl SimExecutor {
     /// # Errors
     /// [`SimError::DuplicateOrder`] if the id was used before, [`SimError::WindowMismatch`] if
     /// `intent.window != window.slug`. The executor is unchanged then.
-    pub fn submit(
+    pub fn place(
         &mut self,
         intent: OrderIntent,
         decided_at: UnixNanos,
@@ -949,5 +955,86 @@ impl SimExecutor {
                 w.last_level = level;
             }
         }
+    }
+}
+
+impl SimExecutor {
+    /// The earliest queued event that [`Self::advance_to`] would process without a new book: a
+    /// window close, or a cancel/expiry not waiting behind an arrival that needs a book.
+    pub fn next_due(&self) -> Option<UnixNanos> {
+        let mut blocked: Vec<&str> = Vec::new();
+        for ((due, _), ev) in &self.queue {
+            if ev.kind == EvKind::Close {
+                return Some(*due);
+            }
+            if blocked.contains(&ev.window.as_str()) {
+                continue;
+            }
+            let closed = self.windows.get(&ev.window).is_none_or(|w| w.closed);
+            if !closed && matches!(ev.kind, EvKind::Arrive(_) | EvKind::Match(_)) {
+                blocked.push(&ev.window);
+                continue;
+            }
+            return Some(*due);
+        }
+        None
+    }
+}
+
+impl From<SimError> for ExecError {
+    fn from(e: SimError) -> Self {
+        match e {
+            SimError::DuplicateOrder(id) => ExecError::DuplicateOrder(id),
+            SimError::WindowMismatch { intent, window } => {
+                ExecError::WindowMismatch { intent, window }
+            }
+        }
+    }
+}
+
+impl Executor for SimExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Sim
+    }
+
+    fn submit(
+        &mut self,
+        order: RiskApproved,
+        window: &Window,
+        book: &WindowBook,
+        now: UnixNanos,
+    ) -> Result<(), ExecError> {
+        self.place(order.into_intent(), now, window, book)
+            .map_err(ExecError::from)
+    }
+
+    fn cancel(&mut self, order: OrderId, now: UnixNanos) {
+        SimExecutor::cancel(self, order, now);
+    }
+
+    fn market_update(
+        &mut self,
+        window: &str,
+        book: &WindowBook,
+        now: UnixNanos,
+        out: &mut Vec<ExecReport>,
+    ) {
+        out.extend(self.on_book(window, now, book));
+    }
+
+    fn poll(&mut self, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        out.extend(self.advance_to(now));
+    }
+
+    fn next_wakeup(&self) -> Option<UnixNanos> {
+        self.next_due()
+    }
+
+    fn open_orders(&self) -> Vec<OrderIntent> {
+        SimExecutor::open_orders(self)
+    }
+
+    fn rebate_estimate(&self, fill: &Fill) -> Cash {
+        SimExecutor::rebate_estimate(self, fill)
     }
 }

@@ -7,8 +7,7 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use common::{down_token, p, sh, up_token};
 use polyedge_core::event::{BookSnapshot, Level};
@@ -18,8 +17,8 @@ use polyedge_core::{
     Size, TimeInForce, TokenId, UnixNanos, Window, WindowBook,
 };
 use polyedge_engine::latency::LatencyConfig;
-use polyedge_engine::{Engine, EngineConfig, RiskConfig, RunResult, SimConfig};
-use polyedge_strategy::{Ctx, Strategy};
+use polyedge_engine::{EngineConfig, RiskConfig, RunResult, SimConfig};
+use polyedge_strategies::{Ctx, Strategy};
 
 const VECTORS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -167,12 +166,13 @@ fn official_sdk_fee_cases_are_what_fills_pay() {
                 (&price, "1000"),
             ),
         ];
-        let r = Engine::new(
+        let r = polyedge_engine::backtest(
             config(),
-            vec![window(&slug, Some(up_token()), Some(down_token()))],
+            &[window(&slug, Some(up_token()), Some(down_token()))],
             vec![buyer("b", &slug, Outcome::Up, &price, shares)],
+            events,
         )
-        .run(events);
+        .unwrap();
         let s = &r.strategies[0];
         assert_eq!(s.fills.len(), 1, "case {c}: {:?}", s.orders);
         // The exact fee rounded half-to-even to 5 decimals (the venue's precision).
@@ -216,17 +216,18 @@ fn a_tie_resolves_up_and_an_unknown_outcome_is_excluded_and_counted() {
         snapshot(t(s0 + 305), u2, ("0.40", "500"), ("0.50", "500")),
         snapshot(t(s0 + 306), u2, ("0.40", "500"), ("0.50", "500")),
     ];
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![w0, w1],
+        &[w0, w1],
         vec![
             buyer("up", &a, Outcome::Up, "0.50", sh(10)),
             // Down at 1 − best Up bid = 0.60.
             buyer("down", &a, Outcome::Down, "0.60", sh(10)),
             buyer("unknown", &b, Outcome::Up, "0.50", sh(10)),
         ],
+        events,
     )
-    .run(events);
+    .unwrap();
     let (up, down, unk) = (&r.strategies[0], &r.strategies[1], &r.strategies[2]);
     // Up holders are paid $1 a share at the tie: 10 − 5 − fee.
     assert_eq!(up.net_pnl, Cash(5_000_000) - up.fees);
@@ -254,13 +255,13 @@ fn a_window_known_by_one_token_trades_on_the_mirror() {
     ];
     let mut w_out = w.clone();
     w_out.outcome = Some(Outcome::Up);
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![w_out],
-        // Up ask = 1 − Down bid = 0.60.
+        &[w_out], // Up ask = 1 − Down bid = 0.60.
         vec![buyer("up", &slug, Outcome::Up, "0.99", sh(10))],
+        events,
     )
-    .run(events);
+    .unwrap();
     let s = &r.strategies[0];
     assert_eq!(s.fills.len(), 1, "{:?}", s.orders);
     assert_eq!(s.fills[0].price, p("0.60"));
@@ -281,12 +282,13 @@ fn exposure_is_the_open_cost_over_time() {
         snapshot(t(100_000), up_token(), ("0.40", "50"), ("0.50", "50")),
         snapshot(t(200_000), up_token(), ("0.40", "50"), ("0.50", "50")),
     ];
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![w.clone()],
+        &[w.clone()],
         vec![buyer("up", &slug, Outcome::Up, "0.50", sh(10))],
+        events,
     )
-    .run(events);
+    .unwrap();
     let s = &r.strategies[0];
     assert_eq!(r.first_event_ns, Some(t(0)));
     assert_eq!(r.end_ns, w.end);
@@ -308,13 +310,13 @@ type Seen = (UnixNanos, Option<Price>, Option<Price>);
 /// Records the best bid/ask of the Up book it sees at each callback, with the time.
 struct Peeker {
     slug: String,
-    seen: Rc<RefCell<Vec<Seen>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Peeker {
     fn look(&self, ctx: &Ctx<'_>) {
         let b = ctx.view().book(&self.slug);
-        self.seen.borrow_mut().push((
+        self.seen.lock().unwrap().push((
             ctx.now(),
             b.and_then(|b| b.best_bid(Outcome::Up))
                 .map(|l| l.level.price),
@@ -359,18 +361,19 @@ fn a_strategy_sees_exactly_the_events_received_up_to_now() {
             )
         })
         .collect();
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let r = Engine::new(
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let r = polyedge_engine::backtest(
         config(),
-        vec![w.clone()],
+        &[w.clone()],
         vec![Box::new(Peeker {
             slug: slug.clone(),
             seen: seen.clone(),
         })],
+        events.clone(),
     )
-    .run(events.clone());
+    .unwrap();
     assert_eq!(r.events, events.len() as u64);
-    let seen = seen.borrow();
+    let seen = seen.lock().unwrap();
     assert!(seen.len() >= 2 * events.len(), "{}", seen.len());
     // The reference: a fresh book fed only the events received at or before each time.
     for (now, bid, ask) in seen.iter() {

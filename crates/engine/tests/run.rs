@@ -2,8 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use polyedge_core::event::{BookSnapshot, Level};
 use polyedge_core::{
@@ -11,8 +10,8 @@ use polyedge_core::{
     Price, Side, Size, TimeInForce, TokenId, UnixNanos, Window, WindowDuration,
 };
 use polyedge_engine::latency::LatencyConfig;
-use polyedge_engine::{Engine, EngineConfig, RunResult};
-use polyedge_strategy::{
+use polyedge_engine::{EngineConfig, RunResult};
+use polyedge_strategies::{
     CompleteSet, CompleteSetParams, Ctx, RandomBaseline, RandomParams, Strategy, WindowPhase,
 };
 
@@ -88,15 +87,15 @@ fn config() -> EngineConfig {
 /// Records every callback's view of time; fails on any look-ahead.
 struct Spy {
     max_seen: UnixNanos,
-    violations: Rc<RefCell<Vec<String>>>,
-    calls: Rc<RefCell<u64>>,
+    violations: Arc<Mutex<Vec<String>>>,
+    calls: Arc<Mutex<u64>>,
 }
 
 impl Spy {
     fn check(&self, ctx: &Ctx<'_>, what: &str) {
-        *self.calls.borrow_mut() += 1;
+        *self.calls.lock().unwrap() += 1;
         if self.max_seen > ctx.now() {
-            self.violations.borrow_mut().push(format!(
+            self.violations.lock().unwrap().push(format!(
                 "{what}: saw {} > now {}",
                 self.max_seen,
                 ctx.now()
@@ -131,7 +130,7 @@ struct BuyOnce {
     outcome: Outcome,
     limit: &'static str,
     done: Vec<String>,
-    reports: Rc<RefCell<Vec<ExecReport>>>,
+    reports: Arc<Mutex<Vec<ExecReport>>>,
 }
 
 impl BuyOnce {
@@ -140,7 +139,7 @@ impl BuyOnce {
             outcome,
             limit,
             done: Vec::new(),
-            reports: Rc::default(),
+            reports: Arc::default(),
         }
     }
 }
@@ -181,7 +180,7 @@ impl Strategy for BuyOnce {
         }
     }
     fn on_report(&mut self, _ctx: &mut Ctx<'_>, r: &ExecReport) {
-        self.reports.borrow_mut().push(r.clone());
+        self.reports.lock().unwrap().push(r.clone());
     }
 }
 
@@ -201,8 +200,8 @@ fn check_consistency(r: &RunResult) {
 
 #[test]
 fn no_look_ahead_in_any_callback() {
-    let violations = Rc::new(RefCell::new(Vec::new()));
-    let calls = Rc::new(RefCell::new(0));
+    let violations = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(Mutex::new(0));
     let spy = Spy {
         max_seen: UnixNanos(0),
         violations: violations.clone(),
@@ -214,15 +213,24 @@ fn no_look_ahead_in_any_callback() {
         book(0, 1_300, "0.41", "0.45"),
         book(1, 301_000, "0.40", "0.44"),
     ];
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![window(0, Some(Outcome::Up)), window(1, Some(Outcome::Down))],
+        &[window(0, Some(Outcome::Up)), window(1, Some(Outcome::Down))],
         vec![Box::new(spy)],
+        events,
     )
-    .run(events);
+    .unwrap();
     assert_eq!(r.events, 4);
-    assert!(*calls.borrow() > 8, "callbacks: {}", calls.borrow());
-    assert!(violations.borrow().is_empty(), "{:?}", violations.borrow());
+    assert!(
+        *calls.lock().unwrap() > 8,
+        "callbacks: {}",
+        calls.lock().unwrap()
+    );
+    assert!(
+        violations.lock().unwrap().is_empty(),
+        "{:?}",
+        violations.lock().unwrap()
+    );
 }
 
 #[test]
@@ -237,14 +245,15 @@ fn order_cannot_fill_against_a_book_before_its_arrival() {
         // … the first book at or after arrival does.
         book(0, 11_000, "0.40", "0.60"),
     ];
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![window(0, Some(Outcome::Up))],
+        &[window(0, Some(Outcome::Up))],
         vec![Box::new(s)],
+        events,
     )
-    .run(events);
+    .unwrap();
     let fills = &r.strategies[0].fills;
-    assert_eq!(fills.len(), 1, "{:?}", reports.borrow());
+    assert_eq!(fills.len(), 1, "{:?}", reports.lock().unwrap());
     assert_eq!(fills[0].price, p("0.60"));
     assert!(fills[0].at >= at_ms(10_100));
     check_consistency(&r);
@@ -265,12 +274,13 @@ fn settlement_by_outcome_field_and_unknown_excluded() {
         book(1, 301_000, "0.40", "0.50"),
         book(1, 302_000, "0.40", "0.50"),
     ];
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![w0.clone(), w1.clone()],
+        &[w0.clone(), w1.clone()],
         vec![Box::new(BuyOnce::new(Outcome::Up, "0.50"))],
+        events,
     )
-    .run(events);
+    .unwrap();
     let s = &r.strategies[0];
     assert_eq!(s.fills.len(), 2);
     let fee0 = s.fills[0].fee;
@@ -296,9 +306,9 @@ fn mixed_run() -> RunResult {
         book(1, 400_000, "0.55", "0.44"),
         book(1, 401_000, "0.55", "0.44"),
     ];
-    Engine::new(
+    polyedge_engine::backtest(
         config(),
-        vec![window(0, Some(Outcome::Up)), window(1, Some(Outcome::Down))],
+        &[window(0, Some(Outcome::Up)), window(1, Some(Outcome::Down))],
         vec![
             Box::new(CompleteSet::new(CompleteSetParams::default())),
             Box::new(RandomBaseline::new(RandomParams {
@@ -306,8 +316,9 @@ fn mixed_run() -> RunResult {
                 ..RandomParams::default()
             })),
         ],
+        events,
     )
-    .run(events)
+    .unwrap()
 }
 
 #[test]
@@ -359,12 +370,13 @@ fn complete_set_margin_tightens_with_time_left() {
         book(0, 220_000, "0.52", "0.48"),
         book(0, 221_000, "0.52", "0.48"),
     ];
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![window(0, Some(Outcome::Down))],
+        &[window(0, Some(Outcome::Down))],
         vec![Box::new(CompleteSet::new(CompleteSetParams::default()))],
+        events,
     )
-    .run(events);
+    .unwrap();
     let cs = &r.strategies[0];
     assert_eq!(cs.fills.len(), 2, "{:?}", cs.fills);
     assert!(cs.fills.iter().all(|f| f.at == at_ms(221_000)));
@@ -377,13 +389,14 @@ fn risk_rejection_is_reported_to_the_strategy() {
     // 20 s before the end: below the default 30 s minimum time left.
     let s = BuyOnce::new(Outcome::Up, "0.99");
     let reports = s.reports.clone();
-    let r = Engine::new(
+    let r = polyedge_engine::backtest(
         config(),
-        vec![window(0, Some(Outcome::Up))],
+        &[window(0, Some(Outcome::Up))],
         vec![Box::new(s)],
+        vec![book(0, 280_000, "0.40", "0.44")],
     )
-    .run(vec![book(0, 280_000, "0.40", "0.44")]);
-    let reports = reports.borrow();
+    .unwrap();
+    let reports = reports.lock().unwrap();
     assert!(
         matches!(
             reports.as_slice(),

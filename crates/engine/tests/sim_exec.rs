@@ -31,7 +31,7 @@ const ASKS3: &[(&str, &str)] = &[
 fn walk_three_levels_with_partial_last_level() {
     let mut ex = instant();
     let b = up_book(t(10, 0), &[("0.48", "100")], ASKS3);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.52", sh(45), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -74,7 +74,7 @@ fn walk_three_levels_with_partial_last_level() {
 fn fok_kill_has_no_fills_and_consumes_nothing() {
     let mut ex = instant();
     let b = up_book(t(10, 0), &[], &[("0.50", "10"), ("0.51", "20")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.51", sh(40), TimeInForce::Fok),
         t(10, 0),
         &window(),
@@ -91,7 +91,7 @@ fn fok_kill_has_no_fills_and_consumes_nothing() {
         }]
     );
     // The killed FOK took nothing: 30 are still there for the next FOK.
-    ex.submit(
+    ex.place(
         buy_up(2, "0.51", sh(30), TimeInForce::Fok),
         t(10, 1),
         &window(),
@@ -113,7 +113,7 @@ fn fak_fills_what_it_can_and_cancels_the_rest() {
         &[],
         &[("0.50", "10"), ("0.51", "20"), ("0.60", "99")],
     );
-    ex.submit(
+    ex.place(
         buy_up(1, "0.51", sh(40), TimeInForce::Fak),
         t(10, 0),
         &window(),
@@ -134,7 +134,7 @@ fn fak_fills_what_it_can_and_cancels_the_rest() {
         })
     );
     // A FAK with nothing to take is cancelled whole, without an Accepted.
-    ex.submit(
+    ex.place(
         buy_up(2, "0.45", sh(5), TimeInForce::Fak),
         t(11, 0),
         &window(),
@@ -160,7 +160,7 @@ fn gtc_marketable_remainder_rests_as_maker() {
         &[("0.49", "7")],
         &[("0.50", "10"), ("0.52", "30")],
     );
-    ex.submit(
+    ex.place(
         buy_up(1, "0.50", sh(25), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -192,13 +192,13 @@ fn post_only_that_would_cross_is_rejected() {
     let b = up_book(t(10, 0), &[("0.48", "50")], &[("0.50", "10")]);
     let mut o = buy_up(1, "0.50", sh(10), TimeInForce::Gtc);
     o.post_only = true;
-    ex.submit(o, t(10, 0), &window(), &b).unwrap();
+    ex.place(o, t(10, 0), &window(), &b).unwrap();
     let mut ok = buy_up(2, "0.49", sh(10), TimeInForce::Gtc);
     ok.post_only = true;
-    ex.submit(ok, t(10, 0), &window(), &b).unwrap();
+    ex.place(ok, t(10, 0), &window(), &b).unwrap();
     let mut fok = buy_up(3, "0.40", sh(10), TimeInForce::Fok);
     fok.post_only = true;
-    ex.submit(fok, t(10, 0), &window(), &b).unwrap();
+    ex.place(fok, t(10, 0), &window(), &b).unwrap();
     let r = ex.on_book(SLUG, t(10, 0), &b);
     assert_eq!(
         r[0],
@@ -236,7 +236,7 @@ fn off_tick_out_of_range_and_below_min_size_rejects() {
         (7, "0.971", sh(10)), // above 0.96: 0.001 grid allowed
     ];
     for (id, price, size) in cases {
-        ex.submit(
+        ex.place(
             buy_up(id, price, size, TimeInForce::Gtc),
             t(10, 0),
             &window(),
@@ -276,14 +276,14 @@ fn off_tick_out_of_range_and_below_min_size_rejects() {
     w.min_order_size = Some(sh(10));
     w.tick_size = Some(p("0.001"));
     let mut ex = instant();
-    ex.submit(
+    ex.place(
         buy_up(8, "0.505", sh(9), TimeInForce::Gtc),
         t(10, 0),
         &w,
         &b,
     )
     .unwrap();
-    ex.submit(
+    ex.place(
         buy_up(9, "0.505", sh(10), TimeInForce::Gtc),
         t(10, 0),
         &w,
@@ -305,7 +305,7 @@ fn off_tick_out_of_range_and_below_min_size_rejects() {
 fn queue_position_shrink_does_not_fill_but_trade_through_does() {
     let mut ex = instant();
     let b0 = up_book(t(10, 0), &[("0.48", "100")], &[("0.50", "50")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.48", sh(10), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -347,7 +347,7 @@ fn queue_position_shrink_does_not_fill_but_trade_through_does() {
 fn trade_through_fills_at_most_the_crossing_depth() {
     let mut ex = instant();
     let b0 = up_book(t(10, 0), &[("0.48", "100")], &[("0.50", "50")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.48", sh(30), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -383,7 +383,7 @@ fn shrink_fills_only_after_the_queue_ahead_is_gone() {
         });
         let asks = &[("0.50", "50")];
         let b = |ms_: u64, bid: &str| up_book(t(10, ms_), &[("0.48", bid)], asks);
-        ex.submit(
+        ex.place(
             buy_up(1, "0.48", sh(10), TimeInForce::Gtc),
             t(10, 0),
             &window(),
@@ -418,7 +418,7 @@ fn latency_moves_the_fill_to_the_book_at_arrival() {
     });
     // Book A at decision: would fill at 0.50.
     let a = up_book(t(10, 0), &[], &[("0.50", "100")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.60", sh(10), TimeInForce::Fak),
         t(10, 0),
         &window(),
@@ -459,7 +459,7 @@ fn delayed_fill(start: u64) -> (polyedge_core::Price, UnixNanos) {
     let book = |ms_: u64| up_book(at(ms_), &[], &[(ask(ms_).as_str(), "100")]);
     let mut o = buy_up(1, "0.99", sh(10), TimeInForce::Fak);
     o.window.clone_from(&slug);
-    ex.submit(o, at(0), &w, &book(0)).unwrap();
+    ex.place(o, at(0), &w, &book(0)).unwrap();
     for step in 0..100 {
         let r = ex.on_book(&slug, at(step * 10), &book(step * 10));
         if let Some(f) = fills(&r).first() {
@@ -488,7 +488,7 @@ fn taker_delay_depends_on_the_date() {
 fn held_orders_cannot_be_cancelled_but_resting_ones_can() {
     let mut ex = SimExecutor::default();
     let b = up_book(t(10, 0), &[("0.40", "10")], &[("0.50", "5")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.50", sh(20), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -531,7 +531,7 @@ fn our_consumption_is_not_double_counted() {
     let mut ex = instant();
     let asks = &[("0.50", "10"), ("0.51", "20")];
     let b0 = up_book(t(10, 0), &[], asks);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.50", sh(10), TimeInForce::Fak),
         t(10, 0),
         &window(),
@@ -544,7 +544,7 @@ fn our_consumption_is_not_double_counted() {
     );
     // The next snapshot still shows the 10 we took (the recording never saw our order).
     let b1 = up_book(t(10, 30), &[], asks);
-    ex.submit(
+    ex.place(
         buy_up(2, "0.51", sh(15), TimeInForce::Fak),
         t(10, 30),
         &window(),
@@ -555,7 +555,7 @@ fn our_consumption_is_not_double_counted() {
     assert_eq!(fill_legs(&r), vec![(p("0.51"), sh(15))]);
     // Growth of a consumed level does not release it (conservative): 20 shown, 15 ours.
     let b2 = up_book(t(10, 60), &[], &[("0.50", "12"), ("0.51", "20")]);
-    ex.submit(
+    ex.place(
         buy_up(3, "0.51", sh(10), TimeInForce::Fak),
         t(10, 60),
         &window(),
@@ -568,7 +568,7 @@ fn our_consumption_is_not_double_counted() {
     let b3 = up_book(t(10, 90), &[], &[("0.51", "20")]);
     ex.on_book(SLUG, t(10, 90), &b3);
     let b4 = up_book(t(10, 120), &[], asks);
-    ex.submit(
+    ex.place(
         buy_up(4, "0.50", sh(10), TimeInForce::Fak),
         t(10, 120),
         &window(),
@@ -586,7 +586,7 @@ fn up_and_down_books_are_one_pool() {
     let mut ex = instant();
     // Only the Down token is recorded (as in cronos): Down bid 0.50 × 10 = Up ask 0.50 × 10.
     let b = down_book(t(10, 0), &[("0.50", "10")], &[("0.52", "10")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.50", sh(10), TimeInForce::Fak),
         t(10, 0),
         &window(),
@@ -599,7 +599,7 @@ fn up_and_down_books_are_one_pool() {
     );
     // Selling Down into the Down bid at 0.50 meets the same, already taken, liquidity.
     let b = down_book(t(10, 30), &[("0.50", "10")], &[("0.52", "10")]);
-    ex.submit(
+    ex.place(
         order(
             2,
             Outcome::Down,
@@ -622,7 +622,7 @@ fn up_and_down_books_are_one_pool() {
         }]
     );
     // Buying Down walks the Down asks directly.
-    ex.submit(
+    ex.place(
         order(
             3,
             Outcome::Down,
@@ -646,14 +646,14 @@ fn up_and_down_books_are_one_pool() {
 fn gtd_expires_and_window_end_closes_everything() {
     let mut ex = instant();
     let b = up_book(t(10, 0), &[("0.40", "10")], &[("0.60", "10")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.45", sh(5), TimeInForce::Gtd(t(20, 0))),
         t(10, 0),
         &window(),
         &b,
     )
     .unwrap();
-    ex.submit(
+    ex.place(
         buy_up(2, "0.44", sh(5), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -671,14 +671,14 @@ fn gtd_expires_and_window_end_closes_everything() {
     );
     // An order decided at the very end arrives after it.
     let mut late = SimExecutor::default();
-    late.submit(
+    late.place(
         buy_up(3, "0.60", sh(5), TimeInForce::Fak),
         t(299, 980),
         &window(),
         &b,
     )
     .unwrap();
-    ex.submit(
+    ex.place(
         buy_up(4, "0.60", sh(5), TimeInForce::Fak),
         t(299, 999),
         &window(),
@@ -714,7 +714,7 @@ fn gtd_expires_and_window_end_closes_everything() {
     );
     // A GTD already expired at arrival is refused.
     let mut ex = instant();
-    ex.submit(
+    ex.place(
         buy_up(5, "0.45", sh(5), TimeInForce::Gtd(t(10, 0))),
         t(10, 0),
         &window(),
@@ -738,20 +738,20 @@ fn fee_regime_by_fill_date_and_market_schedule() {
     let mut ex = instant();
     let mut o = buy_up(1, "0.50", sh(100), TimeInForce::Fok);
     o.window.clone_from(&slug);
-    ex.submit(o.clone(), at, &w, &b).unwrap();
+    ex.place(o.clone(), at, &w, &b).unwrap();
     assert_eq!(fills(&ex.on_book(&slug, at, &b))[0].fee, Cash(1_562_500));
     // The same trade in a 5-minute window that day was free.
     let slug5 = format!("btc-updown-5m-{start}");
     let w5 = window_at(&slug5);
     let mut ex = instant();
     o.window.clone_from(&slug5);
-    ex.submit(o.clone(), at, &w5, &b).unwrap();
+    ex.place(o.clone(), at, &w5, &b).unwrap();
     assert_eq!(fills(&ex.on_book(&slug5, at, &b))[0].fee, Cash::ZERO);
     // A market schedule on the window wins.
     let mut wm = window_at(&slug5);
     wm.fee_schedule = Some(FeeSchedule::CRYPTO_V2);
     let mut ex = instant();
-    ex.submit(o, at, &wm, &b).unwrap();
+    ex.place(o, at, &wm, &b).unwrap();
     assert_eq!(fills(&ex.on_book(&slug5, at, &b))[0].fee, Cash(1_750_000));
 }
 
@@ -775,7 +775,7 @@ fn replay_is_deterministic() {
                     TimeInForce::Fak
                 };
                 let price = format!("0.{}", 44 + k % 10);
-                ex.submit(
+                ex.place(
                     buy_up(k, &price, sh(5 + k % 7), tif),
                     t(10, k * 30),
                     &window(),
@@ -803,7 +803,7 @@ fn replay_is_deterministic() {
 fn api_misuse_is_an_error() {
     let mut ex = instant();
     let b = up_book(t(10, 0), &[], &[]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.50", sh(5), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -811,7 +811,7 @@ fn api_misuse_is_an_error() {
     )
     .unwrap();
     assert!(
-        ex.submit(
+        ex.place(
             buy_up(1, "0.50", sh(5), TimeInForce::Gtc),
             t(10, 0),
             &window(),
@@ -821,7 +821,7 @@ fn api_misuse_is_an_error() {
     );
     let w = window_at("btc-updown-5m-1776081900");
     assert!(
-        ex.submit(buy_up(2, "0.50", sh(5), TimeInForce::Gtc), t(10, 0), &w, &b)
+        ex.place(buy_up(2, "0.50", sh(5), TimeInForce::Gtc), t(10, 0), &w, &b)
             .is_err()
     );
     let _ = Side::Buy;
@@ -831,21 +831,21 @@ fn api_misuse_is_an_error() {
 fn after_the_taker_delay_the_book_may_have_moved_away() {
     let mut ex = SimExecutor::default(); // 50 ms + 250 ms on 2026-04-13
     let b0 = up_book(t(10, 0), &[("0.45", "30")], &[("0.50", "10")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.50", sh(10), TimeInForce::Fak),
         t(10, 0),
         &window(),
         &b0,
     )
     .unwrap();
-    ex.submit(
+    ex.place(
         buy_up(2, "0.50", sh(10), TimeInForce::Gtc),
         t(10, 0),
         &window(),
         &b0,
     )
     .unwrap();
-    ex.submit(
+    ex.place(
         buy_up(3, "0.50", sh(10), TimeInForce::Fok),
         t(10, 0),
         &window(),
@@ -881,7 +881,7 @@ fn resting_on_the_mirrored_side() {
     let mut ex = instant();
     // Only the Down book is recorded: Up bid 0.48 × 70 is the Down ask 0.52 × 70.
     let b0 = down_book(t(10, 0), &[("0.45", "20")], &[("0.52", "70")]);
-    ex.submit(
+    ex.place(
         buy_up(1, "0.48", sh(10), TimeInForce::Gtc),
         t(10, 0),
         &window(),
@@ -900,7 +900,7 @@ fn resting_on_the_mirrored_side() {
     );
     assert_eq!(f[0].liquidity, Liquidity::Maker);
     // That Down bid liquidity is now ours: a Down sell into it finds 5 left.
-    ex.submit(
+    ex.place(
         order(
             2,
             Outcome::Down,

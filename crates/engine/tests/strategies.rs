@@ -9,11 +9,11 @@ use polyedge_core::{
     Size, Symbol, TimeInForce, TokenId, UnixNanos, Window, WindowDuration,
 };
 use polyedge_engine::latency::LatencyConfig;
-use polyedge_engine::{Engine, EngineConfig, OrderRecord, RiskConfig, RunResult, StrategyResult};
+use polyedge_engine::{EngineConfig, OrderRecord, RiskConfig, RunResult, StrategyResult};
 use polyedge_model::{OnlineConfig, OnlineFairValue};
-use polyedge_strategy::market_maker::MarketMaker;
-use polyedge_strategy::sizing::{fee_per_share, kelly_fraction};
-use polyedge_strategy::{
+use polyedge_strategies::market_maker::MarketMaker;
+use polyedge_strategies::sizing::{fee_per_share, kelly_fraction};
+use polyedge_strategies::{
     CompleteSet, CompleteSetMode, CompleteSetParams, FairValue, FairValueParams, LegAction,
     MarketMakerParams, Momentum, MomentumParams, RandomBaseline, RandomParams, SizingParams,
     Strategy,
@@ -65,15 +65,17 @@ fn tick(secs: f64, price: f64) -> MarketEvent {
 }
 
 /// Ticks every second from `from` to `to` (inclusive): alternating ±5 around `STRIKE` before
-/// the start (a volatility history), then `path(secs)`.
+/// the start (a volatility history), `STRIKE` at the start (the strike is the settlement feed's
+/// price at the start, as received: the index's strike is never shown to strategies), then
+/// `path(secs)`.
 fn ticks(from: i64, to: i64, path: impl Fn(f64) -> f64) -> Vec<MarketEvent> {
     (from..=to)
         .map(|s| {
             let x = s as f64;
-            let price = if s < 0 {
-                STRIKE + if s % 2 == 0 { 5.0 } else { -5.0 }
-            } else {
-                path(x)
+            let price = match s.cmp(&0) {
+                std::cmp::Ordering::Less => STRIKE + if s % 2 == 0 { 5.0 } else { -5.0 },
+                std::cmp::Ordering::Equal => STRIKE,
+                std::cmp::Ordering::Greater => path(x),
             };
             tick(x, price)
         })
@@ -128,7 +130,8 @@ fn config() -> EngineConfig {
 }
 
 fn run_one(cfg: EngineConfig, s: Box<dyn Strategy>, events: Vec<MarketEvent>) -> StrategyResult {
-    let r: RunResult = Engine::new(cfg, vec![window(Outcome::Up)], vec![s]).run(events);
+    let r: RunResult =
+        polyedge_engine::backtest(cfg, &[window(Outcome::Up)], vec![s], events).unwrap();
     let s = r.strategies.into_iter().next().unwrap();
     assert_eq!(s.portfolio_errors, 0);
     assert_eq!(
@@ -148,7 +151,8 @@ fn model_p_up(events: &[MarketEvent], at: UnixNanos) -> f64 {
     for e in events.iter().filter(|e| e.recv_ns <= at) {
         fv.on_event(e);
     }
-    fv.p_up(&window(Outcome::Up), at).unwrap()
+    fv.p_up(&window(Outcome::Up).without_hindsight(), at)
+        .unwrap()
 }
 
 fn fair_value_params(max_trade: &str) -> FairValueParams {
@@ -443,7 +447,7 @@ fn market_maker_quotes_post_only_both_sides_skews_and_pulls_at_closing() {
 }
 
 fn sizing_price(f: f64) -> Price {
-    polyedge_strategy::sizing::price_of_prob(f)
+    polyedge_strategies::sizing::price_of_prob(f)
 }
 
 #[test]

@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use polyedge_core::MarketEvent;
-use polyedge_engine::{Engine, EngineConfig, RunResult};
+use polyedge_engine::{EngineConfig, RunResult};
 use polyedge_store::import::{ImportKind, import};
 use polyedge_store::{EventReplay, NoProgress, Recording, ReplayFilter};
-use polyedge_strategy::registry::{NAMES, build};
+use polyedge_strategies::registry::{NAMES, build};
 
 fn sample_run(tables: &[(&str, &str)]) -> RunResult {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
@@ -31,7 +31,7 @@ fn sample_run(tables: &[(&str, &str)]) -> RunResult {
             build(name, Some(&t)).unwrap()
         })
         .collect();
-    Engine::new(EngineConfig::default(), windows, strategies).run(events)
+    polyedge_engine::backtest(EngineConfig::default(), &windows, strategies, events).unwrap()
 }
 
 #[test]

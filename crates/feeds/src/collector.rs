@@ -24,7 +24,7 @@ use crate::gamma::Gamma;
 use crate::http::{Http, install_crypto_provider};
 use crate::polymarket::MarketChannel;
 use crate::rtds::Rtds;
-use crate::sink::{SegmentHook, Sink, WriterOptions, WriterReport, spawn_writer};
+use crate::sink::{RecvClock, SegmentHook, Sink, Tap, WriterOptions, WriterReport, spawn_writer};
 use crate::stats::{Registry, StreamSnapshot, health_line};
 use crate::ws::{Protocol, Runner, SessionOptions};
 
@@ -42,6 +42,9 @@ pub struct Collector {
     cfg: Config,
     out: PathBuf,
     hook: Option<SegmentHook>,
+    tap: Option<Box<dyn Tap>>,
+    created_by: String,
+    follow: Vec<polyedge_core::Window>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -66,7 +69,26 @@ impl Collector {
             cfg,
             out: out.to_path_buf(),
             hook: None,
+            tap: None,
+            created_by: "polyedge collect".into(),
+            follow: Vec::new(),
         }
+    }
+
+    /// Has discovery follow `windows` (listed before this collector started) until their official
+    /// resolution is recorded ([`Discovery::follow_listed`]).
+    pub fn follow_windows(mut self, windows: Vec<polyedge_core::Window>) -> Self {
+        self.follow = windows;
+        self
+    }
+
+    /// Hands everything written to `tap`, in write order, on the writer thread (how `polyedge
+    /// run` feeds its engine what its recording holds; see [`Tap`]). `created_by` names the
+    /// writer in the recording's metadata.
+    pub fn with_tap(mut self, tap: Box<dyn Tap>, created_by: &str) -> Self {
+        self.tap = Some(tap);
+        self.created_by = created_by.to_string();
+        self
     }
 
     /// Calls `hook` on the writer thread for every segment closed (hourly rotation, idle close,
@@ -110,19 +132,32 @@ impl Collector {
     /// # Errors
     /// [`FeedError`] if the recording cannot be created, the HTTP client cannot be built, or
     /// the writer failed (frames written before the failure stay readable).
-    pub async fn run(self, stop: impl Future<Output = ()>) -> Result<CollectOutcome, FeedError> {
+    pub async fn run(
+        mut self,
+        stop: impl Future<Output = ()>,
+    ) -> Result<CollectOutcome, FeedError> {
         install_crypto_provider();
         let cfg = self.cfg.clone();
         let c = &cfg.collect;
+        let follow = cfg.endpoints.clock.is_some();
         let meta = RecordingMeta {
-            created_by: "polyedge collect".into(),
+            created_by: self.created_by.clone(),
             sources: self.sources(),
-            caveats: vec![
+            caveats: vec![if follow {
+                "receive timestamps are the sandbox's clock (the time it announced before each \
+                 frame); gaps in continuity are recorded as control-stream gap markers"
+                    .into()
+            } else {
                 "receive timestamps are this machine's wall clock; gaps in continuity are \
                  recorded as control-stream gap markers"
-                    .into(),
-            ],
+                    .into()
+            }],
         };
+        let recv_clock = Arc::new(if follow {
+            RecvClock::follow()
+        } else {
+            RecvClock::wall()
+        });
         let writer = RecordingWriter::create(&self.out, meta)?;
         let hook: SegmentHook = self.hook.unwrap_or_else(|| {
             Box::new(|s: &ClosedSegment| {
@@ -137,9 +172,21 @@ impl Collector {
                 queue_bytes: c.queue_bytes,
                 on_closed: hook,
                 durability: c.durability(),
+                clock: recv_clock.clone(),
+                window_records: true,
+                tap: self.tap,
             },
         )?;
         let http = Http::new(secs(c.connect_timeout_secs))?;
+        if let Some(url) = &cfg.endpoints.clock {
+            // Stamp nothing before the sandbox clock is known (records written before the first
+            // frame, such as discovery's, would otherwise carry time 0).
+            let remote = Clock::Remote {
+                url: url.clone(),
+                http: http.clone(),
+            };
+            recv_clock.observe(remote.now().await?);
+        }
         let registry = Registry::default();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -281,13 +328,21 @@ impl Collector {
             );
         }
         let clock = match &e.clock {
-            Some(url) => Clock::Remote {
-                url: url.clone(),
-                http: http.clone(),
-            },
+            Some(url) => {
+                tasks.spawn(crate::clock::follow_poller(
+                    url.clone(),
+                    http.clone(),
+                    recv_clock.clone(),
+                    shutdown_rx.clone(),
+                ));
+                Clock::Remote {
+                    url: url.clone(),
+                    http: http.clone(),
+                }
+            }
             None => Clock::Wall,
         };
-        let discovery = Discovery::new(
+        let mut discovery = Discovery::new(
             DiscoveryOptions {
                 assets: c.assets.clone(),
                 durations: c.durations.clone(),
@@ -301,6 +356,9 @@ impl Collector {
             sink.clone(),
             market_tx,
         );
+        for w in std::mem::take(&mut self.follow) {
+            discovery.follow_listed(w);
+        }
         tasks.spawn(discovery.run(shutdown_rx.clone()));
         tasks.spawn(health(
             registry.clone(),

@@ -50,7 +50,11 @@ impl Config {
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    fn validate(&self, origin: &str) -> Result<(), FeedError> {
+    /// Checks the values (durations, sizes) that TOML accepts but the collector cannot use.
+    ///
+    /// # Errors
+    /// [`FeedError::Config`] naming `origin` and the setting.
+    pub fn validate(&self, origin: &str) -> Result<(), FeedError> {
         let bad = |message: String| {
             Err(FeedError::Config {
                 origin: origin.to_string(),

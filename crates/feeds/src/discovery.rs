@@ -65,6 +65,8 @@ pub struct Discovery {
     tracked: BTreeMap<String, Tracked>,
     /// Slugs Gamma did not know yet: consecutive misses.
     misses: HashMap<String, u64>,
+    /// Windows handed over by [`Discovery::follow_listed`], taken at the next pass.
+    pending: Vec<Window>,
     errors: u64,
 }
 
@@ -94,8 +96,17 @@ impl Discovery {
             market,
             tracked: BTreeMap::new(),
             misses: HashMap::new(),
+            pending: Vec::new(),
             errors: 0,
         }
+    }
+
+    /// Follows `window` (already listed elsewhere, e.g. by an earlier run of the same state):
+    /// at the next pass it is discovered and subscribed as usual if it has not ended, otherwise
+    /// followed (without subscribing) until its official resolution is recorded. How a restarted
+    /// `polyedge run` learns the outcomes of windows that ended while it was down.
+    pub fn follow_listed(&mut self, window: Window) {
+        self.pending.push(window);
     }
 
     /// The windows being followed, by slug.
@@ -145,6 +156,23 @@ impl Discovery {
                         }
                     }
                 }
+            }
+        }
+        for w in std::mem::take(&mut self.pending) {
+            if w.end > now {
+                wanted.push(w);
+            } else if !self.tracked.contains_key(&w.slug) {
+                self.tracked.insert(
+                    w.slug.clone(),
+                    Tracked {
+                        subscribed: false,
+                        tokens: Vec::new(),
+                        resolved: w.outcome.is_some(),
+                        final_known: w.final_price.is_some(),
+                        next_poll: w.end.0,
+                        window: w,
+                    },
+                );
             }
         }
         for w in wanted {
@@ -231,10 +259,12 @@ impl Discovery {
             tokens = tokens.len(),
             "discovery: window found"
         );
+        // The window record goes first: the sink is one queue, so the listing is written before
+        // any frame the subscription brings (a replay routes those frames to a listed window).
+        self.sink.window(m.window.clone())?;
         if subscribe && let Some(tx) = &self.market {
             let _ = tx.send(Command::Subscribe(tokens.clone()));
         }
-        self.sink.window(m.window.clone())?;
         self.tracked.insert(
             m.window.slug.clone(),
             Tracked {

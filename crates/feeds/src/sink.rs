@@ -41,19 +41,93 @@ pub const CONTROL_STREAM: &str = "control";
 /// Called on the writer thread for every segment the writer closed.
 pub type SegmentHook = Box<dyn FnMut(&ClosedSegment) + Send>;
 
-/// Wall-clock receive timestamps, never decreasing across the whole process (a clock step back
-/// repeats the last value instead).
+/// Sees, on the writer thread, everything the writer writes, in write order: how `polyedge run`
+/// feeds its engine exactly what its recording holds (so a backtest of the recording replays the
+/// run). With a tap, the writer makes receive stamps strictly increasing in write order (a frame
+/// stamped earlier than the previous one written takes the previous stamp + 1 ns), so the
+/// recording's replay order is the write order.
+pub trait Tap: Send {
+    /// A frame of `stream` was written with receive time `recv_ns`.
+    fn frame(&mut self, stream: &StreamId, recv_ns: UnixNanos, bytes: &[u8]);
+    /// Nothing arrived for a tick interval; the receive clock reads `now` (≥ every stamp written).
+    fn tick(&mut self, now: UnixNanos);
+    /// The writer is finishing (the sinks are closed).
+    fn finish(&mut self) {}
+}
+
+/// How often an idle writer ticks its [`Tap`].
+pub const TAP_TICK: Duration = Duration::from_millis(25);
+
+/// Receive timestamps, never decreasing across the whole process (a clock step back repeats the
+/// last value instead).
+///
+/// Two modes: the wall clock (the venues), or, against `polyedge sandbox`, the sandbox's clock
+/// ([`RecvClock::follow`]): each frame is stamped with the sandbox time the sandbox announced
+/// in-band before sending it (a WebSocket Ping carrying `polyedge-sandbox-clock:<ns>`,
+/// [`RecvClock::observe_ping`]), and, when nothing arrives, with `/sandbox/time`
+/// ([`spawn_follow_poller`]). So a recording made from a sandbox at any speed has receive times on
+/// the recording's own time axis, inside its windows.
 #[derive(Debug, Default)]
 pub struct RecvClock {
     last: AtomicU64,
+    follow: Option<polyedge_core::FollowClock>,
+    /// Wall time (ns) of the last frame stamped (for the idle poller).
+    last_frame_wall: AtomicU64,
 }
 
 impl RecvClock {
+    /// The wall clock.
+    pub fn wall() -> Self {
+        RecvClock::default()
+    }
+
+    /// A clock following a sandbox (starts at 0 until the first observation).
+    pub fn follow() -> Self {
+        RecvClock {
+            follow: Some(polyedge_core::FollowClock::new()),
+            ..RecvClock::default()
+        }
+    }
+
+    /// Whether this clock follows a sandbox.
+    pub fn is_follow(&self) -> bool {
+        self.follow.is_some()
+    }
+
     /// Now, ns since the epoch, ≥ every earlier result.
     pub fn now(&self) -> UnixNanos {
-        let wall = wall_ns();
-        let prev = self.last.fetch_max(wall, Ordering::Relaxed);
-        UnixNanos(wall.max(prev))
+        let t = match &self.follow {
+            Some(f) => polyedge_core::Clock::now(f).0,
+            None => wall_ns(),
+        };
+        let prev = self.last.fetch_max(t, Ordering::Relaxed);
+        UnixNanos(t.max(prev))
+    }
+
+    /// Now, for stamping a frame just received (also records when, for the idle poller).
+    pub fn stamp_frame(&self) -> UnixNanos {
+        self.last_frame_wall.store(wall_ns(), Ordering::Relaxed);
+        self.now()
+    }
+
+    /// Wall time (ns) of the last [`Self::stamp_frame`], 0 if none.
+    pub fn last_frame_wall(&self) -> u64 {
+        self.last_frame_wall.load(Ordering::Relaxed)
+    }
+
+    /// Follow mode: the followed clock read `t`. No effect on a wall clock.
+    pub fn observe(&self, t: UnixNanos) {
+        if let Some(f) = &self.follow {
+            f.observe(t);
+        }
+    }
+
+    /// Follow mode: observes the sandbox time in a clock-ping payload (no effect otherwise, or if
+    /// the payload is not a clock ping).
+    pub fn observe_ping(&self, payload: &[u8]) {
+        if let Some(f) = &self.follow {
+            let _ = f.observe_ping(payload);
+        }
     }
 }
 
@@ -75,6 +149,15 @@ enum Item {
         queued: u64,
     },
     Window(Box<Window>),
+}
+
+/// The flush marker written before each flush of a run's recording (`docs/recording-format.md`
+/// §4.7).
+pub const FLUSH_RECORD: &[u8] = br#"{"type":"flush"}"#;
+
+/// The control record of a window update (`docs/recording-format.md` §4.7).
+pub fn window_record(w: &Window) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"type": "window", "window": w})).unwrap_or_default()
 }
 
 /// The writer thread stopped (I/O error, or the collector is shutting down).
@@ -214,6 +297,14 @@ pub struct WriterOptions {
     pub on_closed: SegmentHook,
     /// Loss bound, free-space check (see [`crate::durability`]).
     pub durability: DurabilityOptions,
+    /// The receive clock (wall, or following a sandbox): it closes quiet segments of past hours,
+    /// stamps window records and ticks the tap.
+    pub clock: Arc<RecvClock>,
+    /// Also write each window update as a control record (`{"type":"window",…}`) and declare it
+    /// in the manifest, so replays list and settle windows as they happened.
+    pub window_records: bool,
+    /// Sees everything written, in write order ([`Tap`]).
+    pub tap: Option<Box<dyn Tap>>,
 }
 
 impl std::fmt::Debug for WriterOptions {
@@ -223,10 +314,11 @@ impl std::fmt::Debug for WriterOptions {
             .field("fsync", &self.fsync)
             .field("queue_bytes", &self.queue_bytes)
             .field("durability", &self.durability)
+            .field("window_records", &self.window_records)
+            .field("tap", &self.tap.is_some())
             .finish_non_exhaustive()
     }
 }
-
 /// What the writer thread did.
 #[derive(Debug, Clone, Default)]
 pub struct WriterReport {
@@ -274,15 +366,17 @@ pub fn spawn_writer(
     let budget_bytes = opts.queue_bytes.min(Semaphore::MAX_PERMITS);
     let loss = Arc::new(LossBound::new(opts.durability.max_loss, opts.flush));
     let mut space = SpaceCheck::new(&mut opts.durability);
-    let slow_disk = opts.durability.slow_disk;
     let sink = Sink {
         tx,
         budget: Arc::new(Semaphore::new(budget_bytes)),
         budget_bytes,
         control: Arc::new(StreamId::of(Feed::Control)),
-        clock: Arc::new(RecvClock::default()),
+        clock: opts.clock.clone(),
         loss: loss.clone(),
     };
+    if opts.window_records {
+        writer.declare_window_records()?;
+    }
     let join = std::thread::Builder::new()
         .name("polyedge-writer".into())
         .spawn(move || -> Result<WriterReport, FeedError> {
@@ -290,33 +384,37 @@ pub fn spawn_writer(
             let report_dir = writer.dir().to_path_buf();
             let mut last_flush = Instant::now();
             let mut last_sync = Instant::now();
-            // The loss bound's view: has a frame been applied since the last flush? And the
-            // writer's throughput: queued bytes applied, time busy, since the last flush.
-            let mut unflushed = false;
+            let mut last_tick = Instant::now();
             let mut low_space: Option<u64> = None;
-            let mut period_bytes = 0u64;
-            let mut period_busy = Duration::ZERO;
-            let take = |writer: &mut RecordingWriter,
-                        item: Item,
-                        unflushed: &mut bool,
-                        bytes: &mut u64| {
-                if let Item::Frame { queued, bytes: b, .. } = &item {
-                    if !*unflushed {
-                        loss.first_unflushed(*queued);
-                        *unflushed = true;
-                    }
-                    *bytes += (b.len() + ITEM_OVERHEAD) as u64;
-                }
-                apply(writer, item, slow_disk)
+            let mut w = Writing {
+                writer: &mut writer,
+                control: StreamId::of(Feed::Control),
+                clock: opts.clock.clone(),
+                window_records: opts.window_records,
+                tap: opts.tap.take(),
+                last: 0,
+                last_marker: 0,
+                durable: Durable {
+                    loss: loss.clone(),
+                    slow_disk: opts.durability.slow_disk,
+                    unflushed: false,
+                    period_bytes: 0,
+                    period_busy: Duration::ZERO,
+                },
             };
             let res = (|| -> Result<(), FeedError> {
                 loop {
-                    let wait = opts.flush.saturating_sub(last_flush.elapsed());
+                    let mut wait = opts.flush.saturating_sub(last_flush.elapsed());
+                    if w.tap.is_some() {
+                        wait = wait.min(TAP_TICK.saturating_sub(last_tick.elapsed()));
+                    }
                     let mut disconnected = false;
+                    let mut got = false;
                     match rx.recv_timeout(wait) {
                         Ok(item) => {
+                            got = true;
                             let busy = Instant::now();
-                            take(&mut writer, item, &mut unflushed, &mut period_bytes)?;
+                            w.apply(item)?;
                             // Drain what is queued, but flush on time even when lagging (the
                             // clock is read every 64 frames).
                             for i in 0..8192u32 {
@@ -324,7 +422,7 @@ pub fn spawn_writer(
                                     break;
                                 }
                                 match rx.try_recv() {
-                                    Ok(item) => take(&mut writer, item, &mut unflushed, &mut period_bytes)?,
+                                    Ok(item) => w.apply(item)?,
                                     Err(mpsc::TryRecvError::Empty) => break,
                                     Err(mpsc::TryRecvError::Disconnected) => {
                                         disconnected = true;
@@ -332,7 +430,7 @@ pub fn spawn_writer(
                                     }
                                 }
                             }
-                            period_busy += busy.elapsed();
+                            w.durable.period_busy += busy.elapsed();
                         }
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => disconnected = true,
@@ -340,37 +438,41 @@ pub fn spawn_writer(
                     if disconnected {
                         return Ok(());
                     }
+                    if !got && last_tick.elapsed() >= TAP_TICK {
+                        w.tick();
+                        last_tick = Instant::now();
+                    } else if got {
+                        last_tick = Instant::now();
+                    }
                     if last_flush.elapsed() >= opts.flush {
                         let t = Instant::now();
+                        w.mark_flush()?;
                         if opts.fsync.is_some_and(|s| last_sync.elapsed() >= s) {
-                            writer.sync()?;
+                            w.writer.sync()?;
                             last_sync = Instant::now();
                         } else {
-                            writer.flush()?;
+                            w.writer.flush()?;
                         }
-                        period_busy += t.elapsed();
-                        loss.record_throughput(period_bytes, period_busy);
-                        (period_bytes, period_busy) = (0, Duration::ZERO);
-                        unflushed = false;
-                        loss.flushed();
+                        w.durable.period_busy += t.elapsed();
+                        w.durable.flushed();
                         // A frame still queued is now the oldest unwritten one.
                         match rx.try_recv() {
                             Ok(item) => {
                                 let busy = Instant::now();
-                                take(&mut writer, item, &mut unflushed, &mut period_bytes)?;
-                                period_busy += busy.elapsed();
+                                w.apply(item)?;
+                                w.durable.period_busy += busy.elapsed();
                             }
                             Err(mpsc::TryRecvError::Empty) => {}
                             Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
                         }
                         if let Some(check) = space.as_mut()
-                            && let Space::Stop(free) = check.poll(writer.dir())
+                            && let Space::Stop(free) = check.poll(w.writer.dir())
                         {
                             low_space = Some(free);
                             return Ok(());
                         }
-                        writer.close_segments_before(UnixNanos(wall_ns()))?;
-                        for seg in writer.take_closed_segments() {
+                        w.writer.close_segments_before(opts.clock.now())?;
+                        for seg in w.writer.take_closed_segments() {
                             report.closed_segments += 1;
                             (opts.on_closed)(&seg);
                         }
@@ -379,22 +481,30 @@ pub fn spawn_writer(
                     }
                 }
             })();
+            if res.is_ok()
+                && let Some(free) = low_space
+            {
+                // Stop cleanly before the disk is full: write what is already queued (at most
+                // the loss bound's worth, within the byte budget), then close and sync every
+                // segment and write the manifest.
+                tracing::error!(free_mib = free >> 20, dir = %w.writer.dir().display(), "disk nearly full: the recorder stops cleanly");
+                while let Ok(item) = rx.try_recv() {
+                    if let Err(e) = w.apply(item) {
+                        tracing::error!(error = %e, "writing the queued frames failed while stopping");
+                        break;
+                    }
+                }
+            }
+            if let Some(tap) = w.tap.as_mut() {
+                tap.finish();
+            }
+            drop(w);
             if let Err(e) = res {
                 tracing::error!(error = %e, dir = %writer.dir().display(), "recording writer failed; stopping");
                 // Best effort: keep what was written readable (blocks flush on drop).
                 drop(writer);
                 loss.flushed();
                 return Err(e);
-            }
-            if let Some(free) = low_space {
-                // Stop cleanly before the disk is full: write what is queued, close and sync
-                // every segment, write the manifest.
-                tracing::error!(free_mib = free >> 20, dir = %writer.dir().display(), "disk nearly full: the recorder stops cleanly");
-                if let Err(e) = rx_stop(&rx, &mut writer, &mut |w, item| {
-                    take(w, item, &mut unflushed, &mut period_bytes)
-                }) {
-                    tracing::error!(error = %e, "writing the queued frames failed while stopping");
-                }
             }
             let mut summary = writer.finish()?;
             loss.flushed();
@@ -415,37 +525,125 @@ pub fn spawn_writer(
     Ok((sink, WriterHandle { join }))
 }
 
-fn apply(
-    writer: &mut RecordingWriter,
-    item: Item,
-    slow_disk: Option<Duration>,
-) -> Result<(), FeedError> {
-    match item {
-        Item::Frame {
-            stream,
-            recv_ns,
-            bytes,
-            ..
-        } => {
-            if let Some(d) = slow_disk {
-                std::thread::sleep(d);
-            }
-            writer.append(&stream, recv_ns, &bytes)?;
-        }
-        Item::Window(w) => writer.upsert_window(*w),
-    }
-    Ok(())
+/// The writer thread's state between items.
+struct Writing<'a> {
+    writer: &'a mut RecordingWriter,
+    control: StreamId,
+    clock: Arc<RecvClock>,
+    window_records: bool,
+    tap: Option<Box<dyn Tap>>,
+    /// Last stamp written (tap mode: stamps are made strictly increasing).
+    last: u64,
+    /// Stamp of the last flush marker.
+    last_marker: u64,
+    /// The loss bound's view of the writer ([`crate::durability`]).
+    durable: Durable,
 }
 
-/// On a clean stop: writes what is already queued (a bounded amount: at most the loss bound's
-/// worth of frames, within the byte budget) so that it is not lost, then stops taking more.
-fn rx_stop(
-    rx: &mpsc::Receiver<Item>,
-    writer: &mut RecordingWriter,
-    take: &mut impl FnMut(&mut RecordingWriter, Item) -> Result<(), FeedError>,
-) -> Result<(), FeedError> {
-    while let Ok(item) = rx.try_recv() {
-        take(writer, item)?;
+/// What the loss bound needs from the writer thread: whether a queued frame was written since
+/// the last flush (and when the first one was queued), and the writer's throughput (queued bytes
+/// written, time busy) since the last flush.
+struct Durable {
+    loss: Arc<LossBound>,
+    /// Test hook: sleep this long before each frame (a slow disk).
+    slow_disk: Option<Duration>,
+    unflushed: bool,
+    period_bytes: u64,
+    period_busy: Duration,
+}
+
+impl Durable {
+    /// A frame queued at `queued` ([`LossBound::now`]) with `len` payload bytes is being written.
+    fn frame(&mut self, queued: u64, len: usize) {
+        if !self.unflushed {
+            self.loss.first_unflushed(queued);
+            self.unflushed = true;
+        }
+        self.period_bytes += (len + ITEM_OVERHEAD) as u64;
+        if let Some(d) = self.slow_disk {
+            std::thread::sleep(d);
+        }
     }
-    Ok(())
+
+    /// The open segments were flushed: everything written so far survives a kill -9.
+    fn flushed(&mut self) {
+        self.loss
+            .record_throughput(self.period_bytes, self.period_busy);
+        (self.period_bytes, self.period_busy) = (0, Duration::ZERO);
+        self.unflushed = false;
+        self.loss.flushed();
+    }
+}
+
+impl Writing<'_> {
+    /// The stamp a frame stamped `t` is written with: `t`, or with a tap the previous stamp +
+    /// 1 ns if `t` is not later.
+    fn stamp(&mut self, t: UnixNanos) -> UnixNanos {
+        if self.tap.is_some() {
+            let s = t.0.max(self.last.saturating_add(1));
+            self.last = s;
+            UnixNanos(s)
+        } else {
+            self.last = self.last.max(t.0);
+            t
+        }
+    }
+
+    fn write(&mut self, stream: &StreamId, t: UnixNanos, bytes: &[u8]) -> Result<(), FeedError> {
+        let t = self.stamp(t);
+        self.writer.append(stream, t, bytes)?;
+        if let Some(tap) = self.tap.as_mut() {
+            tap.frame(stream, t, bytes);
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, item: Item) -> Result<(), FeedError> {
+        match item {
+            Item::Frame {
+                stream,
+                recv_ns,
+                bytes,
+                _permit,
+                queued,
+            } => {
+                self.durable.frame(queued, bytes.len());
+                self.write(&stream, recv_ns, &bytes)?;
+            }
+            Item::Window(w) => {
+                if self.window_records {
+                    let rec = window_record(&w);
+                    let control = self.control.clone();
+                    self.write(&control, self.clock.now(), &rec)?;
+                }
+                self.writer.upsert_window(*w);
+            }
+        }
+        Ok(())
+    }
+
+    /// With a tap, writes a flush marker (`{"type":"flush"}`) just before a flush, only when
+    /// frames were written since the last one: every frame stamped before it is durable with it
+    /// in every stream. A reader of a recording cut by a crash knows from the last marker up to
+    /// where all streams are complete (a stream's encoder may have written later frames on its
+    /// own, another's not).
+    fn mark_flush(&mut self) -> Result<(), FeedError> {
+        if self.tap.is_none() || self.last <= self.last_marker {
+            return Ok(());
+        }
+        let control = self.control.clone();
+        self.write(&control, self.clock.now(), FLUSH_RECORD)?;
+        self.last_marker = self.last;
+        Ok(())
+    }
+
+    fn tick(&mut self) {
+        if let Some(tap) = self.tap.as_mut() {
+            // Frames written after a tick are stamped after it: the tap never sees time go back,
+            // so what it did on the tick is what a replay of the recording does.
+            let now = self.clock.now().0.max(self.last);
+            self.last = now;
+            tap.tick(UnixNanos(now));
+        }
+    }
 }

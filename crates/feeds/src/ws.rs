@@ -345,12 +345,17 @@ impl<P: Protocol> Runner<P> {
                     return End::Lost(format!("stale: no frame for {:.1} s", self.opts.stale.as_secs_f64()));
                 }
                 msg = ws.next() => {
-                    let recv_ns = self.sink.clock().now();
+                    let recv_ns = self.sink.clock().stamp_frame();
                     deadline = Instant::now() + self.opts.stale;
                     let bytes = match msg {
                         Some(Ok(Message::Text(t))) => Bytes::from(t),
                         Some(Ok(Message::Binary(b))) => b,
-                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                        Some(Ok(Message::Ping(p))) => {
+                            // A sandbox announces the sandbox time of the next frame this way.
+                            self.sink.clock().observe_ping(&p);
+                            continue;
+                        }
+                        Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
                         Some(Ok(Message::Close(f))) => {
                             return End::Lost(match f {
                                 Some(f) => format!("closed by server: {} {}", f.code, f.reason),

@@ -66,6 +66,9 @@ fn a_lagging_writer_holds_producers_back_within_the_loss_bound() {
             flush: Duration::from_millis(50),
             fsync: None,
             queue_bytes: 256 << 20,
+            clock: std::sync::Arc::new(polyedge_feeds::sink::RecvClock::wall()),
+            window_records: false,
+            tap: None,
             on_closed: Box::new(|_| {}),
             durability: DurabilityOptions {
                 max_loss,
@@ -135,6 +138,9 @@ fn low_disk_space_stops_the_writer_cleanly_and_keeps_everything_written() {
             flush: Duration::from_millis(20),
             fsync: None,
             queue_bytes: 8 << 20,
+            clock: std::sync::Arc::new(polyedge_feeds::sink::RecvClock::wall()),
+            window_records: false,
+            tap: None,
             on_closed: Box::new(|_| {}),
             durability: DurabilityOptions {
                 min_free_bytes: disk - (2 << 20),

@@ -335,7 +335,7 @@ impl RefSeries {
     }
 
     /// The volatility estimate now by `method`, if there are at least [`MIN_RETURNS`] returns.
-    pub fn vol(&mut self, method: VolMethod, lookback_s: u64) -> Option<VolEstimate> {
+    pub fn vol(&self, method: VolMethod, lookback_s: u64) -> Option<VolEstimate> {
         match method {
             VolMethod::Ewma => (self.ewma.n_returns() >= MIN_RETURNS)
                 .then(|| self.ewma.estimate())
@@ -346,8 +346,8 @@ impl RefSeries {
                     .0
                     .saturating_sub(lookback_s.saturating_mul(UnixNanos::PER_SEC));
                 let from = self.points.partition_point(|p| p.t.0 < cutoff);
-                let points = self.points.make_contiguous();
-                let rv = realized_var(&points[from..], lookback_s).ok()?;
+                let points: Vec<PricePoint> = self.points.range(from..).copied().collect();
+                let rv = realized_var(&points, lookback_s).ok()?;
                 (rv.n_returns >= MIN_RETURNS).then(|| rv.estimate())
             }
         }
@@ -579,15 +579,10 @@ impl ReferenceSet {
 
     /// The preferred fresh series of `asset` at `at` for a window starting at `start`
     /// (module docs), if any.
-    pub fn choose(
-        &mut self,
-        asset: Asset,
-        at: UnixNanos,
-        start: UnixNanos,
-    ) -> Option<&mut RefSeries> {
+    pub fn choose(&self, asset: Asset, at: UnixNanos, start: UnixNanos) -> Option<&RefSeries> {
         let start_s = start.secs();
         self.series
-            .iter_mut()
+            .iter()
             .filter(|((a, _), s)| {
                 *a == asset
                     && s.last()
@@ -607,7 +602,7 @@ impl ReferenceSet {
 
     /// The fair-value estimate of `window` at `at` (module docs). `at` must not be earlier than
     /// the receive time of any event fed (the caller's "now").
-    pub fn estimate(&mut self, window: &Window, at: UnixNanos, spec: &EstimateSpec) -> Estimate {
+    pub fn estimate(&self, window: &Window, at: UnixNanos, spec: &EstimateSpec) -> Estimate {
         let mut e = Estimate::default();
         let Some(series) = self.choose(window.asset, at, window.start) else {
             e.skip = Some(SkipReason::NoReference);
@@ -704,7 +699,55 @@ impl Default for OnlineConfig {
     }
 }
 
-/// A [`ReferenceSet`] with the model settings of an [`OnlineConfig`]: what strategies hold.
+impl OnlineConfig {
+    /// How the series behind these settings are built: the lookback and EWMA decay, a retention
+    /// of `max(lookback, history)` plus three kline ages, and the spot-series switch.
+    pub fn series_config(&self) -> SeriesConfig {
+        let retention_ns = self
+            .lookback_s
+            .max(self.history_s)
+            .saturating_mul(UnixNanos::PER_SEC)
+            .saturating_add(3 * MAX_KLINE_AGE_NS);
+        SeriesConfig {
+            lookback_s: self.lookback_s,
+            lambda: self.lambda,
+            retention_ns,
+            spot_series: self.spot_series,
+        }
+    }
+
+    /// How estimates are computed under these settings.
+    ///
+    /// # Errors
+    /// Invalid Merton jump parameters, or a lookback under 2 s.
+    pub fn estimate_spec(&self) -> Result<EstimateSpec, ModelError> {
+        if self.lookback_s < 2 {
+            return Err(ModelError::OutOfDomain {
+                name: "lookback_s",
+                value: self.lookback_s as f64,
+                expected: ">= 2",
+            });
+        }
+        let pricing = match self.model {
+            ModelChoice::Bs => Pricing::BlackScholes,
+            ModelChoice::Merton => Pricing::Merton(MertonJumpDigital::new(
+                self.jumps_per_hour / 3600.0,
+                self.jump_mean,
+                self.jump_vol,
+            )?),
+        };
+        Ok(EstimateSpec {
+            pricing,
+            vol: self.vol,
+            lookback_s: self.lookback_s,
+            tau_from_spot: self.tau_from_spot,
+        })
+    }
+}
+
+/// A [`ReferenceSet`] with the model settings of an [`OnlineConfig`]: one strategy's own copy of
+/// the reference state (the engine keeps one shared copy per [`SeriesConfig`] instead and serves
+/// estimates through the strategies' market view).
 #[derive(Debug, Clone)]
 pub struct OnlineFairValue {
     set: ReferenceSet,
@@ -717,41 +760,9 @@ impl OnlineFairValue {
     /// # Errors
     /// Invalid Merton jump parameters, `lambda` outside `(0, 1)`, a lookback under 2 s.
     pub fn new(config: &OnlineConfig) -> Result<Self, ModelError> {
-        if config.lookback_s < 2 {
-            return Err(ModelError::OutOfDomain {
-                name: "lookback_s",
-                value: config.lookback_s as f64,
-                expected: ">= 2",
-            });
-        }
-        let pricing = match config.model {
-            ModelChoice::Bs => Pricing::BlackScholes,
-            ModelChoice::Merton => Pricing::Merton(MertonJumpDigital::new(
-                config.jumps_per_hour / 3600.0,
-                config.jump_mean,
-                config.jump_vol,
-            )?),
-        };
-        let retention_ns = config
-            .lookback_s
-            .max(config.history_s)
-            .saturating_mul(UnixNanos::PER_SEC)
-            .saturating_add(3 * MAX_KLINE_AGE_NS);
-        let set = ReferenceSet::new(SeriesConfig {
-            lookback_s: config.lookback_s,
-            lambda: config.lambda,
-            retention_ns,
-            spot_series: config.spot_series,
-        })?;
-        Ok(OnlineFairValue {
-            set,
-            spec: EstimateSpec {
-                pricing,
-                vol: config.vol,
-                lookback_s: config.lookback_s,
-                tau_from_spot: config.tau_from_spot,
-            },
-        })
+        let spec = config.estimate_spec()?;
+        let set = ReferenceSet::new(config.series_config())?;
+        Ok(OnlineFairValue { set, spec })
     }
 
     /// Feeds one event (in receive order).
@@ -760,16 +771,21 @@ impl OnlineFairValue {
     }
 
     /// The estimate for `window` at `now` (see [`ReferenceSet::estimate`]).
-    pub fn estimate(&mut self, window: &Window, now: UnixNanos) -> Estimate {
+    pub fn estimate(&self, window: &Window, now: UnixNanos) -> Estimate {
         self.set.estimate(window, now, &self.spec)
     }
 
     /// `P(Up)` of `window` at `now`, if the data allows one.
-    pub fn p_up(&mut self, window: &Window, now: UnixNanos) -> Option<f64> {
+    pub fn p_up(&self, window: &Window, now: UnixNanos) -> Option<f64> {
         self.estimate(window, now).p_up
     }
 
     /// The series behind the estimates.
+    pub fn series(&self) -> &ReferenceSet {
+        &self.set
+    }
+
+    /// The series behind the estimates, mutably.
     pub fn series_mut(&mut self) -> &mut ReferenceSet {
         &mut self.set
     }

@@ -292,6 +292,16 @@ impl Conn {
             Ok(t) => Message::Text(t),
             Err(_) => Message::Binary(bytes),
         };
+        // The sandbox time of this frame, announced in-band just before it (a WebSocket Ping
+        // that clients answer with a Pong and otherwise ignore; followers stamp the frame with
+        // it: docs/sandbox.md §3).
+        let ping = Message::Ping(Bytes::from(polyedge_core::clock::clock_ping_payload(
+            polyedge_core::UnixNanos(recv_ns),
+        )));
+        if let Err(e) = ws.feed(ping).await {
+            tracing::debug!(conn = self.info.conn, error = %e, "sandbox: write failed");
+            return Err(());
+        }
         if let Err(e) = ws.send(msg).await {
             tracing::debug!(conn = self.info.conn, error = %e, "sandbox: write failed");
             return Err(());

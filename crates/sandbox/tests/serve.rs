@@ -455,6 +455,8 @@ async fn drop_every_closes_after_n_frames_and_the_reconnected_client_first_gets_
         {
             Some(Ok(Message::Text(t))) => got_a.push(sha256_hex(t.as_bytes())),
             Some(Ok(Message::Close(c))) => break c,
+            // The sandbox's in-band clock before each frame (docs/sandbox.md §3).
+            Some(Ok(Message::Ping(p))) if polyedge_core::clock::parse_clock_ping(&p).is_some() => {}
             other => panic!("unexpected {other:?}"),
         }
     };
@@ -766,4 +768,45 @@ async fn resync_after_price_changes_is_the_current_book_not_the_stale_snapshot()
     );
     let st = sb.shutdown().await.expect("shutdown");
     assert_eq!((st.written.recorded, st.written.resync), (3, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_frame_is_preceded_by_its_sandbox_time() {
+    let market = recorded("polymarket-market", &ReplayFilter::default());
+    let assets = all_assets(&market);
+    let sb = Sandbox::start(config(Speed::Max)).await.expect("start");
+    let mut k = ws(&sb, KLINES).await;
+    tokio::spawn(async move { while next_data(&mut k, Duration::from_mins(1)).await.is_some() {} });
+    let mut a = ws(&sb, "/ws/market").await;
+    subscribe_market(&mut a, &assets).await;
+    // (clock announced, frame) for the first 200 data frames, in order.
+    let mut pairs = Vec::new();
+    let mut clock = None;
+    while pairs.len() < 200 {
+        match tokio::time::timeout(Duration::from_secs(30), a.next())
+            .await
+            .expect("no stall")
+        {
+            Some(Ok(Message::Ping(p))) => {
+                clock = Some(
+                    polyedge_core::clock::parse_clock_ping(&p)
+                        .expect("a clock ping")
+                        .0,
+                );
+            }
+            Some(Ok(Message::Text(t))) => {
+                pairs.push((
+                    clock.take().expect("a clock ping before the frame"),
+                    sha256_hex(t.as_bytes()),
+                ));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Recorded frames are announced with their own receive time, in order.
+    for (k, (at, sha)) in pairs.iter().enumerate() {
+        assert_eq!(sha, &market[k].sha, "frame {k}");
+        assert_eq!(*at, market[k].recv_ns, "frame {k}: announced time");
+    }
+    sb.shutdown().await.expect("shutdown");
 }

@@ -160,6 +160,11 @@ pub struct Manifest {
     /// Windows in `windows.jsonl`.
     #[serde(default)]
     pub windows: u64,
+    /// The control stream carries the recorder's window records (`{"type":"window",…}`:
+    /// listings, published strikes and resolutions at their receive times), so a replay lists
+    /// and settles windows as they happened instead of from the index.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub window_records: bool,
 }
 
 /// Hours since the epoch of a receive time: the rotation key of segments.
@@ -381,6 +386,7 @@ pub struct RecordingWriter {
     streams: BTreeMap<String, StreamState>,
     windows: BTreeMap<String, Window>,
     windows_dirty: bool,
+    window_records: bool,
     finished: bool,
     closed: Vec<ClosedSegment>,
 }
@@ -425,6 +431,7 @@ impl RecordingWriter {
             streams: BTreeMap::new(),
             windows: BTreeMap::new(),
             windows_dirty: false,
+            window_records: false,
             finished: false,
             closed: Vec::new(),
         };
@@ -625,11 +632,23 @@ impl RecordingWriter {
             finished_ns,
             streams,
             windows: self.windows.len() as u64,
+            window_records: self.window_records,
         };
         write_atomic(&self.dir.join(MANIFEST_FILE), |w| {
             serde_json::to_writer_pretty(&mut *w, &manifest)?;
             w.write_all(b"\n")
         })
+    }
+
+    /// Declares that this recording's control stream carries window records (listings,
+    /// published strikes and resolutions with their receive times; [`Manifest::window_records`]),
+    /// and rewrites `recording.json` at once so that a reader of an unfinished recording knows it.
+    ///
+    /// # Errors
+    /// [`StoreError`] if the manifest cannot be written.
+    pub fn declare_window_records(&mut self) -> Result<(), StoreError> {
+        self.window_records = true;
+        self.write_manifest(None)
     }
 
     /// Closes all segments and writes `windows.jsonl` and `recording.json`.

@@ -918,6 +918,7 @@ impl WindowSelection {
             }
             EventKind::MarketResolved(m) => polymarket(m.winning_token, Some(m.market)),
             EventKind::Gap(_) => true,
+            EventKind::WindowUpdate(w) => self.slugs.contains(&w.slug),
             kind => {
                 let symbol = match kind {
                     EventKind::Reference(r) => Some(r.symbol.as_str()),

@@ -13,46 +13,63 @@
 //! [`MarketView::now`] is never earlier than the receive time of any event the strategy has seen,
 //! so a strategy cannot look ahead.
 //!
-//! Strategies (each documented in its module and in `docs/strategies.md`):
-//! [`complete_set`] (pair and accumulation variants, with leg-risk handling), [`fair_value`],
-//! [`momentum`], [`market_maker`] and the [`random`] baseline. [`sizing`] holds the shared Kelly
-//! sizing and book helpers; the fair value itself comes from `polyedge_model::online`, the same
-//! code `polyedge calibrate` scores.
+//! What a strategy may see is what was knowable at [`MarketView::now`]: windows only once listed,
+//! no outcome, final price or outcome source in a [`Window`] (they arrive as
+//! [`WindowPhase::Resolved`] when the resolution is received), and a strike only once it could be
+//! known ([`MarketView::strike`]). The reference/spot state and the strategy's own fills are kept
+//! once, by the engine, and read through the view ([`MarketView::fair_value`],
+//! [`MarketView::leg`]).
+//!
+//! The strategies themselves live in the `polyedge-strategies` crate.
 
-pub mod complete_set;
-pub mod fair_value;
-pub mod market_maker;
-pub mod momentum;
-pub mod params;
-pub mod random;
-pub mod registry;
-pub mod sizing;
+pub mod ledger;
 
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
     Cash, EventKind, ExecReport, FeeSchedule, Fixed18, MarketEvent, OrderId, OrderIntent, Outcome,
     Price, Size, UnixNanos, Window, WindowBook,
 };
+use polyedge_model::{Estimate, OnlineConfig, ReferenceSet, SeriesConfig, SkipReason};
 use serde::{Deserialize, Serialize};
 
-pub use complete_set::{CompleteSet, CompleteSetMode, CompleteSetParams, LegAction, LegStats};
-pub use fair_value::{FairValue, FairValueParams};
-pub use market_maker::{MarketMaker, MarketMakerParams};
-pub use momentum::{Momentum, MomentumParams};
-pub use random::{RandomBaseline, RandomParams, XorShift64};
-pub use sizing::{Ledger, SizingParams, kelly_fraction};
+pub use ledger::{Ledger, Leg};
 
 /// Lifecycle phase of a window, announced to strategies through [`Strategy::on_window`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WindowPhase {
     /// The window's start time has passed: it is trading.
     Opened,
-    /// The strike (opening reference price) is known ([`Window::strike`]).
+    /// The strike (opening reference price) became knowable ([`MarketView::strike`]).
     StrikeKnown,
     /// The window is about to end (the driver's closing lead time before the end).
     Closing,
-    /// The window ended and was settled with this outcome (`None`: unknown, excluded from PnL).
+    /// The window's end time has passed: no more trading; its outcome may not be known yet.
+    Ended,
+    /// The window's resolution was received and its positions settled with this outcome
+    /// (`None`: declared unknown, excluded from PnL).
     Resolved(Option<Outcome>),
+}
+
+/// How a strike became knowable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrikeSource {
+    /// The venue published it (Gamma `priceToBeat`), received at [`Strike::known_at`].
+    Published,
+    /// The settlement reference price at the window start, as received (the engine's reference
+    /// state: `polyedge_model::online`'s strike rule).
+    ReferenceAtStart,
+}
+
+/// A window's strike (opening reference price, "price to beat") as knowable now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Strike {
+    /// The price (USD, 18 decimals).
+    pub price: Fixed18,
+    /// Where it came from.
+    pub source: StrikeSource,
+    /// When it became knowable (ns since epoch).
+    pub known_at: UnixNanos,
 }
 
 /// Read-only market state as of [`MarketView::now`].
@@ -60,10 +77,15 @@ pub trait MarketView {
     /// The decision time: the receive time of the event being handled, or the due time of the
     /// timer or lifecycle phase. Never earlier than any event the strategy has seen.
     fn now(&self) -> UnixNanos;
-    /// Windows opened and not yet resolved, in slug order.
+    /// Windows opened and not yet ended, in slug order.
     fn active_windows(&self) -> Vec<&Window>;
-    /// A known window (active or not) by slug.
+    /// A listed window (active or not) by slug, as a strategy may see it: `None` before it was
+    /// listed; never with `outcome`, `final_price` or `outcome_source`; `strike` only once the
+    /// venue's published price to beat was received.
     fn window(&self, slug: &str) -> Option<&Window>;
+    /// The strike of a listed window, once knowable (published, or the reference price at the
+    /// start as received); `None` before.
+    fn strike(&self, slug: &str) -> Option<Strike>;
     /// The Up/Down books of a window, if its tokens are known.
     fn book(&self, slug: &str) -> Option<&WindowBook>;
     /// The last reference price from `source` whose symbol equals `symbol` (case-insensitive).
@@ -71,10 +93,38 @@ pub trait MarketView {
     /// The last spot price on `venue` for `symbol` (case-insensitive): the last trade price or
     /// quote mid, whichever came last.
     fn spot_price(&self, venue: Venue, symbol: &str) -> Option<Fixed18>;
+    /// The engine's reference state built with `series` (one per distinct configuration the
+    /// strategies registered through [`Strategy::fair_value_configs`]; `None` if none was).
+    fn reference_set(&self, series: &SeriesConfig) -> Option<&ReferenceSet>;
+    /// The fair-value estimate of `window` now under `config`, from the engine's reference state
+    /// ([`Self::reference_set`]); an unregistered or invalid config gets an estimate with
+    /// `skip = NoReference` / `ModelError`.
+    fn fair_value(&self, window: &Window, config: &OnlineConfig) -> Estimate {
+        let Ok(spec) = config.estimate_spec() else {
+            return Estimate {
+                skip: Some(SkipReason::ModelError),
+                ..Estimate::default()
+            };
+        };
+        match self.reference_set(&config.series_config()) {
+            Some(set) => set.estimate(window, self.now(), &spec),
+            None => Estimate {
+                skip: Some(SkipReason::NoReference),
+                ..Estimate::default()
+            },
+        }
+    }
     /// The fee schedule that applies to a taker order on `slug` now.
     fn fee_schedule(&self, slug: &str) -> Option<FeeSchedule>;
     /// Shares of `outcome` of `slug` this strategy holds.
     fn position(&self, slug: &str, outcome: Outcome) -> Size;
+    /// This strategy's fills of `outcome` of `slug` (shares, cost basis, fees, notional bought),
+    /// zero if none; kept until the window is resolved.
+    fn leg(&self, slug: &str, outcome: Outcome) -> Leg;
+    /// Notional this strategy bought on `slug`, both outcomes, never reduced by sells (pUSD).
+    fn window_bought(&self, slug: &str) -> Cash {
+        self.leg(slug, Outcome::Up).bought + self.leg(slug, Outcome::Down).bought
+    }
     /// This strategy's working orders (size = shares still working), in id order.
     fn open_orders(&self) -> &[OrderIntent];
     /// This strategy's cash (pUSD), if the driver reports it (the backtest engine does);
@@ -200,9 +250,15 @@ impl<'a> Ctx<'a> {
 }
 
 /// A trading strategy. All callbacks default to doing nothing except [`Strategy::on_event`].
-pub trait Strategy {
+pub trait Strategy: Send {
     /// Name, used in results.
     fn name(&self) -> &str;
+    /// The fair-value settings whose estimates this strategy reads through
+    /// [`MarketView::fair_value`]; the engine keeps one reference state per distinct series
+    /// configuration among them. Default: none.
+    fn fair_value_configs(&self) -> Vec<OnlineConfig> {
+        Vec::new()
+    }
     /// A market event was received at `ctx.now()` (the market state already includes it).
     fn on_event(&mut self, ctx: &mut Ctx<'_>, ev: &MarketEvent);
     /// A timer set with [`Ctx::set_timer`] fired at `now`.

@@ -5,14 +5,16 @@
 //! |---|---|---|
 //! | `gap` | `stream`, `reason` | one [`EventKind::Gap`]: continuity on `stream` was lost at this record's receive time |
 //! | `rest` | `stream`, `venue` (`binance-spot`/`binance-usdm`), `endpoint` (`depth`), `symbol`, `body` (the response, verbatim) | the parsed REST snapshot (one [`EventKind::SpotDepth`] snapshot) |
-//! | anything else (`connect`, `gamma`, `health`, …) | informational | none (`Ok(0)`) |
+//! | `window` | `window` (a window as in `windows.jsonl`) | one [`EventKind::WindowUpdate`]: what the recorder knew about the window at this receive time |
+//! | `connect`, `gamma`, `health`, `flush` | informational (`flush`: a run's flush marker, §4.7) | none (`Ok(0)`) |
+//! | anything else | not known to this version | none (`Ok(0)`), counted |
 //!
 //! Unknown `type`s append nothing so that newer recorders' control records do not count as parse
 //! errors in older readers; they are counted in [`crate::unknown`]. A `rest` record whose
 //! `venue`/`endpoint` is not known here is counted and skipped the same way.
 
 use polyedge_core::event::Gap;
-use polyedge_core::{EventKind, MarketEvent, UnixNanos};
+use polyedge_core::{EventKind, MarketEvent, UnixNanos, Window};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -34,6 +36,8 @@ struct Record<'a> {
     symbol: Option<String>,
     #[serde(default, borrow)]
     body: Option<&'a RawValue>,
+    #[serde(default)]
+    window: Option<Box<Window>>,
 }
 
 /// Parses one control record and appends its events to `out`; returns how many.
@@ -79,7 +83,16 @@ pub fn parse(
             out.push(parser(body.get().as_bytes(), &symbol, recv_ns)?);
             Ok(1)
         }
-        "connect" | "gamma" | "health" => Ok(0),
+        "window" => {
+            let window = rec.window.ok_or(ParseError::MissingField("window"))?;
+            out.push(MarketEvent {
+                recv_ns,
+                venue_ns: None,
+                kind: EventKind::WindowUpdate(window),
+            });
+            Ok(1)
+        }
+        "connect" | "gamma" | "health" | "flush" => Ok(0),
         other => {
             crate::unknown::note(|| format!("control record type {other:?}"));
             Ok(0)

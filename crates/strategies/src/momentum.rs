@@ -30,16 +30,13 @@
 use std::collections::BTreeMap;
 
 use polyedge_core::{
-    ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos,
-    Window,
+    MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos, Window,
 };
-use polyedge_model::{ModelError, OnlineConfig, OnlineFairValue, PricePoint};
+use polyedge_model::{ModelError, OnlineConfig, PricePoint};
 use serde::{Deserialize, Serialize};
 
-use crate::sizing::{
-    Ledger, SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob,
-};
-use crate::{Ctx, Strategy, WindowPhase, affected_windows};
+use crate::sizing::{SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob};
+use crate::{Ctx, MarketView, Strategy, WindowPhase, affected_windows};
 
 /// Parameters (serde/TOML: every field optional; `[fair]` and `[sizing]` are sub-tables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,8 +136,6 @@ pub fn r_squared(path: &[PricePoint]) -> f64 {
 #[derive(Debug, Clone)]
 pub struct Momentum {
     params: MomentumParams,
-    fair: OnlineFairValue,
-    ledger: Ledger,
     entries: BTreeMap<String, u32>,
 }
 
@@ -148,24 +143,23 @@ impl Momentum {
     /// A strategy with `params`.
     ///
     /// # Errors
-    /// Invalid model parameters ([`OnlineFairValue::new`]).
+    /// Invalid model parameters ([`OnlineConfig::estimate_spec`]).
     pub fn new(params: MomentumParams) -> Result<Self, ModelError> {
+        params.fair.estimate_spec()?;
         Ok(Momentum {
-            fair: OnlineFairValue::new(&params.fair)?,
             params,
-            ledger: Ledger::default(),
             entries: BTreeMap::new(),
         })
     }
 
     /// The signal of `window` at `now` from the data received so far, if there is a fresh
     /// series and a strike.
-    pub fn signal(&mut self, window: &Window, now: UnixNanos) -> Option<Signal> {
-        let est = self.fair.estimate(window, now);
+    pub fn signal(&self, view: &dyn MarketView, window: &Window) -> Option<Signal> {
+        let now = view.now();
+        let est = view.fair_value(window, &self.params.fair);
         let strike = est.strike?;
-        let series = self
-            .fair
-            .series_mut()
+        let series = view
+            .reference_set(&self.params.fair.series_config())?
             .choose(window.asset, now, window.start)?;
         let mut path = vec![PricePoint::new(window.start, strike)];
         path.extend(
@@ -208,7 +202,7 @@ impl Momentum {
             return;
         }
         let w = w.clone();
-        let Some(sig) = self.signal(&w, now) else {
+        let Some(sig) = self.signal(ctx.view(), &w) else {
             return;
         };
         let p = &self.params;
@@ -219,7 +213,7 @@ impl Momentum {
         {
             return;
         }
-        let Some(p_up) = self.fair.p_up(&w, now) else {
+        let Some(p_up) = ctx.view().fair_value(&w, &p.fair).p_up else {
             return;
         };
         let (outcome, prob) = if sig.move_frac > 0.0 {
@@ -237,9 +231,9 @@ impl Momentum {
         };
         let cost = limit.to_f64() + fee_per_share(fees, limit);
         let stake = p.sizing.kelly_stake(view, prob, cost);
-        let Some(size) =
-            p.sizing
-                .size_buy(view, &self.ledger, slug, outcome, limit, cost, stake, depth)
+        let Some(size) = p
+            .sizing
+            .size_buy(view, slug, outcome, limit, cost, stake, depth)
         else {
             return;
         };
@@ -265,20 +259,18 @@ impl Strategy for Momentum {
         "momentum"
     }
 
+    fn fair_value_configs(&self) -> Vec<OnlineConfig> {
+        vec![self.params.fair.clone()]
+    }
+
     fn on_event(&mut self, ctx: &mut Ctx<'_>, ev: &MarketEvent) {
-        self.fair.on_event(ev);
         for slug in affected_windows(ctx.view(), ev) {
             self.try_window(ctx, &slug);
         }
     }
 
-    fn on_report(&mut self, _ctx: &mut Ctx<'_>, report: &ExecReport) {
-        self.ledger.on_report(report);
-    }
-
     fn on_window(&mut self, _ctx: &mut Ctx<'_>, window: &Window, phase: WindowPhase) {
         if matches!(phase, WindowPhase::Resolved(_)) {
-            self.ledger.forget(&window.slug);
             self.entries.remove(&window.slug);
         }
     }

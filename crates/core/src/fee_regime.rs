@@ -22,7 +22,7 @@
 //! because \[R2\] reports "~3.15 % of notional at 50¢ under the old curve" (= $1.5625 on $50). If the
 //! $0.78 reading is right, simulated fees for Jan–Mar 2026 are 2× too high at p = 0.5 (conservative).
 
-use polyedge_core::{Cash, FeeSchedule, Fixed18, Price, Size, UnixNanos, WindowDuration};
+use crate::{Cash, FeeSchedule, Fixed18, Price, Size, UnixNanos, WindowDuration};
 
 /// The Jan–Mar 2026 crypto curve (`feeType: crypto_15_min`): rate 0.25, exponent 2, taker-only,
 /// 20 % maker rebate (protocols.md §5.3; \[R1\] §5.3; \[R2\] §1.3 live object

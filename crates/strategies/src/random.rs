@@ -16,12 +16,11 @@
 use std::collections::BTreeMap;
 
 use polyedge_core::{
-    Cash, ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce,
-    UnixNanos, Window,
+    Cash, MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos, Window,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::sizing::{Ledger, SizingParams};
+use crate::sizing::SizingParams;
 use crate::{Ctx, Strategy, WindowPhase};
 
 /// A xorshift64 generator (Marsaglia 2003): small, fast, deterministic; not for cryptography.
@@ -92,7 +91,6 @@ pub struct RandomBaseline {
     params: RandomParams,
     rng: XorShift64,
     next_at: BTreeMap<String, (u32, UnixNanos)>,
-    ledger: Ledger,
 }
 
 impl RandomBaseline {
@@ -102,7 +100,6 @@ impl RandomBaseline {
             rng: XorShift64::new(params.seed),
             params,
             next_at: BTreeMap::new(),
-            ledger: Ledger::default(),
         }
     }
 }
@@ -149,7 +146,6 @@ impl Strategy for RandomBaseline {
             );
             let Some(size) = p.sizing.size_buy(
                 view,
-                &self.ledger,
                 &w.slug,
                 outcome,
                 price,
@@ -175,13 +171,8 @@ impl Strategy for RandomBaseline {
         }
     }
 
-    fn on_report(&mut self, _ctx: &mut Ctx<'_>, report: &ExecReport) {
-        self.ledger.on_report(report);
-    }
-
     fn on_window(&mut self, _ctx: &mut Ctx<'_>, window: &Window, phase: WindowPhase) {
         if matches!(phase, WindowPhase::Resolved(_)) {
-            self.ledger.forget(&window.slug);
             self.next_at.remove(&window.slug);
         }
     }

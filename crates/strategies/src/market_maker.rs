@@ -12,7 +12,7 @@
 //!
 //! **Rule.** Asking Up at `f + s/2` is, on Polymarket's one pool, bidding Down at
 //! `1 − f − s/2` (protocols §9), so both quotes are **bids**: Up at `f − s/2 − k` and Down at
-//! `(1 − f) − s/2 + k`, where `f` is the model's `P(Up)` ([`OnlineFairValue`], or the seed's
+//! `(1 − f) − s/2 + k`, where `f` is the model's `P(Up)` (the engine's reference state, [`MarketView::fair_value`], or the seed's
 //! linear fallback when the volatility is not yet known), `s` the spread and the skew
 //! `k = sign(net) × skew_step × min(max_skew_steps, ⌈|net| / skew_unit_shares⌉)`. Each bid is
 //! rounded down to the tick, kept at least one tick below fair value (the skew never pays more
@@ -40,11 +40,11 @@ use polyedge_core::{
     Cash, ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Price, Side, Size, TimeInForce,
     UnixNanos, Window,
 };
-use polyedge_model::{ModelError, OnlineConfig, OnlineFairValue};
+use polyedge_model::{ModelError, OnlineConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::sizing::{Ledger, min_shares, price_of_prob, tick_size, whole_shares};
-use crate::{Ctx, Strategy, WindowPhase, affected_windows};
+use crate::sizing::{min_shares, price_of_prob, tick_size, whole_shares};
+use crate::{Ctx, MarketView, Strategy, WindowPhase, affected_windows};
 
 /// Parameters (serde/TOML: every field optional; prices as decimal strings in pUSD per share).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,9 +121,7 @@ struct Quoted {
 #[derive(Debug, Clone)]
 pub struct MarketMaker {
     params: MarketMakerParams,
-    fair: OnlineFairValue,
     windows: BTreeMap<String, Quoted>,
-    ledger: Ledger,
 }
 
 /// Two bids for one window.
@@ -139,19 +137,18 @@ impl MarketMaker {
     /// A strategy with `params`.
     ///
     /// # Errors
-    /// Invalid model parameters ([`OnlineFairValue::new`]).
+    /// Invalid model parameters ([`OnlineConfig::estimate_spec`]).
     pub fn new(params: MarketMakerParams) -> Result<Self, ModelError> {
+        params.fair.estimate_spec()?;
         Ok(MarketMaker {
-            fair: OnlineFairValue::new(&params.fair)?,
             params,
             windows: BTreeMap::new(),
-            ledger: Ledger::default(),
         })
     }
 
-    /// Fair `P(Up)` of `window` at `now`: the model, else the seed's linear fallback.
-    fn fair_up(&mut self, window: &Window, now: UnixNanos) -> Option<f64> {
-        let e = self.fair.estimate(window, now);
+    /// Fair `P(Up)` of `window` now: the model, else the seed's linear fallback.
+    fn fair_up(&self, view: &dyn MarketView, window: &Window) -> Option<f64> {
+        let e = view.fair_value(window, &self.params.fair);
         if let Some(p) = e.p_up {
             return Some(p);
         }
@@ -254,7 +251,7 @@ impl MarketMaker {
         );
         let up_held = whole_shares(view.position(slug, Outcome::Up));
         let down_held = whole_shares(view.position(slug, Outcome::Down));
-        let Some(f) = self.fair_up(&w, now) else {
+        let Some(f) = self.fair_up(ctx.view(), &w) else {
             return;
         };
         let p = &self.params;
@@ -297,7 +294,7 @@ impl MarketMaker {
         let p = &self.params;
         let size = p.quote_shares.max(min_shares(view, slug, 0));
         let mut orders = Vec::new();
-        let mut cost = self.ledger.window_cost(slug);
+        let mut cost = view.window_bought(slug);
         for (outcome, price, held) in [
             (Outcome::Up, q.up, up_held),
             (Outcome::Down, q.down, down_held),
@@ -352,8 +349,11 @@ impl Strategy for MarketMaker {
         "market_maker"
     }
 
+    fn fair_value_configs(&self) -> Vec<OnlineConfig> {
+        vec![self.params.fair.clone()]
+    }
+
     fn on_event(&mut self, ctx: &mut Ctx<'_>, ev: &MarketEvent) {
-        self.fair.on_event(ev);
         for slug in affected_windows(ctx.view(), ev) {
             self.maybe_quote(ctx, &slug, false);
         }
@@ -372,7 +372,6 @@ impl Strategy for MarketMaker {
     }
 
     fn on_report(&mut self, ctx: &mut Ctx<'_>, report: &ExecReport) {
-        self.ledger.on_report(report);
         match report {
             // A fill changes the inventory: requote with the new skew.
             ExecReport::Filled(f) => {
@@ -403,7 +402,6 @@ impl Strategy for MarketMaker {
             }
             WindowPhase::Resolved(_) => {
                 self.windows.remove(&window.slug);
-                self.ledger.forget(&window.slug);
             }
             _ => {}
         }

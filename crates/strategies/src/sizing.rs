@@ -1,5 +1,5 @@
 //! Shared order sizing and market helpers: binary-outcome Kelly, visible depth, tick size,
-//! minimum size, taker fees, and a per-window ledger of the strategy's own fills.
+//! minimum size and taker fees.
 //!
 //! # Kelly fraction for a binary contract
 //! Buying a share at all-in cost `c` (price plus taker fee per share) that pays $1 with
@@ -22,9 +22,7 @@
 //! Money stays exact: `f64` appears only in the Kelly and model arithmetic; the resulting share
 //! count, prices and costs are fixed-point.
 
-use std::collections::BTreeMap;
-
-use polyedge_core::{BookSide, Cash, ExecReport, FeeSchedule, Fixed18, Outcome, Price, Side, Size};
+use polyedge_core::{BookSide, Cash, FeeSchedule, Fixed18, Outcome, Price, Side, Size};
 use serde::{Deserialize, Serialize};
 
 use crate::MarketView;
@@ -199,13 +197,12 @@ impl SizingParams {
 
     /// Shares for a buy of `outcome` on `slug` at limit `limit` with all-in cost per share
     /// `cost` (dollars) and a stake of `stake` pUSD, capped by `depth`, the per-trade and
-    /// per-window limits (using `ledger` for what was bought already and the view for working
-    /// orders). `None` when the result is under the minimum size.
+    /// per-window limits (what was bought already and the working orders from the view). `None`
+    /// when the result is under the minimum size.
     #[allow(clippy::too_many_arguments)]
     pub fn size_buy(
         &self,
         view: &dyn MarketView,
-        ledger: &Ledger,
         slug: &str,
         outcome: Outcome,
         limit: Price,
@@ -235,7 +232,7 @@ impl SizingParams {
             .filter(|o| o.window == slug && o.side == Side::Buy)
             .map(|o| o.price.notional(o.size).micros())
             .sum();
-        let spent = Cash(ledger.window_cost(slug).micros() + open_cost);
+        let spent = Cash(view.window_bought(slug).micros() + open_cost);
         let caps = [
             (per_share(stake, cost), SizeBound::Stake),
             (whole_shares(depth), SizeBound::Depth),
@@ -267,86 +264,6 @@ impl SizingParams {
     }
 }
 
-/// What the strategy has bought and sold per window and outcome, from its own fill reports.
-#[derive(Debug, Clone, Default)]
-pub struct Ledger {
-    legs: BTreeMap<(String, Outcome), Leg>,
-}
-
-/// One outcome of one window in a [`Ledger`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Leg {
-    /// Shares held.
-    pub shares: Size,
-    /// Cost basis of the held shares (notional, micro-pUSD; fees not included).
-    pub cost: Cash,
-    /// Taker fees paid on this leg (micro-pUSD).
-    pub fees: Cash,
-    /// Notional of every buy (micro-pUSD), never reduced by sells.
-    pub bought: Cash,
-}
-
-impl Leg {
-    /// Average all-in cost per share of the held shares (cost plus fees, dollars), `None` when
-    /// nothing is held.
-    pub fn avg_cost(&self) -> Option<f64> {
-        (!self.shares.is_zero()).then(|| (self.cost + self.fees).to_f64() / self.shares.to_f64())
-    }
-}
-
-impl Ledger {
-    /// Books a report (only fills matter).
-    pub fn on_report(&mut self, report: &ExecReport) {
-        let ExecReport::Filled(f) = report else {
-            return;
-        };
-        let leg = self.legs.entry((f.window.clone(), f.outcome)).or_default();
-        match f.side {
-            Side::Buy => {
-                let n = f.price.notional(f.size);
-                leg.shares += f.size;
-                leg.cost += n;
-                leg.fees += f.fee;
-                leg.bought += n;
-            }
-            Side::Sell => {
-                let held = leg.shares.micros();
-                let sold = f.size.micros().min(held);
-                if held > 0 {
-                    let part = |c: Cash| {
-                        let v = i128::from(c.micros()) * i128::from(sold) / i128::from(held);
-                        Cash(i64::try_from(v).unwrap_or(i64::MAX))
-                    };
-                    leg.cost -= part(leg.cost);
-                    leg.fees -= part(leg.fees);
-                }
-                leg.shares = leg.shares.saturating_sub(Size::from_micros(sold));
-            }
-        }
-    }
-
-    /// The leg of `outcome` on `slug` (zero if never traded).
-    pub fn leg(&self, slug: &str, outcome: Outcome) -> Leg {
-        self.legs
-            .get(&(slug.to_string(), outcome))
-            .copied()
-            .unwrap_or_default()
-    }
-
-    /// Notional bought on `slug`, both outcomes.
-    pub fn window_cost(&self, slug: &str) -> Cash {
-        [Outcome::Up, Outcome::Down]
-            .into_iter()
-            .map(|o| self.leg(slug, o).bought)
-            .fold(Cash::ZERO, |a, b| a + b)
-    }
-
-    /// Forgets a window (after it resolved).
-    pub fn forget(&mut self, slug: &str) {
-        self.legs.retain(|(s, _), _| s != slug);
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // exact zeros are the contract
 mod tests {
@@ -371,35 +288,5 @@ mod tests {
         assert_eq!(price_of_prob(0.5), Price::parse("0.5").unwrap());
         assert_eq!(price_of_prob(1.5), Price::ONE);
         assert_eq!(price_of_prob(-1.0), Price::ZERO);
-    }
-
-    #[test]
-    fn ledger_books_buys_and_sells() {
-        use polyedge_core::{Fill, Liquidity, OrderId, UnixNanos};
-        let mut l = Ledger::default();
-        let fill = |side, price: &str, n| {
-            ExecReport::Filled(Fill {
-                order: OrderId(1),
-                window: "w".into(),
-                outcome: Outcome::Up,
-                side,
-                price: Price::parse(price).unwrap(),
-                size: Size::from_shares(n),
-                fee: Cash(10_000),
-                liquidity: Liquidity::Taker,
-                at: UnixNanos(0),
-            })
-        };
-        l.on_report(&fill(Side::Buy, "0.40", 10));
-        l.on_report(&fill(Side::Buy, "0.60", 10));
-        let leg = l.leg("w", Outcome::Up);
-        assert_eq!(leg.shares, Size::from_shares(20));
-        assert_eq!(leg.cost, Cash(10_000_000));
-        assert!((leg.avg_cost().unwrap() - 0.501).abs() < 1e-9);
-        l.on_report(&fill(Side::Sell, "0.50", 10));
-        let leg = l.leg("w", Outcome::Up);
-        assert_eq!(leg.shares, Size::from_shares(10));
-        assert_eq!(leg.cost, Cash(5_000_000));
-        assert_eq!(l.window_cost("w"), Cash(10_000_000));
     }
 }

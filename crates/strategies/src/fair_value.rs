@@ -10,7 +10,8 @@
 //! resolution.").
 //!
 //! **Rule.** On every event bearing on an active window (its book, or a reference/kline/spot
-//! price of its asset), with the window's `P(Up)` from [`OnlineFairValue`] (Black–Scholes
+//! price of its asset), with the window's `P(Up)` from the engine's reference state
+//! ([`MarketView::fair_value`](crate::MarketView::fair_value) with [`OnlineConfig`]: Black–Scholes
 //! `N(d2)` by default; the same series, strike and volatility rules as `polyedge calibrate`):
 //! for each outcome with win probability `p` (`P(Up)` or `1 − P(Up)`) and best ask `a`, the edge
 //! is `p − a − fee(a)` per share (taker fee per share at `a`). If the better outcome's edge is
@@ -29,14 +30,12 @@
 use std::collections::BTreeMap;
 
 use polyedge_core::{
-    ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos,
+    MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos,
 };
-use polyedge_model::{ModelError, OnlineConfig, OnlineFairValue};
+use polyedge_model::{ModelError, OnlineConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::sizing::{
-    Ledger, SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob,
-};
+use crate::sizing::{SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob};
 use crate::{Ctx, Strategy, WindowPhase, affected_windows};
 
 /// Parameters (serde/TOML: every field optional; `[fair]` and `[sizing]` are sub-tables).
@@ -83,8 +82,6 @@ impl Default for FairValueParams {
 #[derive(Debug, Clone)]
 pub struct FairValue {
     params: FairValueParams,
-    fair: OnlineFairValue,
-    ledger: Ledger,
     entries: BTreeMap<String, (u32, UnixNanos)>,
 }
 
@@ -92,12 +89,11 @@ impl FairValue {
     /// A strategy with `params`.
     ///
     /// # Errors
-    /// Invalid model parameters ([`OnlineFairValue::new`]).
+    /// Invalid model parameters ([`OnlineConfig::estimate_spec`]).
     pub fn new(params: FairValueParams) -> Result<Self, ModelError> {
+        params.fair.estimate_spec()?;
         Ok(FairValue {
-            fair: OnlineFairValue::new(&params.fair)?,
             params,
-            ledger: Ledger::default(),
             entries: BTreeMap::new(),
         })
     }
@@ -126,7 +122,7 @@ impl FairValue {
         {
             return;
         }
-        let Some(p_up) = self.fair.p_up(w, now) else {
+        let Some(p_up) = view.fair_value(w, &p.fair).p_up else {
             return;
         };
         let Some(book) = view.book(slug) else { return };
@@ -153,9 +149,9 @@ impl FairValue {
         };
         let cost = limit.to_f64() + fee_per_share(fees, limit);
         let stake = p.sizing.kelly_stake(view, prob, cost);
-        let Some(size) =
-            p.sizing
-                .size_buy(view, &self.ledger, slug, outcome, limit, cost, stake, depth)
+        let Some(size) = p
+            .sizing
+            .size_buy(view, slug, outcome, limit, cost, stake, depth)
         else {
             return;
         };
@@ -182,15 +178,14 @@ impl Strategy for FairValue {
         "fair_value"
     }
 
+    fn fair_value_configs(&self) -> Vec<OnlineConfig> {
+        vec![self.params.fair.clone()]
+    }
+
     fn on_event(&mut self, ctx: &mut Ctx<'_>, ev: &MarketEvent) {
-        self.fair.on_event(ev);
         for slug in affected_windows(ctx.view(), ev) {
             self.try_window(ctx, &slug);
         }
-    }
-
-    fn on_report(&mut self, _ctx: &mut Ctx<'_>, report: &ExecReport) {
-        self.ledger.on_report(report);
     }
 
     fn on_window(
@@ -200,7 +195,6 @@ impl Strategy for FairValue {
         phase: WindowPhase,
     ) {
         if matches!(phase, WindowPhase::Resolved(_)) {
-            self.ledger.forget(&window.slug);
             self.entries.remove(&window.slug);
         }
     }

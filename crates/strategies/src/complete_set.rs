@@ -52,7 +52,7 @@ use polyedge_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::sizing::{Ledger, fee_per_share, min_shares, open_buy_shares, whole_shares};
+use crate::sizing::{fee_per_share, min_shares, open_buy_shares, whole_shares};
 use crate::{Ctx, Strategy, WindowPhase};
 
 /// How the strategy buys sets.
@@ -194,7 +194,6 @@ pub struct CompleteSet {
     params: CompleteSetParams,
     attempted: BTreeMap<String, (u64, UnixNanos)>,
     attempts: BTreeMap<String, Attempt>,
-    ledger: Ledger,
     orders: Vec<OrderId>,
     stats: LegStats,
 }
@@ -345,7 +344,7 @@ impl CompleteSet {
             let Some(ask) = book.best_ask(outcome) else {
                 continue;
             };
-            let reference = match self.ledger.leg(slug, other).avg_cost() {
+            let reference = match view.leg(slug, other).avg_cost() {
                 Some(avg) if held(other) > 0 => avg,
                 _ => match book.best_ask(other) {
                     Some(a) => a.level.price.to_f64() + fee_per_share(fees, a.level.price),
@@ -565,7 +564,6 @@ impl Strategy for CompleteSet {
     }
 
     fn on_report(&mut self, ctx: &mut Ctx<'_>, report: &ExecReport) {
-        self.ledger.on_report(report);
         self.on_exec(ctx, report);
     }
 
@@ -605,7 +603,6 @@ impl Strategy for CompleteSet {
     fn on_window(&mut self, _ctx: &mut Ctx<'_>, window: &Window, phase: WindowPhase) {
         if matches!(phase, WindowPhase::Resolved(_)) {
             self.attempts.remove(&window.slug);
-            self.ledger.forget(&window.slug);
         }
     }
 }

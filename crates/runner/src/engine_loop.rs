@@ -1,0 +1,236 @@
+//! The engine side of a run: frames as the recorder wrote them → parsers → [`Engine::process`].
+//!
+//! The same path serves the live run (frames from the recorder's [`Tap`]) and the rebuild of a
+//! restarted run (frames from the replay of the run's earlier recordings), so a restart reaches
+//! exactly the state the recordings imply: nothing counted twice, nothing forgotten that was
+//! recorded.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::time::{Duration, Instant};
+
+use polyedge_core::{EventKind, MarketEvent, UnixNanos};
+use polyedge_engine::{Engine, Input, WindowTracker};
+use polyedge_feeds::sink::Tap;
+use polyedge_store::StreamId;
+use polyedge_venues::Feed;
+
+use crate::status::Status;
+
+/// What the recorder's tap hands the engine thread.
+#[derive(Debug)]
+pub enum Msg {
+    /// A frame as written: its feed, its receive stamp, its bytes.
+    Frame(Feed, UnixNanos, Vec<u8>),
+    /// The receive clock read this time while idle.
+    Tick(UnixNanos),
+    /// The recorder finished.
+    Finish,
+}
+
+/// The recorder side: forwards what the writer wrote to the engine thread (blocking when the
+/// engine is behind, which holds the writer, which holds the feeds: no frame is dropped).
+#[derive(Debug)]
+pub struct EngineTap {
+    tx: SyncSender<Msg>,
+}
+
+impl EngineTap {
+    /// A tap sending into `tx`.
+    pub fn new(tx: SyncSender<Msg>) -> Self {
+        EngineTap { tx }
+    }
+}
+
+impl Tap for EngineTap {
+    fn frame(&mut self, stream: &StreamId, recv_ns: UnixNanos, bytes: &[u8]) {
+        let _ = self
+            .tx
+            .send(Msg::Frame(stream.feed, recv_ns, bytes.to_vec()));
+    }
+
+    fn tick(&mut self, now: UnixNanos) {
+        let _ = self.tx.send(Msg::Tick(now));
+    }
+
+    fn finish(&mut self) {
+        let _ = self.tx.send(Msg::Finish);
+    }
+}
+
+/// Counters of the engine loop.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct LoopStats {
+    /// Frames handed to the parsers.
+    pub frames: u64,
+    /// Frames that did not parse (counted, logged; the raw frame is in the recording).
+    pub parse_errors: u64,
+    /// Market events processed.
+    pub events: u64,
+    /// Decisions written to the decision log.
+    pub decisions: u64,
+    /// Receive time of the last frame (ns since epoch).
+    pub last_frame_ns: u64,
+    /// Receive time minus the venue's timestamp of the last event that had one, ms (the feed
+    /// lag as this machine saw it; negative if the venue's clock runs ahead).
+    pub feed_lag_ms: Option<i64>,
+}
+
+/// The engine, the window tracker, the parsers' buffer, the decision log.
+pub struct EngineLoop {
+    engine: Engine,
+    tracker: WindowTracker,
+    events: Vec<MarketEvent>,
+    decisions: Option<BufWriter<File>>,
+    stats: LoopStats,
+    status: Status,
+}
+
+impl std::fmt::Debug for EngineLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineLoop")
+            .field("engine", &self.engine)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineLoop {
+    /// A loop over `engine` (decision logging is switched on) writing decisions to
+    /// `decision_log` (created or truncated) and a status line every `status_every`.
+    ///
+    /// # Errors
+    /// The decision log cannot be created.
+    pub fn new(mut engine: Engine, decision_log: &Path, status: Status) -> std::io::Result<Self> {
+        engine.log_decisions(true);
+        let file = File::create(decision_log)?;
+        Ok(EngineLoop {
+            engine,
+            tracker: WindowTracker::new(),
+            events: Vec::new(),
+            decisions: Some(BufWriter::new(file)),
+            stats: LoopStats::default(),
+            status,
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> LoopStats {
+        self.stats
+    }
+
+    /// The windows the run knows, as the tracker last saw them (with outcome once resolved).
+    pub fn tracker(&self) -> &WindowTracker {
+        &self.tracker
+    }
+
+    /// Handles one recorded frame of `feed` stamped `recv_ns`.
+    pub fn frame(&mut self, feed: Feed, recv_ns: UnixNanos, bytes: &[u8]) {
+        self.stats.frames += 1;
+        self.stats.last_frame_ns = recv_ns.0;
+        self.events.clear();
+        let mut events = std::mem::take(&mut self.events);
+        if let Err(e) = feed.parse(bytes, recv_ns, &mut events) {
+            self.stats.parse_errors += 1;
+            if self.stats.parse_errors.is_power_of_two() {
+                let head = String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned();
+                tracing::warn!(feed = feed.name(), error = %e, count = self.stats.parse_errors, frame = %head, "run: frame not understood (kept in the recording)");
+            }
+        }
+        for ev in events.drain(..) {
+            if let Some(v) = ev.venue_ns {
+                let lag = i128::from(ev.recv_ns.0) - i128::from(v.0);
+                self.stats.feed_lag_ms = i64::try_from(lag / 1_000_000).ok();
+            }
+            self.event(ev);
+        }
+        self.events = events;
+        self.after_input();
+    }
+
+    /// Handles one parsed event (a window record becomes listings, strikes and resolutions).
+    pub fn event(&mut self, ev: MarketEvent) {
+        if let EventKind::WindowUpdate(w) = &ev.kind {
+            for input in self.tracker.update(w, ev.recv_ns) {
+                self.engine.process(input);
+            }
+            return;
+        }
+        self.stats.events += 1;
+        self.engine.process(Input::Market(ev));
+    }
+
+    /// Handles one replayed event (the rebuild of a restart): as live, decisions logged.
+    pub fn replay_event(&mut self, ev: MarketEvent) {
+        self.event(ev);
+        self.after_input();
+    }
+
+    /// Silences (or not) the status line (it stays quiet during a rebuild).
+    pub fn set_status_quiet(&mut self, quiet: bool) {
+        self.status.set_quiet(quiet);
+    }
+
+    /// The clock reached `now`.
+    pub fn tick(&mut self, now: UnixNanos) {
+        self.engine.process(Input::Tick(now));
+        self.after_input();
+    }
+
+    fn after_input(&mut self) {
+        let decisions = self.engine.take_decisions();
+        if !decisions.is_empty()
+            && let Some(w) = self.decisions.as_mut()
+        {
+            for d in &decisions {
+                if serde_json::to_writer(&mut *w, d).is_ok() {
+                    let _ = w.write_all(b"\n");
+                }
+            }
+            self.stats.decisions += decisions.len() as u64;
+        }
+        if self.status.due() {
+            let _ = self.decisions.as_mut().map(BufWriter::flush);
+            self.status.report(&self.engine, &self.stats);
+        }
+    }
+
+    /// Flushes the decision log.
+    pub fn flush(&mut self) {
+        if let Some(w) = self.decisions.as_mut() {
+            let _ = w.flush();
+        }
+    }
+
+    /// Runs on the engine thread until the recorder finishes (or the channel closes).
+    pub fn run(mut self, rx: &Receiver<Msg>) -> Self {
+        let mut last_flush = Instant::now();
+        while let Ok(msg) = rx.recv() {
+            match msg {
+                Msg::Frame(feed, t, bytes) => self.frame(feed, t, &bytes),
+                Msg::Tick(t) => self.tick(t),
+                Msg::Finish => break,
+            }
+            if last_flush.elapsed() >= Duration::from_secs(1) {
+                self.flush();
+                last_flush = Instant::now();
+            }
+        }
+        self.flush();
+        self.status.report(&self.engine, &self.stats);
+        self
+    }
+
+    /// Ends the engine at `end` and returns it (with the loop counters).
+    pub fn into_engine(mut self) -> (Engine, LoopStats) {
+        self.flush();
+        (self.engine, self.stats)
+    }
+}

@@ -1,0 +1,234 @@
+//! # polyedge-runner
+//!
+//! `polyedge run --mode shadow|paper`: the engine (`polyedge-engine`) driven by live feeds — the
+//! recorder of `polyedge collect`, pointed at the venues or at `polyedge sandbox` — with the
+//! strategies and parameters of the same TOML sections as `polyedge backtest` ([`config`]).
+//!
+//! * **The recording is the journal.** Every frame the run receives is recorded (under the state
+//!   directory, one recording per session), and the engine is fed from the recorder's writer in
+//!   write order ([`engine_loop::EngineTap`]), with receive stamps made strictly increasing: a
+//!   backtest of the recording replays exactly the inputs the run had (parity). Window listings,
+//!   published strikes and resolutions are recorded as control records at the time they were
+//!   learned, and replayed as such.
+//! * **Restart** ([`state`]): with the same state directory, a new session first replays every
+//!   earlier recording of the run through a fresh engine (same config and seed), which reaches
+//!   exactly the state the durable recordings imply — no fill counted twice, no working order
+//!   forgotten — then goes on live, recording into a new part. What the crashed session did
+//!   after its last durable frame (at most the recorder's flush interval) is lost with those
+//!   frames.
+//! * **Modes**: `shadow` runs every strategy against [`NoopExecutor`] (every decision logged,
+//!   nothing placed); `paper` against [`SimExecutor`] on the live books (the backtest's fill
+//!   model, latency and fees).
+//! * **Outputs** in the state directory: `decisions.jsonl` (every order and cancel with the book
+//!   top, fair value and risk verdict), `state.json` (positions, working orders, PnL; rewritten
+//!   with the status line), `results.json` (at the end: every order and fill, as a backtest's
+//!   `RunResult`), `run.json` (mode, config digest, seed).
+
+pub mod config;
+pub mod engine_loop;
+pub mod state;
+pub mod status;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use polyedge_engine::{Engine, Executor, NoopExecutor, RunResult, SimExecutor};
+use polyedge_feeds::Collector;
+use polyedge_strategies::Strategy;
+
+pub use config::{ConfigError, RunConfig};
+pub use engine_loop::{EngineLoop, LoopStats};
+
+use crate::engine_loop::{EngineTap, Msg};
+use crate::state::{RunMeta, StateDir};
+use crate::status::{Status, write_json_atomic};
+
+/// How orders are executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decisions are logged; nothing is placed ([`NoopExecutor`]).
+    Shadow,
+    /// Orders are matched by [`SimExecutor`] against the live books.
+    Paper,
+}
+
+impl Mode {
+    /// `shadow` or `paper`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Shadow => "shadow",
+            Mode::Paper => "paper",
+        }
+    }
+}
+
+/// Why a run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad configuration.
+    #[error("{0}")]
+    Config(String),
+    /// The state directory belongs to another run, or cannot be used.
+    #[error("state directory {dir}: {message}")]
+    State {
+        /// The directory.
+        dir: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading the earlier recordings of a restarted run failed.
+    #[error("rebuilding from {dir}: {message}")]
+    Rebuild {
+        /// The recording.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The recorder failed.
+    #[error("recorder: {0}")]
+    Feeds(#[from] polyedge_feeds::FeedError),
+    /// Other I/O.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Shadow or paper.
+    pub mode: Mode,
+    /// Feeds and strategies.
+    pub config: RunConfig,
+    /// The state directory (created if missing; a restart uses the same one).
+    pub state_dir: PathBuf,
+    /// Strategies named on the command line (override the file's `run`).
+    pub strategies: Option<Vec<String>>,
+    /// Seed from the command line (overrides the file's).
+    pub seed: Option<u64>,
+    /// Status line interval.
+    pub status_every: Duration,
+}
+
+/// What a finished run did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Every strategy's orders, fills, PnL (as a backtest reports them).
+    pub result: RunResult,
+    /// The engine loop's counters (this session, rebuild included).
+    pub stats: LoopStats,
+    /// This session's recording.
+    pub recording: PathBuf,
+    /// Earlier recordings replayed to rebuild the state (a restart), in order.
+    pub rebuilt_from: Vec<PathBuf>,
+    /// The recorder's report.
+    pub frames_recorded: u64,
+}
+
+/// Builds the engine of a run: the configured strategies, each against the mode's executor.
+///
+/// # Errors
+/// Unknown strategy names, bad parameters.
+pub fn build_engine(
+    mode: Mode,
+    config: &RunConfig,
+    strategies: Option<&[String]>,
+    seed: Option<u64>,
+) -> Result<Engine, RunError> {
+    let cfg = &config.strategies;
+    let names = cfg
+        .strategy_names(strategies)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let seed = cfg.effective_seed(seed);
+    let mut lanes: Vec<(Box<dyn Strategy>, Box<dyn Executor>)> = Vec::new();
+    for name in &names {
+        let (s, _) = cfg
+            .build(name, seed)
+            .map_err(|e| RunError::Config(e.to_string()))?;
+        let exec: Box<dyn Executor> = match mode {
+            Mode::Shadow => Box::new(NoopExecutor::default()),
+            Mode::Paper => Box::new(SimExecutor::new(cfg.engine.sim.clone())),
+        };
+        lanes.push((s, exec));
+    }
+    Engine::new(cfg.engine.clone(), lanes).map_err(|e| RunError::Config(e.to_string()))
+}
+
+/// Runs until `stop` completes (or the recorder fails). Must run inside a tokio runtime.
+///
+/// # Errors
+/// [`RunError`]: configuration, state directory, rebuild or recorder failures.
+pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<RunOutcome, RunError> {
+    let seed = opts.config.strategies.effective_seed(opts.seed);
+    let names = opts
+        .config
+        .strategies
+        .strategy_names(opts.strategies.as_deref())
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let meta = RunMeta {
+        mode: opts.mode,
+        config_digest: opts.config.digest.clone(),
+        seed,
+        strategies: names.clone(),
+    };
+    let state = StateDir::open(&opts.state_dir, &meta)?;
+    let engine = build_engine(opts.mode, &opts.config, Some(names.as_slice()), Some(seed))?;
+    let mut status = Status::new(
+        opts.mode.name(),
+        opts.status_every,
+        Some(state.dir().join("state.json")),
+    );
+    status.set_quiet(true);
+    let mut lp = EngineLoop::new(engine, &state.dir().join("decisions.jsonl"), status)
+        .map_err(|e| RunError::Io(format!("{}: {e}", state.dir().display())))?;
+    let earlier = state.recordings()?;
+    if !earlier.is_empty() {
+        tracing::info!(
+            recordings = earlier.len(),
+            "run: restarting: replaying the earlier recordings of this state directory"
+        );
+        state::rebuild(&mut lp, &earlier)?;
+        tracing::info!(
+            events = lp.stats().events,
+            decisions = lp.stats().decisions,
+            now = %lp.engine().now().to_rfc3339(),
+            "run: state rebuilt; going live"
+        );
+    }
+    lp.set_status_quiet(false);
+    let follow = state::unresolved(&lp);
+    let recording = state.next_recording()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(1 << 16);
+    let engine_thread = std::thread::Builder::new()
+        .name("polyedge-engine".into())
+        .spawn(move || lp.run(&rx))
+        .map_err(|e| RunError::Io(format!("cannot start the engine thread: {e}")))?;
+    let collector = Collector::new(opts.config.feeds.clone(), &recording)
+        .with_tap(
+            Box::new(EngineTap::new(tx)),
+            &format!("polyedge run ({})", opts.mode.name()),
+        )
+        .follow_windows(follow);
+    let collected = collector.run(stop).await;
+    let lp = engine_thread
+        .join()
+        .map_err(|_| RunError::Io("the engine thread panicked".into()))?;
+    let collected = collected?;
+    let (engine, stats) = lp.into_engine();
+    let now = engine.now();
+    let result = engine.finish(now);
+    write_json_atomic(&state.dir().join("results.json"), &result);
+    Ok(RunOutcome {
+        result,
+        stats,
+        recording,
+        rebuilt_from: earlier,
+        frames_recorded: collected.writer.summary.frames.values().sum(),
+    })
+}
+
+/// The state directory a run uses by default: `polyedge-run/`.
+pub fn default_state_dir() -> &'static Path {
+    Path::new("polyedge-run")
+}
