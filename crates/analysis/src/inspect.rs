@@ -110,8 +110,16 @@ pub struct Totals {
     pub outcome_sources: BTreeMap<String, u64>,
     /// Frames that failed to parse.
     pub parse_errors: u64,
-    /// Segments that ended in a torn tail.
+    /// Elements of a kind the parsers do not know (newer event types, topics, channels),
+    /// skipped per stream while the frames' known events were kept.
+    pub unknown_elements: BTreeMap<String, u64>,
+    /// Segments that ended in a legitimate torn tail (last segment of an unfinished recording).
     pub torn_tails: u64,
+    /// Damaged data skipped (`--skip-corrupt`): frames lost, their receive-time span, the
+    /// windows it overlaps.
+    pub skipped: Vec<polyedge_store::SkippedSpan>,
+    /// Frames lost to skipped damage (a lower bound unless every span is exact).
+    pub frames_skipped: u64,
     /// Gap markers recorded by the collector (control stream), per stream whose continuity was
     /// lost.
     pub gap_markers_by_stream: BTreeMap<String, u64>,
@@ -212,9 +220,24 @@ impl Inspector {
             .or_default() += 1;
     }
 
+    /// Counts `n` elements of an unknown kind skipped in a frame of `stream`.
+    pub fn on_unknown(&mut self, stream: &str, n: u64) {
+        *self
+            .totals
+            .unknown_elements
+            .entry(stream.to_string())
+            .or_default() += n;
+    }
+
     /// Records the number of torn segment tails seen by the replay.
     pub fn set_torn_tails(&mut self, n: u64) {
         self.totals.torn_tails = n;
+    }
+
+    /// Records the damage the replay skipped (`--skip-corrupt`).
+    pub fn set_skipped(&mut self, spans: &[polyedge_store::SkippedSpan]) {
+        self.totals.frames_skipped = spans.iter().map(|s| s.frames_lost).sum();
+        self.totals.skipped = spans.to_vec();
     }
 
     fn window_of(&self, ev: &MarketEvent) -> Option<usize> {
@@ -538,6 +561,31 @@ pub fn render_table(r: &InspectReport) -> String {
         "parse errors: {}   torn segment tails: {}",
         t.parse_errors, t.torn_tails
     );
+    if !t.unknown_elements.is_empty() {
+        let by: Vec<String> = t
+            .unknown_elements
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "elements of an unknown kind skipped (known events of their frames kept): {}",
+            by.join(", ")
+        );
+    }
+    if !t.skipped.is_empty() {
+        let exact = t.skipped.iter().all(|x| x.exact);
+        let _ = writeln!(
+            s,
+            "SKIPPED DAMAGE (--skip-corrupt): {}{} frames lost in {} span(s); the statistics above exclude them",
+            if exact { "" } else { "at least " },
+            t.frames_skipped,
+            t.skipped.len()
+        );
+        for sp in &t.skipped {
+            let _ = writeln!(s, "  {sp}");
+        }
+    }
     for (name, (a, b)) in &t.stream_span {
         let _ = writeln!(s, "stream {name}: {a} .. {b}");
     }

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 
 use polyedge_core::{MarketEvent, OutcomeSource, UnixNanos, Window};
 use polyedge_engine::{Engine, EngineConfig, ReplayDriver, RunResult};
-use polyedge_store::{EventReplay, Progress, Recording, ReplayFilter, ReplayStats, StoreError};
+use polyedge_store::{
+    EventReplay, Progress, Recording, ReplayFilter, ReplayStats, SkippedSpan, StoreError,
+};
 use polyedge_strategies::Strategy;
 use serde::Serialize;
 
@@ -61,6 +63,9 @@ pub struct Inputs {
     pub to: Option<UnixNanos>,
     /// Seed from the command line (overrides the file's `seed`).
     pub seed: Option<u64>,
+    /// Read around damaged data instead of failing; what was skipped goes into the replay
+    /// summary and the caveats.
+    pub skip_corrupt: bool,
 }
 
 /// What a recording is, for the report (no paths: a report must not depend on where the data
@@ -94,6 +99,8 @@ pub struct ReplaySummary {
     pub torn_tails: u64,
     /// Frames received earlier than the previous one.
     pub out_of_order: u64,
+    /// Damaged data skipped (`--skip-corrupt`; paths relative to the recording).
+    pub skipped: Vec<SkippedSpan>,
 }
 
 impl From<&ReplayStats> for ReplaySummary {
@@ -104,6 +111,7 @@ impl From<&ReplayStats> for ReplaySummary {
             parse_errors: s.parse_errors,
             torn_tails: s.torn_tails,
             out_of_order: s.out_of_order,
+            skipped: s.skipped.iter().map(SkippedSpan::without_dirs).collect(),
         }
     }
 }
@@ -193,10 +201,13 @@ impl Events<'_> {
 fn replay_through(
     recs: &[Recording],
     filter: &ReplayFilter,
+    skip_corrupt: bool,
     driver: ReplayDriver,
     progress: &dyn Progress,
 ) -> Result<(RunResult, ReplaySummary, Vec<Window>), BacktestError> {
-    let replay = EventReplay::open(recs, filter.clone()).map_err(BacktestError::Replay)?;
+    let replay = EventReplay::open(recs, filter.clone())
+        .map_err(BacktestError::Replay)?
+        .with_skip_corrupt(skip_corrupt);
     let mut events = Events {
         replay,
         progress,
@@ -345,7 +356,8 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
     progress.set_total(frames * passes, "frames");
     progress.message("strategies");
     let driver = engine_of(&cfg.engine, strategies, &indexed, inputs)?;
-    let (main, main_replay, recorded) = replay_through(&recs, &filter, driver, progress)?;
+    let (main, main_replay, recorded) =
+        replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress)?;
     let mut windows = indexed.clone();
     for w in recorded {
         if !windows.iter().any(|x| x.slug == w.slug) {
@@ -376,7 +388,7 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             twins.push(Box::new(twin));
         }
         let driver = engine_of(&cfg.engine, twins, &indexed, inputs)?;
-        let (res, _, _) = replay_through(&recs, &filter, driver, progress)?;
+        let (res, _, _) = replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress)?;
         for (run, c) in runs.iter_mut().zip(counters) {
             run.twin_skipped = c.load(std::sync::atomic::Ordering::Relaxed);
         }

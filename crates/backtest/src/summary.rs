@@ -245,6 +245,19 @@ pub fn build(bt: &Backtest) -> Summary {
             }
         }
     }
+    let skipped = &bt.main_replay.skipped;
+    if !skipped.is_empty() {
+        let lost: u64 = skipped.iter().map(|s| s.frames_lost).sum();
+        let exact = skipped.iter().all(|s| s.exact);
+        caveats.push(format!(
+            "DAMAGED DATA SKIPPED (--skip-corrupt): {}{lost} frames lost in {} span(s); results \
+             for the windows they overlap are computed without them (data.replay.skipped lists \
+             each span).",
+            if exact { "" } else { "at least " },
+            skipped.len()
+        ));
+        caveats.extend(skipped.iter().map(|s| format!("skipped: {s}")));
+    }
     caveats.extend(ENGINE_CAVEATS.iter().map(|s| (*s).to_string()));
     Summary {
         format: FORMAT,

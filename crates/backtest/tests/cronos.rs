@@ -12,6 +12,10 @@ use polyedge_store::NoProgress;
 use polyedge_strategies::registry;
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn all_strategies_on_the_whole_cronos_recording_are_consistent() {
     let src = common::repo().join("../shared/data/cronos_btc5m_books");
     assert!(

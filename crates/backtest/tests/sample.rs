@@ -86,6 +86,7 @@ fn range_strategies_and_baseline_switch() {
         from: Some(from),
         to: Some(to),
         seed: None,
+        skip_corrupt: false,
     };
     let bt = polyedge_backtest::run(&inputs, &NoProgress).unwrap();
     assert_eq!(bt.windows.len(), 4);

@@ -45,6 +45,8 @@ pub struct Args {
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub damage: crate::DamageArgs,
 }
 
 /// Where the bundled sample is: `./data/sample`, else the source tree's.
@@ -106,6 +108,7 @@ pub fn cmd(args: &Args) -> Result<()> {
         from,
         to,
         seed: args.seed,
+        skip_corrupt: args.damage.skip_corrupt,
     };
     let bar = progress::Bar::new();
     let bt = polyedge_backtest::run(&inputs, &bar)?;

@@ -3,6 +3,7 @@
 //! ```text
 //! polyedge import <kind> <src> --out <recording>   import a public dataset into a recording
 //! polyedge inspect <recording>... [--json]          per-window coverage and book statistics
+//! polyedge verify <recording>... [--json]           check every CRC; health table
 //! polyedge replay <recording>... [--limit N]        print the parsed events as JSON lines
 //! polyedge calibrate <recording>... [--json]        score the fair-value model (and market mid)
 //! polyedge tables <recording> [--out DIR]           capture segments → Parquet tables
@@ -34,6 +35,7 @@ mod sandbox_cmd;
 mod sweep_cmd;
 mod tables;
 mod train;
+mod verify;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -100,6 +102,20 @@ enum Command {
         json: bool,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        damage: DamageArgs,
+    },
+    /// Check a recording's integrity: read every record of every segment (zstd checksums,
+    /// frame descriptors, record CRCs), compare the frame counts with the manifest, and print a
+    /// health table per stream and every problem. Exits non-zero if anything is damaged or
+    /// missing.
+    Verify {
+        /// Recording directories.
+        #[arg(required = true)]
+        recordings: Vec<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the parsed events of recordings as JSON lines, in receive-time order (prices,
     /// sizes and amounts as decimal strings, times as ns since the epoch).
@@ -110,11 +126,16 @@ enum Command {
         /// Replay from ClickHouse (http://host:8123/db) instead of the files.
         #[arg(long)]
         clickhouse: Option<String>,
+        /// With --clickhouse: the longest wait for one ClickHouse request or page, seconds.
+        #[arg(long, default_value_t = 300.0)]
+        clickhouse_timeout: f64,
         /// Stop after this many events.
         #[arg(long)]
         limit: Option<u64>,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        damage: DamageArgs,
     },
     /// Convert a recording's capture segments into Parquet tables (book_snapshots, book_deltas,
     /// trades, best_bid_ask, spot_trades, spot_quotes, reference_prices, klines, windows) that
@@ -125,6 +146,8 @@ enum Command {
         /// Output directory (default: <recording>/tables).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        damage: DamageArgs,
     },
     /// Load recordings into ClickHouse (schema created if missing): frames and every table.
     /// Segments already loaded completely are skipped, so it can be re-run at any time (e.g.
@@ -143,6 +166,12 @@ enum Command {
         /// Load every segment again, even those already loaded.
         #[arg(long)]
         force: bool,
+        /// The longest wait for one ClickHouse request, seconds (a server that accepts but
+        /// never answers fails the backfill instead of hanging it).
+        #[arg(long, default_value_t = 300.0)]
+        clickhouse_timeout: f64,
+        #[command(flatten)]
+        damage: DamageArgs,
     },
     /// Calibration of the fair-value model's P(Up) (and of the market's Up mid where there are
     /// books) on settled windows: Brier, log loss, paired differences, reliability tables, and
@@ -209,6 +238,8 @@ enum Command {
         jump_vol: f64,
         #[command(flatten)]
         filter: FilterArgs,
+        #[command(flatten)]
+        damage: DamageArgs,
     },
     /// Record the live feeds into a new recording, 24/7 (docs/collect.md): discovers the
     /// windows on Gamma, records every raw frame with its receive time, marks gaps.
@@ -227,6 +258,17 @@ enum Command {
     /// logistic baseline, purged walk-forward cross-validation, isotonic calibration, importance;
     /// out-of-sample Brier/log loss beside the BS digital and the market mid; writes the model.
     Train(train::TrainArgs),
+}
+
+/// How the reading commands treat damaged recordings.
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub(crate) struct DamageArgs {
+    /// Read around damaged data (bad blocks, checksum or CRC mismatches, truncated segments)
+    /// instead of failing, and report exactly what was skipped: frames, time span, windows
+    /// affected. Without it damage is an error (exit 1) naming the file, record and offset;
+    /// `polyedge verify` lists all of it.
+    #[arg(long)]
+    pub skip_corrupt: bool,
 }
 
 /// Time, asset and window filters shared by the reading commands.
@@ -305,32 +347,57 @@ fn run(cli: Cli) -> Result<()> {
             recordings,
             json,
             filter,
-        } => cmd_inspect(&recordings, json, &filter),
+            damage,
+        } => cmd_inspect(&recordings, json, &filter, damage),
+        Command::Verify { recordings, json } => verify::cmd(&recordings, json),
         Command::Replay {
             recordings,
             clickhouse: Some(url),
+            clickhouse_timeout,
             limit,
             filter,
+            damage: _,
         } => {
             let names: Vec<String> = recordings
                 .iter()
                 .map(|p| p.to_string_lossy().into_owned())
                 .collect();
-            tables::cmd_replay_clickhouse(&url, &names, limit, &filter.to_filter()?)
+            tables::cmd_replay_clickhouse(
+                &url,
+                tables::timeout(clickhouse_timeout)?,
+                &names,
+                limit,
+                &filter.to_filter()?,
+            )
         }
         Command::Replay {
             recordings,
             clickhouse: None,
             limit,
             filter,
-        } => cmd_replay(&recordings, limit, &filter),
+            damage,
+            ..
+        } => cmd_replay(&recordings, limit, &filter, damage),
         Command::Backfill {
             recordings,
             clickhouse,
             name,
             force,
-        } => tables::cmd_backfill(&recordings, &clickhouse, name.as_deref(), force),
-        Command::Tables { recording, out } => tables::cmd_tables(&recording, out.as_deref()),
+            clickhouse_timeout,
+            damage,
+        } => tables::cmd_backfill(
+            &recordings,
+            &clickhouse,
+            tables::timeout(clickhouse_timeout)?,
+            name.as_deref(),
+            force,
+            damage,
+        ),
+        Command::Tables {
+            recording,
+            out,
+            damage,
+        } => tables::cmd_tables(&recording, out.as_deref(), damage),
         Command::Calibrate {
             recordings,
             json,
@@ -349,6 +416,7 @@ fn run(cli: Cli) -> Result<()> {
             recalibrate_min_train,
             no_recalibrate,
             filter,
+            damage,
         } => {
             let config = calibrate::Config {
                 times_s: times,
@@ -367,7 +435,14 @@ fn run(cli: Cli) -> Result<()> {
                 fit_jumps,
                 recalibrate_min_train: (!no_recalibrate).then_some(recalibrate_min_train),
             };
-            cmd_calibrate(&recordings, json, config, snapshots.as_deref(), &filter)
+            cmd_calibrate(
+                &recordings,
+                json,
+                config,
+                snapshots.as_deref(),
+                &filter,
+                damage,
+            )
         }
     }
 }
@@ -395,7 +470,40 @@ fn open_all(paths: &[PathBuf]) -> Result<Vec<Recording>> {
         .collect()
 }
 
-fn cmd_inspect(paths: &[PathBuf], json: bool, filter: &FilterArgs) -> Result<()> {
+/// Prints the damage a replay skipped (`--skip-corrupt`) to stderr.
+pub(crate) fn report_skipped(stats: &polyedge_store::ReplayStats) {
+    if stats.skipped.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: --skip-corrupt: {}{} frames lost to damage in {} span(s), windows affected: {}",
+        if stats.skipped_exact() {
+            ""
+        } else {
+            "at least "
+        },
+        stats.frames_skipped(),
+        stats.skipped.len(),
+        {
+            let w = stats.skipped_windows();
+            if w.is_empty() {
+                "none".to_string()
+            } else {
+                w.join(", ")
+            }
+        }
+    );
+    for sp in &stats.skipped {
+        eprintln!("  skipped: {sp}");
+    }
+}
+
+fn cmd_inspect(
+    paths: &[PathBuf],
+    json: bool,
+    filter: &FilterArgs,
+    damage: DamageArgs,
+) -> Result<()> {
     let recs = open_all(paths)?;
     let mut windows: Vec<polyedge_core::Window> = recs
         .iter()
@@ -419,23 +527,29 @@ fn cmd_inspect(paths: &[PathBuf], json: bool, filter: &FilterArgs) -> Result<()>
         .sum();
     bar.set_total_frames(Some(total));
     // Frame-level replay: inspect counts frames per window, so it parses each frame itself.
-    let mut replay = FrameReplay::open(&recs, filt)?;
+    let mut replay = FrameReplay::open(&recs, filt)?.with_skip_corrupt(damage.skip_corrupt);
     let mut events = Vec::with_capacity(64);
     while let Some(item) = replay.next_frame() {
         let frame = item?;
         bar.inc_frame();
         events.clear();
-        match frame
+        let unknown_before = polyedge_venues::unknown::skipped();
+        let parsed = frame
             .stream
             .feed
-            .parse(frame.bytes, frame.recv_ns, &mut events)
-        {
+            .parse(frame.bytes, frame.recv_ns, &mut events);
+        let unknown = polyedge_venues::unknown::skipped() - unknown_before;
+        if unknown > 0 {
+            ins.on_unknown(&frame.stream.name, unknown);
+        }
+        match parsed {
             Ok(_) => ins.on_frame(&frame.stream.name, frame.recv_ns, &events),
             Err(_) => ins.on_parse_error(&frame.stream.name),
         }
     }
     bar.finish();
     ins.set_torn_tails(replay.stats().torn_tails);
+    ins.set_skipped(&replay.stats().skipped);
     let report = ins.finish();
     let mut out = std::io::stdout().lock();
     if json {
@@ -453,6 +567,7 @@ fn cmd_calibrate(
     config: calibrate::Config,
     snapshots: Option<&std::path::Path>,
     filter: &FilterArgs,
+    damage: DamageArgs,
 ) -> Result<()> {
     let recs = open_all(paths)?;
     let filt = filter.to_filter()?;
@@ -489,7 +604,7 @@ fn cmd_calibrate(
         assets: None,
         windows: None,
     };
-    let mut replay = EventReplay::open(&recs, time_only)?;
+    let mut replay = EventReplay::open(&recs, time_only)?.with_skip_corrupt(damage.skip_corrupt);
     let mut frames_seen = 0;
     while let Some(ev) = replay.next() {
         let ev = ev?;
@@ -502,6 +617,7 @@ fn cmd_calibrate(
     }
     bar.finish();
     let st = replay.stats();
+    report_skipped(st);
     if st.parse_errors > 0 || st.torn_tails > 0 {
         eprintln!(
             "note: {} frames not parsed, {} torn segment tails",
@@ -531,9 +647,15 @@ fn cmd_calibrate(
     Ok(())
 }
 
-fn cmd_replay(paths: &[PathBuf], limit: Option<u64>, filter: &FilterArgs) -> Result<()> {
+fn cmd_replay(
+    paths: &[PathBuf],
+    limit: Option<u64>,
+    filter: &FilterArgs,
+    damage: DamageArgs,
+) -> Result<()> {
     let recs = open_all(paths)?;
-    let mut replay = EventReplay::open(&recs, filter.to_filter()?)?;
+    let mut replay =
+        EventReplay::open(&recs, filter.to_filter()?)?.with_skip_corrupt(damage.skip_corrupt);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut n = 0u64;
     for ev in replay.by_ref() {
@@ -550,5 +672,6 @@ fn cmd_replay(paths: &[PathBuf], limit: Option<u64>, filter: &FilterArgs) -> Res
         "{n} events from {} frames ({} parse errors, {} torn tails)",
         st.frames, st.parse_errors, st.torn_tails
     );
+    report_skipped(st);
     Ok(())
 }

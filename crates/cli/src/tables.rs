@@ -3,28 +3,38 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use polyedge_store::ReplayFilter;
 use polyedge_tables::clickhouse::{BackfillOptions, BlockingEventReplay, ChConfig, ChDb, backfill};
 
-use crate::progress;
+use crate::{DamageArgs, progress};
 
 /// Converts the recording at `dir` into Parquet under `out` (default `<dir>/tables`) and prints
 /// what was written. Fails (after writing everything readable) if a segment was corrupt.
-pub fn cmd_tables(dir: &Path, out: Option<&Path>) -> Result<()> {
+pub fn cmd_tables(dir: &Path, out: Option<&Path>, damage: DamageArgs) -> Result<()> {
     let bar = progress::Bar::new();
-    let sum = polyedge_tables::parquet::export_recording(dir, out, &bar)
+    let sum = polyedge_tables::parquet::export_recording(dir, out, damage.skip_corrupt, &bar)
         .with_context(|| format!("export tables of {}", dir.display()))?;
     bar.finish();
     print!("{sum}");
     if !sum.errors.is_empty() {
         bail!(
-            "{} damaged segment(s) (listed above); everything readable was exported",
+            "{} damaged segment(s) (listed above); the records before the damage were exported \
+             (--skip-corrupt exports everything readable around it)",
             sum.errors.len()
         );
     }
     Ok(())
+}
+
+/// `--clickhouse-timeout` seconds as a duration.
+pub fn timeout(secs: f64) -> Result<Duration> {
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        bail!("--clickhouse-timeout {secs}: must be a number of seconds in (0, 86400]");
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// A single-threaded tokio runtime for the ClickHouse commands.
@@ -37,17 +47,25 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `polyedge backfill`: loads recordings into ClickHouse (only what is not loaded yet).
 /// Fails (after loading everything readable) if a segment was corrupt.
-pub fn cmd_backfill(dirs: &[PathBuf], url: &str, name: Option<&str>, force: bool) -> Result<()> {
+pub fn cmd_backfill(
+    dirs: &[PathBuf],
+    url: &str,
+    limit: Duration,
+    name: Option<&str>,
+    force: bool,
+    damage: DamageArgs,
+) -> Result<()> {
     if name.is_some() && dirs.len() > 1 {
         bail!("--as names one recording; give one recording directory with it");
     }
-    let db = ChDb::new(ChConfig::parse(url)?);
+    let db = ChDb::new(ChConfig::parse(url)?).with_timeouts(limit, limit);
     let rt = runtime()?;
     let mut damaged = 0;
     for dir in dirs {
         let opts = BackfillOptions {
             name: name.map(str::to_string),
             force,
+            skip_corrupt: damage.skip_corrupt,
             ..BackfillOptions::default()
         };
         let bar = progress::Bar::new();
@@ -61,7 +79,10 @@ pub fn cmd_backfill(dirs: &[PathBuf], url: &str, name: Option<&str>, force: bool
         damaged += report.errors.len();
     }
     if damaged > 0 {
-        bail!("{damaged} damaged segment(s) (listed above); everything readable was loaded");
+        bail!(
+            "{damaged} damaged segment(s) (listed above); the records before the damage were \
+             loaded (--skip-corrupt loads everything readable around it)"
+        );
     }
     Ok(())
 }
@@ -70,11 +91,12 @@ pub fn cmd_backfill(dirs: &[PathBuf], url: &str, name: Option<&str>, force: bool
 /// ClickHouse, as JSON lines (the same output as replay from the files).
 pub fn cmd_replay_clickhouse(
     url: &str,
+    wait: Duration,
     names: &[String],
     limit: Option<u64>,
     filter: &ReplayFilter,
 ) -> Result<()> {
-    let db = ChDb::new(ChConfig::parse(url)?);
+    let db = ChDb::new(ChConfig::parse(url)?).with_timeouts(wait, wait);
     let mut replay = BlockingEventReplay::open(&db, names, filter)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut n = 0u64;

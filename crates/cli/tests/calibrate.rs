@@ -149,15 +149,20 @@ fn bundled_sample_calibrates_model_and_market() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn ligengxin_model_on_official_outcomes() {
     let src = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/data/ligengxin_btc5m_markets_chainlink"
     ));
-    if !src.is_dir() {
-        eprintln!("skipped: {} not present", src.display());
-        return;
-    }
+    assert!(
+        src.is_dir(),
+        "{} missing: the shared-data tests need ../shared beside the checkout",
+        src.display()
+    );
     let tmp = tempfile::tempdir().unwrap();
     let rec = tmp.path().join("rec");
     import("ligengxin", &src, &rec);

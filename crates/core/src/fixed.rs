@@ -7,11 +7,19 @@
 //! | type | unit | range |
 //! |---|---|---|
 //! | [`Price`] | micro-pUSD per share (1e-6) | `0..=1_000_000` (0.0 … 1.0) |
-//! | [`Size`] | micro-shares (1e-6 share) | `u64` |
+//! | [`Size`] | micro-shares (1e-6 share) | `0..=`[`Size::MAX`] when parsed (10⁹ shares) |
 //! | [`Cash`] | micro-pUSD (1e-6), signed | `i64` |
 //! | [`Fixed18`] | 1e-18 of the quoted unit, signed | `i128` — spot prices/quantities, Chainlink E18 values |
 //!
 //! Decimal strings are parsed straight to integers ([`parse_scaled`]); nothing goes through `f64`.
+//!
+//! # Bounds
+//! Values from the wire are bounded where they enter: [`Size::parse`] refuses sizes above
+//! [`Size::MAX`] (10⁹ shares, far above any Polymarket order or book level, yet small enough that
+//! the sum of every level of a book — at most 999 per side on a 0.001 grid — fits a `u64`, and
+//! `price × size` fits an `i64` of micro-pUSD). Sums of [`Size`] and [`Cash`] (`+`, `+=`, `-`,
+//! `-=`, unary `-`) saturate at the type's bounds instead of panicking (debug) or wrapping
+//! (release); `checked_*` variants report overflow to callers that must know.
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Neg, Sub, SubAssign};
@@ -244,23 +252,45 @@ impl Size {
         Size(micros)
     }
 
-    /// Whole shares.
+    /// Whole shares (saturating at `u64::MAX` micro-shares).
     pub const fn from_shares(shares: u64) -> Self {
-        Size(shares * 1_000_000)
+        Size(shares.saturating_mul(1_000_000))
     }
 
-    /// Parses a non-negative decimal string such as `"12584.58"` (at most 6 decimals).
+    /// Largest size [`parse`](Self::parse) accepts: 10⁹ shares (10¹⁵ micro-shares). Polymarket
+    /// books and orders are many orders of magnitude smaller; the cap keeps every sum of wire
+    /// sizes (a book side of ≤ 999 levels, fills, positions) and every notional
+    /// (`price × size` ≤ 10¹⁵ micro-pUSD) far inside `u64`/`i64`.
+    pub const MAX: Size = Size(1_000_000_000 * 1_000_000);
+
+    /// Parses a non-negative decimal string such as `"12584.58"` (at most 6 decimals, at most
+    /// [`Size::MAX`]).
     ///
     /// # Errors
-    /// [`DecimalError`] on a malformed string, excess precision, a negative value or overflow.
+    /// [`DecimalError`] on a malformed string, excess precision, a negative value, or a value
+    /// above [`Size::MAX`] ([`DecimalError::OutOfRange`]).
     pub fn parse(text: &str) -> Result<Self, DecimalError> {
         let v = parse_scaled(text, 6)?;
-        u64::try_from(v)
-            .map(Size)
-            .map_err(|_| DecimalError::OutOfRange {
+        match u64::try_from(v) {
+            Ok(m) if m <= Self::MAX.0 => Ok(Size(m)),
+            _ => Err(DecimalError::OutOfRange {
                 text: clip(text),
-                target: "Size (u64 micro-shares)",
-            })
+                target: "Size (0 ..= 1e9 shares)",
+            }),
+        }
+    }
+
+    /// `self + other`, or `None` on `u64` overflow.
+    pub const fn checked_add(self, other: Size) -> Option<Size> {
+        match self.0.checked_add(other.0) {
+            Some(v) => Some(Size(v)),
+            None => None,
+        }
+    }
+
+    /// `self + other`, saturating at `u64::MAX` micro-shares (what `+` does).
+    pub const fn saturating_add(self, other: Size) -> Size {
+        Size(self.0.saturating_add(other.0))
     }
 
     /// Micro-shares.
@@ -289,16 +319,18 @@ impl Size {
     }
 }
 
+/// Saturating: `u64::MAX` micro-shares instead of an overflow (see the module docs on bounds).
 impl Add for Size {
     type Output = Size;
     fn add(self, rhs: Size) -> Size {
-        Size(self.0 + rhs.0)
+        Size(self.0.saturating_add(rhs.0))
     }
 }
 
+/// Saturating, as [`Add`].
 impl AddAssign for Size {
     fn add_assign(&mut self, rhs: Size) {
-        self.0 += rhs.0;
+        self.0 = self.0.saturating_add(rhs.0);
     }
 }
 
@@ -338,38 +370,59 @@ impl Cash {
         self.0
     }
 
+    /// `self + other`, or `None` on `i64` overflow.
+    pub const fn checked_add(self, other: Cash) -> Option<Cash> {
+        match self.0.checked_add(other.0) {
+            Some(v) => Some(Cash(v)),
+            None => None,
+        }
+    }
+
+    /// `self − other`, or `None` on `i64` overflow.
+    pub const fn checked_sub(self, other: Cash) -> Option<Cash> {
+        match self.0.checked_sub(other.0) {
+            Some(v) => Some(Cash(v)),
+            None => None,
+        }
+    }
+
     /// Dollars as `f64`, for statistics and display only.
     pub fn to_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
 }
 
+/// Saturating at `i64::MIN`/`i64::MAX` micro-pUSD (see the module docs on bounds).
 impl Add for Cash {
     type Output = Cash;
     fn add(self, rhs: Cash) -> Cash {
-        Cash(self.0 + rhs.0)
+        Cash(self.0.saturating_add(rhs.0))
     }
 }
+/// Saturating, as [`Add`].
 impl AddAssign for Cash {
     fn add_assign(&mut self, rhs: Cash) {
-        self.0 += rhs.0;
+        self.0 = self.0.saturating_add(rhs.0);
     }
 }
+/// Saturating, as [`Add`].
 impl Sub for Cash {
     type Output = Cash;
     fn sub(self, rhs: Cash) -> Cash {
-        Cash(self.0 - rhs.0)
+        Cash(self.0.saturating_sub(rhs.0))
     }
 }
+/// Saturating, as [`Add`].
 impl SubAssign for Cash {
     fn sub_assign(&mut self, rhs: Cash) {
-        self.0 -= rhs.0;
+        self.0 = self.0.saturating_sub(rhs.0);
     }
 }
+/// Saturating: `-Cash(i64::MIN)` is `Cash(i64::MAX)`.
 impl Neg for Cash {
     type Output = Cash;
     fn neg(self) -> Cash {
-        Cash(-self.0)
+        Cash(self.0.saturating_neg())
     }
 }
 impl fmt::Display for Cash {
@@ -485,6 +538,50 @@ mod tests {
                 .notional(Size::parse("0.5").unwrap()),
             Cash(166_500)
         );
+    }
+
+    #[test]
+    fn size_is_capped_at_parse() {
+        assert_eq!(Size::parse("1000000000"), Ok(Size::MAX));
+        assert!(matches!(
+            Size::parse("1000000000.000001"),
+            Err(DecimalError::OutOfRange { .. })
+        ));
+        // u64::MAX micro-shares, which parsed before the cap.
+        assert!(matches!(
+            Size::parse("18446744073709.551615"),
+            Err(DecimalError::OutOfRange { .. })
+        ));
+        // 999 levels of the largest size still sum without saturating.
+        let mut sum = Size::ZERO;
+        for _ in 0..999 {
+            sum += Size::MAX;
+        }
+        assert_eq!(sum.micros(), 999 * Size::MAX.micros());
+        // The largest notional fits Cash.
+        assert_eq!(Price::ONE.notional(Size::MAX), Cash(1_000_000_000_000_000));
+    }
+
+    #[test]
+    fn size_and_cash_arithmetic_saturates() {
+        let big = Size::from_micros(u64::MAX - 1);
+        assert_eq!(big + Size::from_micros(5), Size::from_micros(u64::MAX));
+        let mut s = big;
+        s += big;
+        assert_eq!(s, Size::from_micros(u64::MAX));
+        assert_eq!(big.checked_add(Size::from_micros(5)), None);
+        assert_eq!(Size::from_shares(u64::MAX), Size::from_micros(u64::MAX));
+        assert_eq!(Cash(i64::MAX) + Cash(1), Cash(i64::MAX));
+        assert_eq!(Cash(i64::MIN) - Cash(1), Cash(i64::MIN));
+        assert_eq!(-Cash(i64::MIN), Cash(i64::MAX));
+        let mut c = Cash(i64::MAX);
+        c += Cash(10);
+        assert_eq!(c, Cash(i64::MAX));
+        c -= Cash(i64::MIN);
+        assert_eq!(c, Cash(i64::MAX));
+        assert_eq!(Cash(i64::MAX).checked_add(Cash(1)), None);
+        assert_eq!(Cash(i64::MIN).checked_sub(Cash(1)), None);
+        assert_eq!(Cash(1).checked_sub(Cash(3)), Some(Cash(-2)));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use book::{BookError, OrderBook};
 pub use clock::{Clock, FollowClock, ReplayClock, WallClock};
 pub use event::{EventKind, MarketEvent};
 pub use fee_regime::fee_schedule_at;
-pub use fees::FeeSchedule;
+pub use fees::{FeeSchedule, FeeScheduleError};
 pub use fixed::{Cash, DecimalError, Fixed18, Price, Size};
 pub use ids::{ConditionId, IdError, Symbol, TokenId};
 pub use market::{Asset, BookSide, Outcome, OutcomeSource, Side, Window, WindowDuration};

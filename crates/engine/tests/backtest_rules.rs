@@ -22,7 +22,7 @@ use polyedge_strategies::{Ctx, Strategy};
 
 const VECTORS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/polymarket/signing/test_vectors.json"
+    "/../../fixtures/polymarket/signing/test_vectors.json"
 ));
 
 fn config() -> EngineConfig {

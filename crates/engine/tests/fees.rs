@@ -9,7 +9,7 @@ use polyedge_engine::fee_regime::{CRYPTO_2026Q1, fee_schedule_at};
 
 const VECTORS: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/polymarket/signing/test_vectors.json"
+    "/../../fixtures/polymarket/signing/test_vectors.json"
 ));
 
 /// A JSON number as the decimal string it was written as (shortest round-trip form).

@@ -217,6 +217,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchReport, FeedError> {
             window_records: false,
             tap: None,
             on_closed: Box::new(|_| {}),
+            durability: crate::durability::DurabilityOptions::default(),
         },
     )?;
     let rt = tokio::runtime::Builder::new_current_thread()

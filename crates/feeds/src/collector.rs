@@ -171,6 +171,7 @@ impl Collector {
                 fsync: (c.fsync_secs > 0.0).then(|| secs(c.fsync_secs)),
                 queue_bytes: c.queue_bytes,
                 on_closed: hook,
+                durability: c.durability(),
                 clock: recv_clock.clone(),
                 window_records: true,
                 tap: self.tap,

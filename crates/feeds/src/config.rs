@@ -81,6 +81,19 @@ impl Config {
         if c.queue_bytes < c.max_frame_bytes + 1024 {
             return bad("collect.queue_bytes must exceed collect.max_frame_bytes".into());
         }
+        if c.max_loss_ms < 4 * c.flush_ms || c.max_loss_ms > 60_000 {
+            return bad(format!(
+                "collect.max_loss_ms = {}: must be at least 4 × flush_ms ({}) and at most 60000",
+                c.max_loss_ms,
+                4 * c.flush_ms
+            ));
+        }
+        if c.warn_free_mb != 0 && c.warn_free_mb < c.min_free_mb {
+            return bad("collect.warn_free_mb must be at least collect.min_free_mb (or 0)".into());
+        }
+        if c.simulate_slow_disk_us > 1_000_000 {
+            return bad("collect.simulate_slow_disk_us must be at most 1000000".into());
+        }
         if c.assets.is_empty() {
             return bad("collect.assets is empty".into());
         }
@@ -147,6 +160,19 @@ pub struct CollectConfig {
     /// Memory budget (bytes) of frames received but not yet written; feed tasks wait when it is
     /// used up (back-pressure on the sockets), so memory stays bounded.
     pub queue_bytes: usize,
+    /// Most receive time a crash (`kill -9`) may lose (ms, ≥ 4 × `flush_ms`): feed tasks wait
+    /// while the oldest frame not yet written is older than about this, however far the writer
+    /// lags (docs/collect.md "Durability").
+    pub max_loss_ms: u64,
+    /// Stop cleanly (segments closed and synced, manifest written) when the recording's
+    /// filesystem has less than this free (MiB; 0 = never).
+    pub min_free_mb: u64,
+    /// Warn (once a minute) when the recording's filesystem has less than this free (MiB;
+    /// 0 = never).
+    pub warn_free_mb: u64,
+    /// Drills and tests only: sleep this long per frame written, as a slow disk would (µs;
+    /// 0 = off). Never set it in production.
+    pub simulate_slow_disk_us: u64,
     /// Parse every frame on receipt to count malformed and unknown frames and measure lag.
     pub validate: bool,
     /// Keep a window's tokens subscribed this long after its end (s), for `market_resolved`.
@@ -174,6 +200,10 @@ impl Default for CollectConfig {
             discovery_secs: 5.0,
             max_frame_bytes: 8 << 20,
             queue_bytes: 256 << 20,
+            max_loss_ms: 1000,
+            min_free_mb: 512,
+            warn_free_mb: 4096,
+            simulate_slow_disk_us: 0,
             validate: true,
             unsubscribe_grace_secs: 120.0,
             resolution_poll_secs: 30.0,
@@ -189,6 +219,18 @@ impl CollectConfig {
     /// `flush_ms` as a duration.
     pub fn flush_interval(&self) -> Duration {
         Duration::from_millis(self.flush_ms)
+    }
+
+    /// The writer's durability settings from this config (see [`crate::durability`]).
+    pub fn durability(&self) -> crate::durability::DurabilityOptions {
+        crate::durability::DurabilityOptions {
+            max_loss: Duration::from_millis(self.max_loss_ms),
+            min_free_bytes: self.min_free_mb << 20,
+            warn_free_bytes: self.warn_free_mb << 20,
+            slow_disk: (self.simulate_slow_disk_us > 0)
+                .then(|| Duration::from_micros(self.simulate_slow_disk_us)),
+            ..crate::durability::DurabilityOptions::default()
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use polyedge_core::{Asset, UnixNanos, Window, WindowDuration};
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Clock;
-use crate::gamma::{Gamma, RawAnswer, first_object, parse_event, parse_market};
+use crate::gamma::{Gamma, RawAnswer, object_for_slug, parse_event, parse_market};
 use crate::sink::{Sink, SinkClosed};
 use crate::slugs::current_and_next;
 use crate::stats::should_log;
@@ -219,7 +219,7 @@ impl Discovery {
             }
             return Ok(None);
         }
-        let obj = match first_object(&a.body) {
+        let obj = match object_for_slug(&a.body, &base.slug) {
             Ok(Some(o)) => o,
             Ok(None) => return Ok(None),
             Err(e) => {
@@ -321,7 +321,7 @@ impl Discovery {
             Ok(a) => {
                 self.record(slug, "event", &a).await?;
                 if a.status == 200
-                    && let Ok(Some(obj)) = first_object(&a.body)
+                    && let Ok(Some(obj)) = object_for_slug(&a.body, slug)
                 {
                     match parse_event(slug, &obj) {
                         Ok(e) => {

@@ -297,17 +297,51 @@ pub fn parse_event(slug: &str, json: &str) -> Result<EventInfo, FeedError> {
     Ok(out)
 }
 
-/// The first element of a JSON array body (Gamma answers `?slug=` queries with an array), or the
-/// body itself if it is an object. `None` for an empty array.
+/// The object for `slug` in a Gamma answer: from a JSON array body (Gamma answers `?slug=`
+/// queries with an array) the element whose `slug` is `slug` — or, when no element names a slug
+/// at all, the first object; the body itself if it is an object. `None` when nothing matches.
+///
+/// Forward compatibility: elements that are not objects are skipped and counted
+/// ([`polyedge_venues::unknown`]); the matching market is still found among them.
 ///
 /// # Errors
-/// A message if the body is neither.
-pub fn first_object(body: &[u8]) -> Result<Option<String>, String> {
+/// A message if the body is neither an array nor an object.
+pub fn object_for_slug(body: &[u8], slug: &str) -> Result<Option<String>, String> {
+    #[derive(Deserialize)]
+    struct Slug<'a> {
+        #[serde(borrow, default)]
+        slug: Option<&'a str>,
+    }
     let v: &RawValue = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let text = v.get();
     if text.starts_with('[') {
         let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        Ok(items.first().map(|i| i.get().to_string()))
+        let mut first = None;
+        let mut any_slug = false;
+        for item in items {
+            if !item.get().starts_with('{') {
+                polyedge_venues::unknown::note(|| {
+                    format!(
+                        "Gamma answer element {}",
+                        item.get().chars().take(40).collect::<String>()
+                    )
+                });
+                continue;
+            }
+            let named = serde_json::from_str::<Slug<'_>>(item.get())
+                .ok()
+                .and_then(|s| s.slug);
+            any_slug |= named.is_some();
+            if named == Some(slug) {
+                return Ok(Some(item.get().to_string()));
+            }
+            first.get_or_insert(item);
+        }
+        Ok(if any_slug {
+            None
+        } else {
+            first.map(|i| i.get().to_string())
+        })
     } else if text.starts_with('{') {
         Ok(Some(text.to_string()))
     } else {
@@ -378,13 +412,21 @@ mod tests {
 
     const FIXTURE: &str = "../../../shared/fixtures/polymarket/gamma/btc_updown_5m_markets_2026-07-24_vendor_sample.jsonl";
 
+    /// On a real Gamma market object (a vendor's free sample with no stated licence, so it stays
+    /// in `../shared`; `fixtures/polymarket/gamma/` has our own hand-made one, tested below).
     #[test]
+    #[cfg_attr(
+        not(feature = "shared-data"),
+        ignore = "needs ../shared/fixtures (the team's unlicensed vendor sample): run scripts/test beside ../shared"
+    )]
     fn real_market_object_gives_tokens_fees_and_outcome() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            eprintln!("skipped: {} not present", path.display());
-            return;
-        };
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the shared-data tests need ../shared)",
+                path.display()
+            )
+        });
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         let raw = line["raw"].to_string();
         let base = Window::from_slug("btc-updown-5m-1784851200").unwrap();
@@ -440,10 +482,70 @@ mod tests {
         assert_eq!(e.price_to_beat, Some(Fixed18::parse("65048.0789").unwrap()));
         assert_eq!(e.final_price, Some(Fixed18::parse("64977.7428").unwrap()));
         assert_eq!(parse_event("s", "{}").unwrap(), EventInfo::default());
-        assert_eq!(first_object(b"[]").unwrap(), None);
+        assert_eq!(object_for_slug(b"[]", "s").unwrap(), None);
         assert_eq!(
-            first_object(br#"[{"a":1},{"b":2}]"#).unwrap().as_deref(),
+            object_for_slug(br#"[{"a":1},{"b":2}]"#, "s")
+                .unwrap()
+                .as_deref(),
             Some(r#"{"a":1}"#)
         );
+    }
+
+    /// Our own hand-made market object (the documented Gamma field set, made-up ids).
+    const OWN_MARKET: &str =
+        include_str!("../../../fixtures/polymarket/gamma/market_btc_updown_5m_synthetic.json");
+
+    #[test]
+    fn own_market_fixture_gives_tokens_fees_and_outcome() {
+        let base = Window::from_slug("btc-updown-5m-1784851200").unwrap();
+        let m = parse_market(&base, OWN_MARKET).unwrap();
+        assert!(m.closed && m.resolved && !m.tradable);
+        assert_eq!(m.window.outcome, Some(Outcome::Up));
+        assert_eq!(m.window.up_token.unwrap().to_string(), "1111");
+        assert_eq!(m.window.down_token.unwrap().to_string(), "2222");
+        assert_eq!(m.window.tick_size, Some(Price::parse("0.01").unwrap()));
+        assert_eq!(
+            m.window.fee_schedule,
+            Some(polyedge_core::FeeSchedule::CRYPTO_V2)
+        );
+    }
+
+    /// Issue 15 item 3: an answer mixing elements of an unknown shape and another market with
+    /// the market asked for still yields that market; a fee exponent out of range is refused
+    /// (a note on the window) without losing the rest.
+    #[test]
+    fn mixed_answer_finds_the_market_and_counts_unknown_elements() {
+        let other = OWN_MARKET.replace("btc-updown-5m-1784851200", "btc-updown-5m-1784851500");
+        let body = format!(r#"["maintenance notice", {other}, 7, {OWN_MARKET}]"#);
+        let before = polyedge_venues::unknown::skipped();
+        let obj = object_for_slug(body.as_bytes(), "btc-updown-5m-1784851200")
+            .unwrap()
+            .unwrap();
+        assert_eq!(polyedge_venues::unknown::skipped() - before, 2);
+        let base = Window::from_slug("btc-updown-5m-1784851200").unwrap();
+        assert_eq!(
+            parse_market(&base, &obj)
+                .unwrap()
+                .window
+                .up_token
+                .unwrap()
+                .to_string(),
+            "1111"
+        );
+        assert_eq!(
+            object_for_slug(body.as_bytes(), "btc-updown-5m-1").unwrap(),
+            None,
+            "no element for that slug"
+        );
+        let bad_fee = OWN_MARKET.replace("\"exponent\": 1", "\"exponent\": 7");
+        assert_ne!(bad_fee, OWN_MARKET);
+        let m = parse_market(&base, &bad_fee).unwrap();
+        assert_eq!(m.window.fee_schedule, None);
+        assert!(
+            m.window.notes.iter().any(|n| n.contains("fee exponent 7")),
+            "{:?}",
+            m.window.notes
+        );
+        assert_eq!(m.window.outcome, Some(Outcome::Up));
     }
 }

@@ -29,6 +29,7 @@ pub mod collector;
 pub mod config;
 pub mod deribit;
 pub mod discovery;
+pub mod durability;
 pub mod gamma;
 pub mod http;
 pub mod polymarket;
@@ -74,4 +75,17 @@ pub enum FeedError {
     /// Other I/O errors (runtime, threads).
     #[error("{0}")]
     Io(String),
+    /// The recorder stopped cleanly because the disk holding the recording is nearly full.
+    #[error(
+        "{}: only {} MiB free on its filesystem, below the stop threshold (collect.min_free_mb): \
+         the recorder stopped cleanly (every segment closed and synced, manifest written)",
+        dir.display(),
+        free_bytes >> 20
+    )]
+    DiskFull {
+        /// The recording directory.
+        dir: std::path::PathBuf,
+        /// Bytes free when it stopped.
+        free_bytes: u64,
+    },
 }

@@ -4,11 +4,14 @@
 //! * **Bounded memory.** Every queued frame holds permits of a byte budget (`queue_bytes`: payload
 //!   length + [`ITEM_OVERHEAD`]); a feed task waits for permits when the writer is behind, which
 //!   stops it reading its socket (TCP back-pressure) instead of growing a queue.
-//! * **Durability.** The writer ends the open zstd block of every segment at least every
-//!   `flush` interval (≤ 1 s): those bytes are in the OS page cache, so a `kill -9` loses at most
-//!   the frames of the last interval (and readers drop the one torn block). Every `fsync`
-//!   interval the open segments are also fsynced (survives an OS crash or power loss); closed
-//!   segments are always fsynced.
+//! * **Durability** ([`crate::durability`]). The writer ends the open zstd block of every
+//!   segment at least every `flush` interval: those bytes are in the OS page cache. Feed tasks
+//!   wait while the oldest frame not yet written is older than about `max_loss` (1 s), so a
+//!   `kill -9` loses at most the frames received in the last second, even when the writer lags
+//!   (readers drop the one torn block at each stream's end). Every `fsync` interval the open
+//!   segments are also fsynced (survives an OS crash or power loss); closed segments, new files
+//!   and directories are always synced. Free disk space is checked: a warning when it runs low,
+//!   a clean stop before it runs out.
 //! * **Rotation.** Segments rotate on the UTC hour of `recv_ns` (the store's rule); on every
 //!   flush tick, segments of a past hour that are still open (a quiet stream) are closed.
 //! * **Segment-closed hook.** Each closed segment is passed to a [`SegmentHook`] on the writer
@@ -27,6 +30,7 @@ use polyedge_venues::Feed;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::FeedError;
+use crate::durability::{DurabilityOptions, LossBound, Space, SpaceCheck};
 
 /// Budget permits charged per queued frame on top of its payload length (bytes).
 pub const ITEM_OVERHEAD: usize = 64;
@@ -141,6 +145,8 @@ enum Item {
         recv_ns: UnixNanos,
         bytes: Bytes,
         _permit: OwnedSemaphorePermit,
+        /// When it was queued ([`LossBound::now`]).
+        queued: u64,
     },
     Window(Box<Window>),
 }
@@ -167,6 +173,7 @@ pub struct Sink {
     budget_bytes: usize,
     control: Arc<StreamId>,
     clock: Arc<RecvClock>,
+    loss: Arc<LossBound>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -189,8 +196,14 @@ impl Sink {
             .saturating_sub(self.budget.available_permits())
     }
 
+    /// How old the oldest frame not yet written to the files is (`None`: all written).
+    pub fn oldest_unwritten(&self) -> Option<Duration> {
+        self.loss.oldest_age()
+    }
+
     /// Queues one raw frame of `stream` received at `recv_ns`. Waits while the byte budget is
-    /// used up.
+    /// used up, and while the oldest frame not yet written is older than the loss bound (see
+    /// [`crate::durability`]).
     ///
     /// # Errors
     /// [`SinkClosed`] if the writer has stopped.
@@ -201,20 +214,25 @@ impl Sink {
         bytes: Bytes,
     ) -> Result<(), SinkClosed> {
         let need = (bytes.len() + ITEM_OVERHEAD).min(self.budget_bytes);
+        self.loss.admit(need, || self.queued_bytes()).await;
         let permit = self
             .budget
             .clone()
             .acquire_many_owned(u32::try_from(need).unwrap_or(u32::MAX))
             .await
             .map_err(|_| SinkClosed)?;
+        let queued = self.loss.now();
         self.tx
             .send(Item::Frame {
                 stream: stream.clone(),
                 recv_ns,
                 bytes,
                 _permit: permit,
+                queued,
             })
-            .map_err(|_| SinkClosed)
+            .map_err(|_| SinkClosed)?;
+        self.loss.queued(queued);
+        Ok(())
     }
 
     /// Queues a control record (a JSON object with a `type`) stamped now; returns its time.
@@ -277,6 +295,8 @@ pub struct WriterOptions {
     pub queue_bytes: usize,
     /// Called for each closed segment.
     pub on_closed: SegmentHook,
+    /// Loss bound, free-space check (see [`crate::durability`]).
+    pub durability: DurabilityOptions,
     /// The receive clock (wall, or following a sandbox): it closes quiet segments of past hours,
     /// stamps window records and ticks the tap.
     pub clock: Arc<RecvClock>,
@@ -293,12 +313,12 @@ impl std::fmt::Debug for WriterOptions {
             .field("flush", &self.flush)
             .field("fsync", &self.fsync)
             .field("queue_bytes", &self.queue_bytes)
+            .field("durability", &self.durability)
             .field("window_records", &self.window_records)
             .field("tap", &self.tap.is_some())
             .finish_non_exhaustive()
     }
 }
-
 /// What the writer thread did.
 #[derive(Debug, Clone, Default)]
 pub struct WriterReport {
@@ -344,12 +364,15 @@ pub fn spawn_writer(
 ) -> Result<(Sink, WriterHandle), FeedError> {
     let (tx, rx) = mpsc::channel::<Item>();
     let budget_bytes = opts.queue_bytes.min(Semaphore::MAX_PERMITS);
+    let loss = Arc::new(LossBound::new(opts.durability.max_loss, opts.flush));
+    let mut space = SpaceCheck::new(&mut opts.durability);
     let sink = Sink {
         tx,
         budget: Arc::new(Semaphore::new(budget_bytes)),
         budget_bytes,
         control: Arc::new(StreamId::of(Feed::Control)),
         clock: opts.clock.clone(),
+        loss: loss.clone(),
     };
     if opts.window_records {
         writer.declare_window_records()?;
@@ -358,9 +381,11 @@ pub fn spawn_writer(
         .name("polyedge-writer".into())
         .spawn(move || -> Result<WriterReport, FeedError> {
             let mut report = WriterReport::default();
+            let report_dir = writer.dir().to_path_buf();
             let mut last_flush = Instant::now();
             let mut last_sync = Instant::now();
             let mut last_tick = Instant::now();
+            let mut low_space: Option<u64> = None;
             let mut w = Writing {
                 writer: &mut writer,
                 control: StreamId::of(Feed::Control),
@@ -369,6 +394,13 @@ pub fn spawn_writer(
                 tap: opts.tap.take(),
                 last: 0,
                 last_marker: 0,
+                durable: Durable {
+                    loss: loss.clone(),
+                    slow_disk: opts.durability.slow_disk,
+                    unflushed: false,
+                    period_bytes: 0,
+                    period_busy: Duration::ZERO,
+                },
             };
             let res = (|| -> Result<(), FeedError> {
                 loop {
@@ -381,9 +413,14 @@ pub fn spawn_writer(
                     match rx.recv_timeout(wait) {
                         Ok(item) => {
                             got = true;
+                            let busy = Instant::now();
                             w.apply(item)?;
-                            // Drain what is queued without re-checking the clock per item.
-                            for _ in 0..8192 {
+                            // Drain what is queued, but flush on time even when lagging (the
+                            // clock is read every 64 frames).
+                            for i in 0..8192u32 {
+                                if i % 64 == 63 && last_flush.elapsed() >= opts.flush {
+                                    break;
+                                }
                                 match rx.try_recv() {
                                     Ok(item) => w.apply(item)?,
                                     Err(mpsc::TryRecvError::Empty) => break,
@@ -393,6 +430,7 @@ pub fn spawn_writer(
                                     }
                                 }
                             }
+                            w.durable.period_busy += busy.elapsed();
                         }
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => disconnected = true,
@@ -407,12 +445,31 @@ pub fn spawn_writer(
                         last_tick = Instant::now();
                     }
                     if last_flush.elapsed() >= opts.flush {
+                        let t = Instant::now();
                         w.mark_flush()?;
                         if opts.fsync.is_some_and(|s| last_sync.elapsed() >= s) {
                             w.writer.sync()?;
                             last_sync = Instant::now();
                         } else {
                             w.writer.flush()?;
+                        }
+                        w.durable.period_busy += t.elapsed();
+                        w.durable.flushed();
+                        // A frame still queued is now the oldest unwritten one.
+                        match rx.try_recv() {
+                            Ok(item) => {
+                                let busy = Instant::now();
+                                w.apply(item)?;
+                                w.durable.period_busy += busy.elapsed();
+                            }
+                            Err(mpsc::TryRecvError::Empty) => {}
+                            Err(mpsc::TryRecvError::Disconnected) => return Ok(()),
+                        }
+                        if let Some(check) = space.as_mut()
+                            && let Space::Stop(free) = check.poll(w.writer.dir())
+                        {
+                            low_space = Some(free);
+                            return Ok(());
                         }
                         w.writer.close_segments_before(opts.clock.now())?;
                         for seg in w.writer.take_closed_segments() {
@@ -424,6 +481,20 @@ pub fn spawn_writer(
                     }
                 }
             })();
+            if res.is_ok()
+                && let Some(free) = low_space
+            {
+                // Stop cleanly before the disk is full: write what is already queued (at most
+                // the loss bound's worth, within the byte budget), then close and sync every
+                // segment and write the manifest.
+                tracing::error!(free_mib = free >> 20, dir = %w.writer.dir().display(), "disk nearly full: the recorder stops cleanly");
+                while let Ok(item) = rx.try_recv() {
+                    if let Err(e) = w.apply(item) {
+                        tracing::error!(error = %e, "writing the queued frames failed while stopping");
+                        break;
+                    }
+                }
+            }
             if let Some(tap) = w.tap.as_mut() {
                 tap.finish();
             }
@@ -432,14 +503,22 @@ pub fn spawn_writer(
                 tracing::error!(error = %e, dir = %writer.dir().display(), "recording writer failed; stopping");
                 // Best effort: keep what was written readable (blocks flush on drop).
                 drop(writer);
+                loss.flushed();
                 return Err(e);
             }
             let mut summary = writer.finish()?;
+            loss.flushed();
             for seg in std::mem::take(&mut summary.closed) {
                 report.closed_segments += 1;
                 (opts.on_closed)(&seg);
             }
             report.summary = summary;
+            if let Some(free) = low_space {
+                return Err(FeedError::DiskFull {
+                    dir: report_dir,
+                    free_bytes: free,
+                });
+            }
             Ok(report)
         })
         .map_err(|e| FeedError::Io(format!("cannot start the writer thread: {e}")))?;
@@ -457,6 +536,43 @@ struct Writing<'a> {
     last: u64,
     /// Stamp of the last flush marker.
     last_marker: u64,
+    /// The loss bound's view of the writer ([`crate::durability`]).
+    durable: Durable,
+}
+
+/// What the loss bound needs from the writer thread: whether a queued frame was written since
+/// the last flush (and when the first one was queued), and the writer's throughput (queued bytes
+/// written, time busy) since the last flush.
+struct Durable {
+    loss: Arc<LossBound>,
+    /// Test hook: sleep this long before each frame (a slow disk).
+    slow_disk: Option<Duration>,
+    unflushed: bool,
+    period_bytes: u64,
+    period_busy: Duration,
+}
+
+impl Durable {
+    /// A frame queued at `queued` ([`LossBound::now`]) with `len` payload bytes is being written.
+    fn frame(&mut self, queued: u64, len: usize) {
+        if !self.unflushed {
+            self.loss.first_unflushed(queued);
+            self.unflushed = true;
+        }
+        self.period_bytes += (len + ITEM_OVERHEAD) as u64;
+        if let Some(d) = self.slow_disk {
+            std::thread::sleep(d);
+        }
+    }
+
+    /// The open segments were flushed: everything written so far survives a kill -9.
+    fn flushed(&mut self) {
+        self.loss
+            .record_throughput(self.period_bytes, self.period_busy);
+        (self.period_bytes, self.period_busy) = (0, Duration::ZERO);
+        self.unflushed = false;
+        self.loss.flushed();
+    }
 }
 
 impl Writing<'_> {
@@ -489,7 +605,11 @@ impl Writing<'_> {
                 recv_ns,
                 bytes,
                 _permit,
-            } => self.write(&stream, recv_ns, &bytes)?,
+                queued,
+            } => {
+                self.durable.frame(queued, bytes.len());
+                self.write(&stream, recv_ns, &bytes)?;
+            }
             Item::Window(w) => {
                 if self.window_records {
                     let rec = window_record(&w);

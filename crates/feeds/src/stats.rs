@@ -25,7 +25,9 @@ pub struct StreamStats {
     pub stale: AtomicU64,
     /// Frames that are not valid JSON or of a wrong shape (recorded anyway).
     pub malformed: AtomicU64,
-    /// Frames of an event type the parser does not know (recorded anyway).
+    /// Elements of a kind the parser does not know — event types, topics, channels
+    /// ([`polyedge_venues::unknown`]) — skipped while the frame's known events were kept (the
+    /// frame is recorded anyway).
     pub unknown: AtomicU64,
     /// Error envelopes sent by the venue (recorded anyway).
     pub venue_errors: AtomicU64,

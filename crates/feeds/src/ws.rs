@@ -378,7 +378,17 @@ impl<P: Protocol> Runner<P> {
                     }
                     events.clear();
                     if parse {
-                        match self.stream.feed.parse(&bytes, recv_ns, &mut events) {
+                        let unknown_before = polyedge_venues::unknown::skipped();
+                        let res = self.stream.feed.parse(&bytes, recv_ns, &mut events);
+                        // Same thread (no await in between): this frame's unknown elements.
+                        let unknown = polyedge_venues::unknown::skipped() - unknown_before;
+                        if unknown > 0 {
+                            let n = self.stats.unknown.fetch_add(unknown, Ordering::Relaxed) + unknown;
+                            if should_log(n) {
+                                tracing::warn!(stream = self.name(), count = n, last = %polyedge_venues::unknown::last(), "element of an unknown kind skipped (frame recorded raw; its known events kept)");
+                            }
+                        }
+                        match res {
                             Ok(_) => {
                                 if let Some(v) = events.iter().filter_map(|e| e.venue_ns).max() {
                                     self.stats.lag(recv_ns.0.saturating_sub(v.0) / 1_000_000);

@@ -61,6 +61,7 @@ async fn record<P: Protocol>(
             window_records: false,
             tap: None,
             on_closed: Box::new(|_| {}),
+            durability: polyedge_feeds::durability::DurabilityOptions::default(),
         },
     )
     .unwrap();

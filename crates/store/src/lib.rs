@@ -8,7 +8,9 @@
 //!   segments, rotated by hour and stream ([`RecordingWriter`], [`Recording`]).
 //! * [`replay`] — one or several recordings as a single receive-time-ordered stream of raw frames
 //!   or parsed [`MarketEvent`](polyedge_core::MarketEvent)s, streaming, with filters.
-//! * [`import`] — importers of public datasets (`../shared/data`) into recordings.
+//! * [`import`] — importers of public datasets into recordings (atomically: a failed import
+//!   leaves nothing behind).
+//! * [`verify`] — reads every record of a recording and reports damage and missing frames.
 //!
 //! The format is documented in `docs/recording-format.md`.
 
@@ -17,6 +19,7 @@ pub mod import;
 pub mod recording;
 pub mod replay;
 pub mod segment;
+pub mod verify;
 
 pub use error::StoreError;
 pub use recording::{
@@ -24,9 +27,10 @@ pub use recording::{
     SegmentInfo, StreamId, StreamInfo,
 };
 pub use replay::{
-    EventReplay, Frame, FrameRef, FrameReplay, ReplayFilter, ReplayStats, WindowSelection,
+    EventReplay, Frame, FrameRef, FrameReplay, ReplayFilter, ReplayStats, SkippedSpan,
+    WindowSelection,
 };
-pub use segment::{SegmentReader, SegmentWriter, TornTail};
+pub use segment::{CorruptSpan, ReadOptions, SegmentReader, SegmentWriter, TornTail};
 
 /// Progress reporting for long jobs (imports, replays). The CLI implements it with a progress bar;
 /// tests and libraries can pass [`NoProgress`].

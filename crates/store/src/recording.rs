@@ -18,7 +18,7 @@ use polyedge_venues::Feed;
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
-use crate::segment::{SegmentHeader, SegmentReader, SegmentWriter};
+use crate::segment::{ReadOptions, SegmentHeader, SegmentReader, SegmentWriter, sync_dir};
 
 /// `format` field of every manifest.
 pub const FORMAT_NAME: &str = "polyedge-recording";
@@ -256,7 +256,17 @@ fn now_ns() -> UnixNanos {
     UnixNanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename).
+/// Syncs the directory holding `path` (so an entry created or renamed there survives a power
+/// loss).
+fn sync_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => sync_dir(dir).map_err(StoreError::io(dir)),
+        None => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, fsync, rename,
+/// fsync of the directory).
 fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
@@ -272,7 +282,8 @@ fn write_atomic(
         source: e.into_error(),
     })?;
     file.sync_all().map_err(StoreError::io(&tmp))?;
-    fs::rename(&tmp, path).map_err(StoreError::io(path))
+    fs::rename(&tmp, path).map_err(StoreError::io(path))?;
+    sync_parent(path)
 }
 
 struct OpenSegment {
@@ -411,6 +422,8 @@ impl RecordingWriter {
         }
         let capture = dir.join(CAPTURE_DIR);
         fs::create_dir_all(&capture).map_err(StoreError::io(&capture))?;
+        sync_parent(&capture)?;
+        sync_parent(dir)?;
         let w = RecordingWriter {
             dir: dir.to_path_buf(),
             meta,
@@ -482,6 +495,7 @@ impl RecordingWriter {
         }
         let dir = self.dir.join(CAPTURE_DIR).join(&stream.name);
         fs::create_dir_all(&dir).map_err(StoreError::io(&dir))?;
+        sync_parent(&dir)?;
         let st = StreamState {
             feed: stream.feed,
             dir,
@@ -836,6 +850,45 @@ impl Recording {
             .flat_map(|s| s.segments.iter().map(move |seg| (&s.id, seg)))
     }
 
+    /// `true` if `seg` may legitimately end in a torn tail: it is the last segment (in replay
+    /// order) of `stream` and the writer did not finish (it was killed, or is still writing).
+    /// Every other segment was closed (flushed and synced) by its writer, so an early end there
+    /// is damage.
+    pub fn tail_allowed(&self, stream: &StreamInfo, seg: &SegmentInfo) -> bool {
+        !self.is_finished()
+            && stream
+                .segments
+                .last()
+                .is_some_and(|l| l.hour == seg.hour && l.seq == seg.seq)
+    }
+
+    /// The read options for `seg` of `stream`: a torn tail only where [`tail_allowed`]
+    /// (Self::tail_allowed), damage skipped when `skip_corrupt`.
+    pub fn read_options(
+        &self,
+        stream: &StreamInfo,
+        seg: &SegmentInfo,
+        skip_corrupt: bool,
+    ) -> ReadOptions {
+        ReadOptions {
+            tail_allowed: self.tail_allowed(stream, seg),
+            skip_corrupt,
+        }
+    }
+
+    /// Opens `seg` of `stream` with [`read_options`](Self::read_options).
+    ///
+    /// # Errors
+    /// As [`SegmentReader::open_with`].
+    pub fn open_segment(
+        &self,
+        stream: &StreamInfo,
+        seg: &SegmentInfo,
+        skip_corrupt: bool,
+    ) -> Result<SegmentReader, StoreError> {
+        SegmentReader::open_with(&seg.path, self.read_options(stream, seg, skip_corrupt))
+    }
+
     /// The window with this slug.
     pub fn window_by_slug(&self, slug: &str) -> Option<&Window> {
         self.by_slug.get(slug).map(|&i| &self.windows[i])
@@ -912,11 +965,21 @@ fn list_streams(dir: &Path, manifest: &Manifest) -> Result<Vec<StreamInfo>, Stor
         let stream_manifest = manifest.streams.get(&name).cloned();
         let feed = if let Some(m) = &stream_manifest {
             m.feed
-        } else if let Some(f) = feed_from_segments(&segments)? {
+        } else if let Some(f) = feed_from_segments(&segments) {
             f
-        } else {
-            tracing::warn!(path = %path.display(), "ignoring stream with no readable segment header");
+        } else if let Ok(f) = name.parse::<Feed>() {
+            tracing::warn!(path = %path.display(), "no readable segment header; feed taken from the stream's name");
+            f
+        } else if segments.is_empty() {
+            tracing::warn!(path = %path.display(), "ignoring stream directory without segments");
             continue;
+        } else {
+            return Err(StoreError::Format {
+                path: path.clone(),
+                reason: "no segment of this stream has a readable header, so its feed is unknown \
+                         (the writer did not finish, and the stream is not named after a feed)"
+                    .into(),
+            });
         };
         streams.push(StreamInfo {
             id: StreamId { feed, name },
@@ -952,13 +1015,20 @@ fn list_segments(stream_dir: &Path) -> Result<Vec<SegmentInfo>, StoreError> {
     Ok(segments)
 }
 
-/// The feed of the first segment whose header is readable.
-fn feed_from_segments(segments: &[SegmentInfo]) -> Result<Option<Feed>, StoreError> {
+/// The feed of the first segment whose header is readable (damaged segments are passed over
+/// here; reading them reports the damage).
+fn feed_from_segments(segments: &[SegmentInfo]) -> Option<Feed> {
     for seg in segments {
-        let reader = SegmentReader::open(&seg.path)?;
-        if let Some(h) = reader.header() {
-            return Ok(Some(h.feed));
+        match SegmentReader::open(&seg.path) {
+            Ok(reader) => {
+                if let Some(h) = reader.header() {
+                    return Some(h.feed);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "segment header unreadable; trying the stream's next segment for its feed");
+            }
         }
     }
-    Ok(None)
+    None
 }

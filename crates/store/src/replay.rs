@@ -19,23 +19,31 @@
 //! memory does not grow with recording length. [`FrameReplay::buffered_bytes`] reports
 //! the buffers' total size.
 //!
-//! # Errors
-//! An error in one segment (bad header, CRC mismatch) is yielded as one `Err` item; that segment
-//! is abandoned and, if the caller keeps iterating, its stream continues with its next segment.
-//! Torn tails are not errors: they are logged and counted ([`ReplayStats::torn_tails`]).
+//! # Errors and damage
+//! Damage in a segment (bad header, undecodable zstd frame, checksum or CRC mismatch, a
+//! truncation anywhere but at the end of the last segment of a stream whose writer did not
+//! finish) is yielded as one `Err` item naming the file, record and offset; that segment is
+//! abandoned and, if the caller keeps iterating, its stream continues with its next segment.
+//! A torn tail where one is legitimate ([`Recording::tail_allowed`]) is not an error: it is
+//! logged and counted ([`ReplayStats::torn_tails`]).
+//!
+//! With [`FrameReplay::with_skip_corrupt`] damage is not an error: the reader resumes at the
+//! next intact frame and every skip is listed in [`ReplayStats::skipped`] with the frames lost,
+//! their receive-time span and the windows of the index it overlaps.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polyedge_core::{
     Asset, ConditionId, EventKind, MarketEvent, Symbol, TokenId, UnixNanos, Window,
 };
 use polyedge_venues::{Feed, ParseError};
+use serde::Serialize;
 
 use crate::StoreError;
 use crate::recording::{Recording, SegmentInfo, StreamId};
-use crate::segment::{SegmentReader, TornTail};
+use crate::segment::{CorruptSpan, ReadOptions, SegmentReader, TornTail};
 
 /// A raw frame from a recording.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +126,142 @@ pub struct ParseErrorSample {
     pub message: String,
 }
 
+/// Damaged data a replay skipped ([`FrameReplay::with_skip_corrupt`]): what, where, and what it
+/// covered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedSpan {
+    /// The recording's directory.
+    pub recording: PathBuf,
+    /// The stream.
+    pub stream: String,
+    /// The segment file.
+    pub segment: PathBuf,
+    /// What was wrong.
+    pub reason: String,
+    /// Frames (records) lost: exact when [`exact`](Self::exact), else a lower bound.
+    pub frames_lost: u64,
+    /// Whether `frames_lost` and the span are exact (from intact frame descriptors).
+    pub exact: bool,
+    /// Start of the receive-time span the lost frames lie in (ns since epoch, inclusive):
+    /// exact when `exact`, else the last frame read before the damage (or the segment's hour
+    /// start).
+    pub from_ns: UnixNanos,
+    /// End of that span (inclusive): exact when `exact`, else the first frame read after the
+    /// damage (or the segment's hour end).
+    pub to_ns: UnixNanos,
+    /// Slugs of the windows of the recording's index whose `[start, end]` overlaps the span
+    /// (none when nothing was lost).
+    pub windows: Vec<String>,
+    /// The whole segment was unreadable (nothing of it was read).
+    pub whole_segment: bool,
+}
+
+impl SkippedSpan {
+    fn from_corrupt(
+        rec: &Path,
+        stream: &str,
+        seg: &SegmentInfo,
+        c: &CorruptSpan,
+        windows: &[Window],
+    ) -> Self {
+        let (a, b) = c.span();
+        let (hour_start, hour_end) = (seg.start(), UnixNanos(seg.end().0 - 1));
+        let mut span = SkippedSpan {
+            recording: rec.to_path_buf(),
+            stream: stream.to_string(),
+            segment: seg.path.clone(),
+            reason: c.reason.clone(),
+            frames_lost: c.frames_lost,
+            exact: c.exact,
+            from_ns: a.unwrap_or(hour_start),
+            to_ns: b.unwrap_or(hour_end),
+            windows: Vec::new(),
+            whole_segment: false,
+        };
+        if c.frames_lost > 0 || !c.exact {
+            span.windows = overlapping(windows, span.from_ns, span.to_ns);
+        }
+        span
+    }
+
+    fn whole(
+        rec: &Path,
+        stream: &str,
+        seg: &SegmentInfo,
+        reason: String,
+        windows: &[Window],
+    ) -> Self {
+        let (from_ns, to_ns) = (seg.start(), UnixNanos(seg.end().0 - 1));
+        SkippedSpan {
+            recording: rec.to_path_buf(),
+            stream: stream.to_string(),
+            segment: seg.path.clone(),
+            reason,
+            frames_lost: 0,
+            exact: false,
+            from_ns,
+            to_ns,
+            windows: overlapping(windows, from_ns, to_ns),
+            whole_segment: true,
+        }
+    }
+}
+
+impl SkippedSpan {
+    /// The same span without the directories above the recording: `recording` becomes the
+    /// recording directory's name and `segment` its path inside the recording (for reports
+    /// that must not depend on where the data lies).
+    pub fn without_dirs(&self) -> SkippedSpan {
+        let segment = self
+            .segment
+            .strip_prefix(&self.recording)
+            .map_or_else(|_| self.segment.clone(), Path::to_path_buf);
+        SkippedSpan {
+            recording: self
+                .recording
+                .file_name()
+                .map_or_else(|| self.recording.clone(), PathBuf::from),
+            segment,
+            ..self.clone()
+        }
+    }
+}
+
+impl std::fmt::Display for SkippedSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.whole_segment && !self.exact {
+            "the whole segment (frame count unknown)".to_string()
+        } else if self.whole_segment {
+            format!("the whole segment ({} frames)", self.frames_lost)
+        } else if self.exact {
+            format!("{} frames", self.frames_lost)
+        } else {
+            format!("at least {} frames", self.frames_lost)
+        };
+        write!(
+            f,
+            "{} [{}]: skipped {what} received {} .. {}",
+            self.segment.display(),
+            self.stream,
+            self.from_ns.to_rfc3339(),
+            self.to_ns.to_rfc3339(),
+        )?;
+        if !self.windows.is_empty() {
+            write!(f, "; windows affected: {}", self.windows.join(", "))?;
+        }
+        write!(f, " ({})", self.reason)
+    }
+}
+
+/// Slugs of `windows` whose `[start, end]` overlaps `[from, to]`.
+fn overlapping(windows: &[Window], from: UnixNanos, to: UnixNanos) -> Vec<String> {
+    windows
+        .iter()
+        .filter(|w| w.start <= to && w.end >= from)
+        .map(|w| w.slug.clone())
+        .collect()
+}
+
 /// Counters of a replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayStats {
@@ -135,6 +279,12 @@ pub struct ReplayStats {
     pub parse_errors_by_stream: BTreeMap<String, u64>,
     /// The first [`MAX_PARSE_ERROR_SAMPLES`] parse errors.
     pub parse_error_samples: Vec<ParseErrorSample>,
+    /// Elements the parsers skipped because they do not know them (a newer event type, topic
+    /// or channel; [`polyedge_venues::unknown`]), all streams ([`EventReplay`] only). The
+    /// frames' known events were kept.
+    pub unknown_elements: u64,
+    /// Unknown elements per stream name.
+    pub unknown_by_stream: BTreeMap<String, u64>,
     /// Frames whose `recv_ns` is smaller than the previous frame's (source out of order).
     pub out_of_order: u64,
     /// Segments that ended in a torn tail.
@@ -147,6 +297,32 @@ pub struct ReplayStats {
     pub segments_skipped: u64,
     /// Errors yielded (corrupt segments).
     pub errors: u64,
+    /// Damage skipped ([`FrameReplay::with_skip_corrupt`]), in the order met.
+    pub skipped: Vec<SkippedSpan>,
+}
+
+impl ReplayStats {
+    /// Frames known lost to skipped damage (a lower bound where a span is not exact).
+    pub fn frames_skipped(&self) -> u64 {
+        self.skipped.iter().map(|s| s.frames_lost).sum()
+    }
+
+    /// `true` if every skipped span's frame count is exact.
+    pub fn skipped_exact(&self) -> bool {
+        self.skipped.iter().all(|s| s.exact)
+    }
+
+    /// The windows any skipped span overlaps, sorted, without repeats.
+    pub fn skipped_windows(&self) -> Vec<String> {
+        let mut w: Vec<String> = self
+            .skipped
+            .iter()
+            .flat_map(|s| s.windows.iter().cloned())
+            .collect();
+        w.sort();
+        w.dedup();
+        w
+    }
 }
 
 /// A parser: the contract of [`Feed::parse`] (append the frame's events to `out`, return how
@@ -174,6 +350,27 @@ struct Cursor {
     segments: Vec<SegmentInfo>,
     next_segment: usize,
     reader: Option<SegmentReader>,
+    /// (hour, seq) of the stream's last segment when its writer did not finish: the only
+    /// segment that may end in a torn tail.
+    tail_key: Option<(u64, u32)>,
+    /// Frames the manifest counts for the stream, when the whole stream is read (finished
+    /// recording, no time filter): checked at the stream's end.
+    expected: Option<u64>,
+    /// Frames read from the stream (before the time filter).
+    read: u64,
+    /// Errors yielded and frames reported skipped on this stream.
+    errors: u64,
+    skipped: u64,
+    /// The stream's directory (for the count check's messages).
+    dir: PathBuf,
+}
+
+/// What a cursor needs to know about its recording to report skipped damage.
+struct RecInfo {
+    dir: PathBuf,
+    windows: Vec<Window>,
+    /// First and last receive time per stream, from the manifest.
+    stream_span: std::collections::HashMap<String, (UnixNanos, UnixNanos)>,
 }
 
 /// Raw frames of one or several recordings in receive-time order. See the [module docs](self).
@@ -182,6 +379,8 @@ struct Cursor {
 /// [`next_frame`](Self::next_frame).
 pub struct FrameReplay {
     cursors: Vec<Cursor>,
+    recs: Vec<RecInfo>,
+    skip_corrupt: bool,
     heap: BinaryHeap<Reverse<(u64, usize)>>,
     /// Cursors that must be advanced (and pushed back on the heap) before the next pop.
     to_advance: Vec<usize>,
@@ -230,18 +429,48 @@ impl FrameReplay {
                     .cloned()
                     .collect();
                 stats.segments_skipped += (s.segments.len() - segments.len()) as u64;
+                let tail_key = s
+                    .segments
+                    .last()
+                    .filter(|l| rec.tail_allowed(s, l))
+                    .map(|l| (l.hour, l.seq));
+                let whole = from == 0 && to == u64::MAX;
                 cursors.push(Cursor {
                     stream: s.id.clone(),
                     recording: ri,
                     segments,
                     next_segment: 0,
                     reader: None,
+                    tail_key,
+                    expected: s.manifest.as_ref().filter(|_| whole).map(|m| m.frames),
+                    read: 0,
+                    errors: 0,
+                    skipped: 0,
+                    dir: rec
+                        .dir()
+                        .join(crate::recording::CAPTURE_DIR)
+                        .join(&s.id.name),
                 });
             }
         }
+        let recs = recordings
+            .iter()
+            .map(|r| RecInfo {
+                dir: r.dir().to_path_buf(),
+                windows: r.windows().to_vec(),
+                stream_span: r
+                    .manifest()
+                    .streams
+                    .iter()
+                    .filter_map(|(n, m)| Some((n.clone(), (m.first_recv_ns?, m.last_recv_ns?))))
+                    .collect(),
+            })
+            .collect();
         let to_advance = (0..cursors.len()).rev().collect();
         Ok(FrameReplay {
             heap: BinaryHeap::with_capacity(cursors.len()),
+            recs,
+            skip_corrupt: false,
             cursors,
             to_advance,
             from,
@@ -262,6 +491,18 @@ impl FrameReplay {
             .map(|d| Recording::open(d.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         Self::open(&recs, filter)
+    }
+
+    /// Skips damaged data instead of yielding errors (see the [module docs](self)): every skip
+    /// is listed in [`ReplayStats::skipped`]. Call before the first frame.
+    pub fn with_skip_corrupt(mut self, skip: bool) -> Self {
+        self.skip_corrupt = skip;
+        self
+    }
+
+    /// Whether damage is skipped ([`with_skip_corrupt`](Self::with_skip_corrupt)).
+    pub fn skips_corrupt(&self) -> bool {
+        self.skip_corrupt
     }
 
     /// Counters so far.
@@ -303,7 +544,13 @@ impl FrameReplay {
     /// end. See the [module docs](self) for errors.
     pub fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, StoreError>> {
         while let Some(i) = self.to_advance.pop() {
-            match advance_cursor(&mut self.cursors[i], &mut self.stats, self.from, self.to) {
+            let ctx = Ctx {
+                recs: &self.recs,
+                skip_corrupt: self.skip_corrupt,
+                from: self.from,
+                to: self.to,
+            };
+            match advance_cursor(&mut self.cursors[i], &mut self.stats, &ctx) {
                 Ok(Some(t)) => self.heap.push(Reverse((t, i))),
                 Ok(None) => {}
                 Err(e) => {
@@ -334,30 +581,74 @@ impl FrameReplay {
     }
 }
 
+/// What [`advance_cursor`] needs besides the cursor.
+struct Ctx<'a> {
+    recs: &'a [RecInfo],
+    skip_corrupt: bool,
+    from: u64,
+    to: u64,
+}
+
 /// Moves `c` to its next frame in `[from, to)`, opening segments as needed.
 fn advance_cursor(
     c: &mut Cursor,
     stats: &mut ReplayStats,
-    from: u64,
-    to: u64,
+    ctx: &Ctx<'_>,
 ) -> Result<Option<u64>, StoreError> {
+    let rec = &ctx.recs[c.recording];
     loop {
         if c.reader.is_none() {
             let Some(seg) = c.segments.get(c.next_segment) else {
-                return Ok(None);
+                return stream_end(c, stats, ctx);
             };
             c.next_segment += 1;
             stats.segments += 1;
-            let reader = SegmentReader::open(&seg.path)?;
+            let opts = ReadOptions {
+                tail_allowed: c.tail_key == Some((seg.hour, seg.seq)),
+                skip_corrupt: ctx.skip_corrupt,
+            };
+            let reader = match SegmentReader::open_with(&seg.path, opts) {
+                Ok(r) => r,
+                Err(e) if ctx.skip_corrupt => {
+                    let span = SkippedSpan::whole(
+                        &rec.dir,
+                        &c.stream.name,
+                        seg,
+                        e.to_string(),
+                        &rec.windows,
+                    );
+                    tracing::warn!(%span, "segment skipped (--skip-corrupt)");
+                    stats.skipped.push(span);
+                    continue;
+                }
+                Err(e) => {
+                    c.errors += 1;
+                    return Err(e);
+                }
+            };
             if let Some(h) = reader.header() {
                 if h.feed != c.stream.feed {
-                    return Err(StoreError::Format {
+                    let e = StoreError::Format {
                         path: seg.path.clone(),
                         reason: format!(
                             "segment is of feed {} but its stream {:?} is of feed {}",
                             h.feed, c.stream.name, c.stream.feed
                         ),
-                    });
+                    };
+                    if ctx.skip_corrupt {
+                        let span = SkippedSpan::whole(
+                            &rec.dir,
+                            &c.stream.name,
+                            seg,
+                            e.to_string(),
+                            &rec.windows,
+                        );
+                        tracing::warn!(%span, "segment skipped (--skip-corrupt)");
+                        stats.skipped.push(span);
+                        continue;
+                    }
+                    c.errors += 1;
+                    return Err(e);
                 }
                 if h.stream != c.stream.name {
                     tracing::debug!(file = %seg.path.display(), header_stream = %h.stream, "segment header names another stream than its directory");
@@ -370,7 +661,8 @@ fn advance_cursor(
         };
         match reader.advance() {
             Ok(Some(t)) => {
-                if t.0 >= from && t.0 < to {
+                c.read += 1;
+                if t.0 >= ctx.from && t.0 < ctx.to {
                     return Ok(Some(t.0));
                 }
             }
@@ -379,14 +671,104 @@ fn advance_cursor(
                     stats.torn_tails += 1;
                     stats.torn_tail_details.push(torn.clone());
                 }
+                let spans = reader.take_skipped();
+                if !spans.is_empty() {
+                    // The segment just finished is the one before `next_segment`.
+                    if let Some(seg) = c.segments.get(c.next_segment - 1) {
+                        for sp in &spans {
+                            c.skipped += sp.frames_lost;
+                            stats.skipped.push(SkippedSpan::from_corrupt(
+                                &rec.dir,
+                                &c.stream.name,
+                                seg,
+                                sp,
+                                &rec.windows,
+                            ));
+                        }
+                    }
+                }
                 c.reader = None;
             }
             Err(e) => {
                 c.reader = None;
+                c.errors += 1;
                 return Err(e);
             }
         }
     }
+}
+
+/// The end of a stream: when the whole stream of a finished recording was read, the frames
+/// read (plus those reported skipped) must be the manifest's count — a segment cut exactly at a
+/// frame boundary, or deleted, shows only here.
+fn stream_end(
+    c: &mut Cursor,
+    stats: &mut ReplayStats,
+    ctx: &Ctx<'_>,
+) -> Result<Option<u64>, StoreError> {
+    let Some(expected) = c.expected.take() else {
+        return Ok(None);
+    };
+    let accounted = c.read + c.skipped;
+    if accounted == expected || c.errors > 0 {
+        return Ok(None);
+    }
+    let reason = format!(
+        "the manifest counts {expected} frames in stream {:?}, but its segments hold {} ({} read{})",
+        c.stream.name,
+        accounted,
+        c.read,
+        if c.skipped > 0 {
+            format!(", {} skipped as damaged", c.skipped)
+        } else {
+            String::new()
+        }
+    );
+    if !ctx.skip_corrupt {
+        c.errors += 1;
+        return Err(StoreError::Format {
+            path: c.dir.clone(),
+            reason: format!(
+                "{reason}: frames are missing (a segment truncated at a frame boundary, or deleted)"
+            ),
+        });
+    }
+    let rec = &ctx.recs[c.recording];
+    let missing = expected.saturating_sub(accounted);
+    // One inexact span on the stream (a lower bound, or a whole segment): the manifest's count
+    // makes it exact.
+    let mut inexact = stats
+        .skipped
+        .iter_mut()
+        .filter(|s| !s.exact && s.stream == c.stream.name && s.recording == rec.dir);
+    if let (Some(only), None) = (inexact.next(), inexact.next())
+        && expected >= accounted
+    {
+        only.frames_lost += missing;
+        only.exact = true;
+        c.skipped += missing;
+        return Ok(None);
+    }
+    let (from_ns, to_ns) = rec
+        .stream_span
+        .get(&c.stream.name)
+        .copied()
+        .unwrap_or((UnixNanos(0), UnixNanos(u64::MAX)));
+    let span = SkippedSpan {
+        recording: rec.dir.clone(),
+        stream: c.stream.name.clone(),
+        segment: c.dir.clone(),
+        reason,
+        frames_lost: missing,
+        exact: expected >= accounted,
+        from_ns,
+        to_ns,
+        windows: overlapping(&rec.windows, from_ns, to_ns),
+        whole_segment: false,
+    };
+    tracing::warn!(%span, "frames missing from a stream (--skip-corrupt)");
+    stats.skipped.push(span);
+    Ok(None)
 }
 
 impl Iterator for FrameReplay {
@@ -613,6 +995,13 @@ impl EventReplay {
         Self::open(&recs, filter)
     }
 
+    /// Skips damaged data instead of yielding errors, as
+    /// [`FrameReplay::with_skip_corrupt`].
+    pub fn with_skip_corrupt(mut self, skip: bool) -> Self {
+        self.frames = self.frames.with_skip_corrupt(skip);
+        self
+    }
+
     /// Uses `parser` instead of [`Feed::parse`] (tests, alternative decoders).
     pub fn with_parser(mut self, parser: ParserFn) -> Self {
         self.parser = parser;
@@ -637,6 +1026,23 @@ impl EventReplay {
     /// The stream of the event last yielded.
     pub fn current_stream(&self) -> Option<&StreamId> {
         self.current.and_then(|c| self.frames.cursor_stream(c))
+    }
+
+    fn record_unknown(&mut self, cursor: usize, recv_ns: UnixNanos, n: u64) {
+        let stats = &mut self.frames.stats;
+        let name = self
+            .frames
+            .cursors
+            .get(cursor)
+            .map_or("", |c| c.stream.name.as_str());
+        stats.unknown_elements += n;
+        let total = stats.unknown_by_stream.entry(name.to_string()).or_default();
+        let before = *total;
+        *total += n;
+        // Log the first few and then at powers of two, per stream.
+        if before < 10 || (before + 1..=*total).any(u64::is_power_of_two) {
+            tracing::warn!(stream = name, recv_ns = recv_ns.0, unknown_on_stream = *total, last = %polyedge_venues::unknown::last(), "replay: element of an unknown kind skipped; the frame's known events are kept");
+        }
     }
 
     fn record_parse_error(&mut self, cursor: usize, recv_ns: UnixNanos, err: &ParseError) {
@@ -676,6 +1082,7 @@ impl Iterator for EventReplay {
                 self.frames.stats.events += 1;
                 return Some(Ok(ev));
             }
+            let unknown_before = polyedge_venues::unknown::skipped();
             let (cursor, recv_ns, res) = match self.frames.next_frame()? {
                 Ok(f) => {
                     let res = (self.parser)(f.stream.feed, f.bytes, f.recv_ns, &mut self.pending);
@@ -684,6 +1091,10 @@ impl Iterator for EventReplay {
                 Err(e) => return Some(Err(e)),
             };
             self.current = Some(cursor);
+            let unknown = polyedge_venues::unknown::skipped() - unknown_before;
+            if unknown > 0 {
+                self.record_unknown(cursor, recv_ns, unknown);
+            }
             if let Err(e) = res {
                 self.pending.clear();
                 self.record_parse_error(cursor, recv_ns, &e);

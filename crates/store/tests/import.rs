@@ -345,6 +345,10 @@ fn cronos_kline_row_exact() {
 
 /// The one full cronos import (~1.5 GB of JSON decompressed).
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn cronos_full_import() {
     let t = std::time::Instant::now();
     let (_tmp, r, rec) = import_real(ImportKind::Cronos, &shared("cronos_btc5m_books"));
@@ -398,6 +402,51 @@ fn cronos_sample_frames_are_verbatim() {
     }
     assert_eq!(n, 33_650);
     assert!(expected.next().is_none());
+}
+
+/// A failed import leaves nothing behind (no half-written recording that readers would take for
+/// a valid empty one), and running it again works.
+#[test]
+fn a_failed_import_leaves_nothing_and_can_be_run_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    for e in std::fs::read_dir(sample()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), src.join(e.file_name())).unwrap();
+    }
+    let books = src.join("books_2026-04-15.jsonl.zst");
+    let full = std::fs::read(&books).unwrap();
+    // Half the compressed books file: the import fails part-way, after writing frames.
+    std::fs::write(&books, &full[..full.len() / 2]).unwrap();
+    let out = tmp.path().join("rec");
+    let err = import(ImportKind::Cronos, &src, &out, &NoProgress).unwrap_err();
+    assert!(
+        err.to_string().contains("books_2026-04-15.jsonl.zst"),
+        "{err}"
+    );
+    assert!(!out.exists(), "no half-written recording");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["src"], "no temporary directory left: {left:?}");
+    // An empty directory given as the target stays usable too.
+    std::fs::create_dir(&out).unwrap();
+    assert!(import(ImportKind::Cronos, &src, &out, &NoProgress).is_err());
+    assert!(out.is_dir() && std::fs::read_dir(&out).unwrap().next().is_none());
+    // A killed import's temporary directory (its process gone) is removed by the next run.
+    let stale = tmp.path().join(".rec.importing-999999999");
+    std::fs::create_dir_all(stale.join("capture")).unwrap();
+    std::fs::write(&books, &full).unwrap();
+    let r = import(ImportKind::Cronos, &src, &out, &NoProgress).unwrap();
+    assert_eq!(frames(&r, "polymarket-market"), 33_650);
+    assert!(!stale.exists());
+    let rec = Recording::open(&out).unwrap();
+    assert!(rec.is_finished());
+    assert_eq!(rec.windows().len(), 10);
+    let summary = r.recording.unwrap();
+    assert!(summary.closed.iter().all(|c| c.path.starts_with(&out)));
 }
 
 #[test]
@@ -559,6 +608,10 @@ fn ligengxin_chainlink_row_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn ligengxin_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Ligengxin,
@@ -678,6 +731,10 @@ fn herbalclaw_rows_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn herbalclaw_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Herbalclaw,
@@ -767,6 +824,10 @@ fn jo267x_row_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn jo267x_full_import() {
     let (_tmp, r, rec) = import_real(ImportKind::Jo267x, &shared("jo267x_btc5m_1hz_2026-05"));
     eprintln!("{r}");
@@ -785,6 +846,10 @@ fn jo267x_full_import() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn dry_run_matches_import_and_progress_counts_bytes() {
     struct P {
         total: Cell<u64>,
@@ -898,6 +963,10 @@ fn thevalerka_rows_exact() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn thevalerka_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Thevalerka,
@@ -961,6 +1030,10 @@ fn felixdoteth_row() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
 fn felixdoteth_full_import() {
     let (_tmp, r, rec) = import_real(
         ImportKind::Felixdoteth,

@@ -273,16 +273,52 @@ fn cut_segment_at_many_offsets_never_returns_garbage() {
         .path
         .clone();
     let len = std::fs::metadata(&seg).unwrap().len();
+    // The same recording as if its writer had been killed: the manifest says not finished.
+    let unfinished = tmp.path().join("u");
+    copy_dir(&dir, &unfinished);
+    let manifest = unfinished.join("recording.json");
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    m["finished_ns"] = serde_json::Value::Null;
+    m["streams"] = serde_json::json!({});
+    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    let useg = unfinished.join(seg.strip_prefix(&dir).unwrap());
     // Shrink in place, from the end towards 0 (cheap, unlike rewriting the file).
     for cut in (0..len).rev().step_by(7) {
-        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
-        f.set_len(cut).unwrap();
-        drop(f);
-        let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
-        let got: Vec<_> = replay.by_ref().map(|f| key(&f.unwrap())).collect();
-        assert_eq!(got[..], frames[..got.len()], "cut at {cut}");
-        assert!(replay.stats().torn_tails <= 1, "cut at {cut}");
-        assert_eq!(replay.stats().errors, 0, "cut at {cut}");
+        for (rec, path) in [(&dir, &seg), (&unfinished, &useg)] {
+            let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            f.set_len(cut).unwrap();
+            drop(f);
+            let mut replay = FrameReplay::open_dirs(&[rec], ReplayFilter::default()).unwrap();
+            let mut got = Vec::new();
+            let mut errors = Vec::new();
+            for f in replay.by_ref() {
+                match f {
+                    Ok(f) => got.push(key(&f)),
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+            assert_eq!(got[..], frames[..got.len()], "cut at {cut}");
+            let st = replay.stats();
+            if rec == &unfinished {
+                // Its last segment may end early: a torn tail, never an error.
+                assert!(st.torn_tails <= 1, "cut at {cut}");
+                assert_eq!(st.errors, 0, "cut at {cut}: {errors:?}");
+            } else {
+                // A finished recording's segments were closed whole: a cut is damage, even
+                // one exactly at a frame boundary (the manifest's frame count tells).
+                assert_eq!(st.torn_tails, 0, "cut at {cut}");
+                assert_eq!(errors.len(), 1, "cut at {cut}: {errors:?}");
+                assert_eq!(st.errors, 1, "cut at {cut}");
+                let e = &errors[0];
+                assert!(
+                    e.contains("truncated")
+                        || e.contains("no frame")
+                        || e.contains("manifest counts 400"),
+                    "{e}"
+                );
+            }
+        }
     }
 }
 
@@ -679,4 +715,142 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(e.path(), dst).unwrap();
         }
     }
+}
+
+// ---- Damage: strict replay fails, --skip-corrupt replays around it and lists what was lost ----
+
+/// One stream with 40 000 frames over the hour 12:00–13:00 (large enough for many zstd
+/// frames), and the 5-minute windows of that hour.
+fn big_hour(dir: &Path) -> (Vec<(StreamId, u64, Vec<u8>)>, Vec<Window>) {
+    let s = StreamId::of(Feed::PolymarketMarket);
+    let mut rng = Rng(8);
+    let frames: Vec<_> = (0..40_000u64)
+        .map(|i| {
+            let b: Vec<u8> = format!("{{\"i\":{i},\"noise\":{}}}", rng.next()).into_bytes();
+            (s.clone(), T0 + i * (HOUR / 40_000), b)
+        })
+        .collect();
+    let windows: Vec<Window> = (0..12)
+        .map(|k| {
+            let start = T0_S + k * 300;
+            Window::from_slug(&format!("btc-updown-5m-{start}")).unwrap()
+        })
+        .collect();
+    write_recording(dir, &frames, &windows);
+    (frames, windows)
+}
+
+#[test]
+fn bad_block_in_a_closed_segment_is_an_error_and_skip_corrupt_names_the_span() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let (frames, _) = big_hour(&dir);
+    let seg = dir.join("capture/polymarket-market/20260413T12.seg.zst");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.len() / 3;
+    for (i, b) in bytes[at..at + 4096].iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(31) ^ 0x5a;
+    }
+    std::fs::write(&seg, &bytes).unwrap();
+
+    // Strict: an error naming the file; nothing after the damage is silently dropped as a tail.
+    let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
+    let mut n = 0;
+    let mut errors = Vec::new();
+    for f in replay.by_ref() {
+        match f {
+            Ok(_) => n += 1,
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("20260413T12.seg.zst") && errors[0].contains("file offset"));
+    assert_eq!(replay.stats().torn_tails, 0);
+    assert!(n < frames.len() / 2);
+
+    // Skipping: the two thirds after the bad block are replayed, and the span is exact.
+    let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default())
+        .unwrap()
+        .with_skip_corrupt(true);
+    let got: Vec<_> = replay.by_ref().map(|f| key(&f.unwrap())).collect();
+    let st = replay.stats();
+    assert_eq!(st.errors, 0);
+    assert_eq!(st.skipped.len(), 1, "{:?}", st.skipped);
+    let sp = &st.skipped[0];
+    assert!(sp.exact, "{sp}");
+    assert_eq!(got.len() as u64 + sp.frames_lost, frames.len() as u64);
+    // Only the damaged zstd frame (a 1 MiB block here) is lost; what follows it is read.
+    assert!(
+        got.len() > frames.len() / 2,
+        "{} of {}",
+        got.len(),
+        frames.len()
+    );
+    let last = frames
+        .last()
+        .map(|(s, t, b)| (s.name.clone(), *t, b.clone()));
+    assert_eq!(got.last(), last.as_ref());
+    // Every lost frame lies in [from, to].
+    let kept: std::collections::HashSet<u64> = got.iter().map(|(_, t, _)| *t).collect();
+    let lost: Vec<u64> = frames
+        .iter()
+        .map(|(_, t, _)| *t)
+        .filter(|t| !kept.contains(t))
+        .collect();
+    assert!(lost.iter().all(|t| *t >= sp.from_ns.0 && *t <= sp.to_ns.0));
+    let lost = lost.len() as u64;
+    assert_eq!(lost, sp.frames_lost);
+    // The windows overlapping that span are named.
+    assert!(!sp.windows.is_empty());
+    for slug in &sp.windows {
+        let w = Window::from_slug(slug).unwrap();
+        assert!(w.start <= sp.to_ns && w.end >= sp.from_ns, "{slug}");
+    }
+    assert_eq!(st.frames_skipped(), sp.frames_lost);
+    let shown = sp.to_string();
+    assert!(
+        shown.contains("windows affected") && shown.contains("20260413T12.seg.zst"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_deleted_segment_of_a_finished_recording_is_found_by_the_manifest_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let frames = two_streams_three_hours(6);
+    write_recording(&dir, &frames, &[]);
+    let gone = dir.join("capture/binance-spot/20260413T13.seg.zst");
+    let in_gone = frames
+        .iter()
+        .filter(|(s, t, _)| s.name == "binance-spot" && (t - T0) / HOUR == 1)
+        .count() as u64;
+    std::fs::remove_file(&gone).unwrap();
+
+    let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default()).unwrap();
+    let errors: Vec<String> = replay
+        .by_ref()
+        .filter_map(Result::err)
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("manifest counts"), "{errors:?}");
+
+    let mut replay = FrameReplay::open_dirs(&[&dir], ReplayFilter::default())
+        .unwrap()
+        .with_skip_corrupt(true);
+    let n = replay.by_ref().flatten().count() as u64;
+    let st = replay.stats();
+    assert_eq!(n + in_gone, frames.len() as u64);
+    assert_eq!(st.skipped.len(), 1);
+    assert_eq!(st.skipped[0].frames_lost, in_gone);
+    assert!(st.skipped[0].exact);
+
+    // With a time filter the count is not checked (the filter drops frames on purpose).
+    let filtered = ReplayFilter {
+        from: Some(UnixNanos(T0)),
+        ..ReplayFilter::default()
+    };
+    let replay = FrameReplay::open_dirs(&[&dir], filtered).unwrap();
+    assert!(replay.into_iter().all(|f| f.is_ok()));
 }

@@ -265,8 +265,10 @@ fn check_cut(path: &PathBuf, cut: u64, records: &[(UnixNanos, Vec<u8>)], bounds:
         assert_eq!(t.records, k as u64);
         assert_eq!(&t.path, path);
     }
-    if cut < bounds[0].0 {
-        assert!(c.header.is_none());
+    // The header is known once its frame's content is in (the last 4 bytes of a zstd frame are
+    // its content checksum, after the content).
+    if cut + 4 < bounds[0].0 {
+        assert!(c.header.is_none(), "cut at {cut}");
     }
 }
 
@@ -455,4 +457,392 @@ fn reader_buffer_stays_small_and_grows_only_for_a_big_record() {
     assert_eq!(n, 20_001);
     assert!(r.buffer_capacity() >= big.len() + 16);
     assert!(r.buffer_capacity() <= big.len() + 16 + (64 << 10));
+}
+
+// ---- Damage: strict reading fails, skip_corrupt reads around it and says what was lost ----
+
+use polyedge_store::segment::{
+    CorruptSpan, DESCRIPTOR_FRAME_LEN, FrameDescriptor, ReadOptions, read_all_with,
+};
+
+const STRICT_CLOSED: ReadOptions = ReadOptions {
+    tail_allowed: false,
+    skip_corrupt: false,
+};
+const SKIP_CLOSED: ReadOptions = ReadOptions {
+    tail_allowed: false,
+    skip_corrupt: true,
+};
+
+/// A closed segment of `n` records with a block flushed every `every` records; returns the
+/// records and, per zstd data frame, (file offset of its descriptor, end offset, record range).
+fn closed_segment(
+    path: &Path,
+    n: usize,
+    every: usize,
+) -> (
+    Vec<(UnixNanos, Vec<u8>)>,
+    Vec<(u64, u64, std::ops::Range<usize>)>,
+) {
+    let mut rng = Rng(42);
+    let mut w = SegmentWriter::create(path, &header()).unwrap();
+    let mut records = Vec::new();
+    let mut frames = Vec::new();
+    let mut from = (w.stats().file_bytes, 0usize);
+    for i in 0..n {
+        let p = payload(&mut rng, i);
+        let t = UnixNanos(T0 + i as u64 * 1_000_000);
+        w.append(t, &p).unwrap();
+        records.push((t, p));
+        if (i + 1) % every == 0 {
+            w.flush().unwrap();
+            frames.push((from.0, w.stats().file_bytes, from.1..i + 1));
+            from = (w.stats().file_bytes, i + 1);
+        }
+    }
+    w.flush().unwrap();
+    if from.1 < n {
+        frames.push((from.0, w.stats().file_bytes, from.1..n));
+    }
+    w.finish().unwrap();
+    (records, frames)
+}
+
+#[test]
+fn every_zstd_frame_has_a_descriptor_and_a_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.seg.zst");
+    let (records, frames) = closed_segment(&path, 1000, 300);
+    let bytes = std::fs::read(&path).unwrap();
+    // The header frame: descriptor with no records, then a zstd frame.
+    let d0 = FrameDescriptor::decode(&bytes).unwrap();
+    assert_eq!(d0.records, 0);
+    assert_eq!(
+        &bytes[DESCRIPTOR_FRAME_LEN..DESCRIPTOR_FRAME_LEN + 4],
+        &[0x28, 0xB5, 0x2F, 0xFD]
+    );
+    for (start, end, range) in &frames {
+        let d = FrameDescriptor::decode(&bytes[*start as usize..]).unwrap();
+        assert_eq!(d.records as usize, range.len());
+        assert_eq!(d.min_recv_ns, records[range.start].0.0);
+        assert_eq!(d.max_recv_ns, records[range.end - 1].0.0);
+        assert_eq!(
+            u64::from(d.compressed_len),
+            end - start - DESCRIPTOR_FRAME_LEN as u64
+        );
+        let z = &bytes[*start as usize + DESCRIPTOR_FRAME_LEN..*end as usize];
+        // Frame header descriptor byte: bit 2 = content checksum flag.
+        assert_eq!(z[..4], [0x28, 0xB5, 0x2F, 0xFD]);
+        assert_ne!(z[4] & 0b100, 0, "content checksum flag");
+    }
+    // Standard zstd decoders skip the descriptors.
+    let raw = zstd::decode_all(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(&raw[..8], b"PEDGSEG1");
+    let total: usize = records.iter().map(|(_, p)| 16 + p.len()).sum();
+    let hl = u32::from_le_bytes(raw[8..12].try_into().unwrap()) as usize;
+    assert_eq!(raw.len(), 12 + hl + total);
+}
+
+/// Overwrites `len` bytes at `at` with pseudo-random garbage (what a failing disk returns).
+fn bad_block(path: &Path, at: usize, len: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut rng = Rng(at as u64 + 1);
+    for b in &mut bytes[at..at + len] {
+        *b = rng.next() as u8;
+    }
+    std::fs::write(path, &bytes).unwrap();
+}
+
+#[test]
+fn a_bad_block_in_a_closed_segment_is_an_error_and_skip_corrupt_reads_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("20260413T12.seg.zst");
+    let (records, frames) = closed_segment(&path, 30_000, 2_000);
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    let at = len / 3;
+    bad_block(&path, at, 512);
+    // The frames the bad block touches.
+    let hit: Vec<_> = frames
+        .iter()
+        .filter(|(s, e, _)| (*s as usize) < at + 512 && (*e as usize) > at)
+        .cloned()
+        .collect();
+    assert!(!hit.is_empty());
+    let first_lost = hit[0].2.start;
+    let last_lost = hit.last().unwrap().2.end;
+
+    // Strict: an error naming the file, the record and the frame's offset — also with a torn
+    // tail allowed (the damage is mid-file, not a tail).
+    for opts in [STRICT_CLOSED, ReadOptions::LONE] {
+        let mut r = SegmentReader::open_with(&path, opts).unwrap();
+        let mut n = 0;
+        let err = loop {
+            match r.advance() {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => panic!("damage not detected; {n} records read"),
+                Err(e) => break e,
+            }
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("20260413T12.seg.zst"), "{msg}");
+        assert!(msg.contains(&format!("record #{n}")), "{msg}");
+        assert!(
+            msg.contains(&format!(
+                "file offset {}",
+                hit[0].0 + DESCRIPTOR_FRAME_LEN as u64
+            )),
+            "{msg}"
+        );
+        assert!(
+            n <= first_lost + 2_000 && n >= first_lost,
+            "{n} vs {first_lost}"
+        );
+        assert!(r.torn_tail().is_none());
+        assert_eq!(
+            r.advance().unwrap(),
+            None,
+            "the segment is over after the error"
+        );
+    }
+
+    // Skipping: everything outside the damaged frames is read, in order; the span says exactly
+    // which records were lost.
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert!(c.torn_tail.is_none());
+    assert_eq!(c.skipped.len(), 1, "{:?}", c.skipped);
+    let s: &CorruptSpan = &c.skipped[0];
+    let read_in_hit = c.records.len() - (records.len() - (last_lost - first_lost));
+    assert!(s.exact, "{s}");
+    assert!(s.resumed);
+    assert_eq!(s.frames_lost as usize, last_lost - first_lost - read_in_hit);
+    assert_eq!(s.record as usize, first_lost + read_in_hit);
+    // The descriptor's min, raised to the last record read from the damaged frame.
+    let min = if read_in_hit > 0 {
+        records[s.record as usize - 1].0
+    } else {
+        records[first_lost].0
+    };
+    assert_eq!(s.lost_min_ns, Some(min));
+    assert_eq!(s.lost_max_ns, Some(records[last_lost - 1].0));
+    assert_eq!(s.after_ns, Some(records[s.record as usize - 1].0));
+    assert_eq!(s.before_ns, Some(records[last_lost].0));
+    let expected: Vec<_> = records[..s.record as usize]
+        .iter()
+        .chain(&records[last_lost..])
+        .cloned()
+        .collect();
+    assert_eq!(c.records, expected);
+    // Two thirds of the file lie after the bad block: they are read, not dropped.
+    assert!(records.len() - last_lost > 15_000);
+    let shown = s.to_string();
+    assert!(
+        shown.contains("skipped") && shown.contains("frames"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn one_flipped_byte_is_caught_by_the_zstd_checksum_or_the_record_crc() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.seg.zst");
+    let (records, frames) = closed_segment(&path, 5_000, 1_000);
+    let pristine = std::fs::read(&path).unwrap();
+    // Flip one bit at many places inside the third data frame's zstd frame.
+    let (start, end, range) = frames[2].clone();
+    let z0 = start as usize + DESCRIPTOR_FRAME_LEN;
+    let mut rng = Rng(5);
+    for _ in 0..40 {
+        let at = z0 + rng.below((end as usize - z0) as u64) as usize;
+        let mut bytes = pristine.clone();
+        bytes[at] ^= 1 << rng.below(8);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_all_with(&path, STRICT_CLOSED).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Format { .. }),
+            "flip at {at}: {err:?}"
+        );
+        let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+        assert_eq!(c.skipped.len(), 1, "flip at {at}");
+        let s = &c.skipped[0];
+        assert!(s.exact && s.resumed, "flip at {at}: {s}");
+        assert_eq!(c.records.len() as u64 + s.frames_lost, records.len() as u64);
+        assert_eq!(
+            &c.records[..s.record as usize],
+            &records[..s.record as usize]
+        );
+        assert_eq!(c.records.last(), records.last());
+        assert!(s.record as usize >= range.start && s.record as usize <= range.end);
+    }
+}
+
+#[test]
+fn truncation_zero_fill_and_garbage_where_no_tail_may_be_torn() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.seg.zst");
+    let (records, frames) = closed_segment(&src, 3_000, 1_000);
+    let bytes = std::fs::read(&src).unwrap();
+    let path = dir.path().join("t.seg.zst");
+
+    // Cut in the middle of the second data frame.
+    let cut = frames[1].0.midpoint(frames[1].1);
+    std::fs::write(&path, &bytes[..cut as usize]).unwrap();
+    let lone = read_all_with(&path, ReadOptions::LONE).unwrap();
+    assert!(lone.torn_tail.is_some(), "a lone segment: torn tail");
+    let err = read_all_with(&path, STRICT_CLOSED).unwrap_err().to_string();
+    assert!(
+        err.contains("truncated") && err.contains("t.seg.zst"),
+        "{err}"
+    );
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert_eq!(c.records, records[..c.records.len()]);
+    let s = &c.skipped[0];
+    assert!(!s.resumed && !s.exact, "{s}");
+    assert_eq!(s.frames_lost as usize, 2_000 - c.records.len());
+    assert_eq!(s.before_ns, None);
+
+    // Zero fill after the last frame: a torn tail only where one is allowed.
+    let mut z = bytes.clone();
+    z.extend_from_slice(&[0u8; 8192]);
+    std::fs::write(&path, &z).unwrap();
+    assert!(
+        read_all_with(&path, ReadOptions::LONE)
+            .unwrap()
+            .torn_tail
+            .is_some()
+    );
+    assert!(read_all_with(&path, STRICT_CLOSED).is_err());
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert_eq!(c.records, records);
+    assert_eq!(c.skipped[0].frames_lost, 0);
+
+    // Non-zero bytes after the last frame are damage even in a lone segment.
+    let mut g = bytes.clone();
+    g.extend_from_slice(b"this is not a zstd frame");
+    std::fs::write(&path, &g).unwrap();
+    let err = read_all_with(&path, ReadOptions::LONE)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("neither a zstd frame"), "{err}");
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert_eq!(c.records, records);
+}
+
+#[test]
+fn a_damaged_descriptor_loses_nothing_when_its_frame_is_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dd.seg.zst");
+    let (records, frames) = closed_segment(&path, 3_000, 1_000);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[frames[1].0 as usize + 20] ^= 0xFF; // inside the descriptor's payload
+    std::fs::write(&path, &bytes).unwrap();
+    let err = read_all_with(&path, STRICT_CLOSED).unwrap_err().to_string();
+    assert!(err.contains("descriptor") && err.contains("CRC"), "{err}");
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert_eq!(c.records, records);
+    assert_eq!(c.skipped.len(), 1);
+    assert!(
+        c.skipped[0].exact && c.skipped[0].frames_lost == 0,
+        "{}",
+        c.skipped[0]
+    );
+}
+
+#[test]
+fn segments_without_descriptors_are_read_and_damage_is_skipped_by_scanning() {
+    // The layout before descriptors: plain zstd frames (no checksum), header in the first.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.seg.zst");
+    let h = serde_json::to_vec(&header()).unwrap();
+    let mut head = b"PEDGSEG1".to_vec();
+    head.extend_from_slice(&(h.len() as u32).to_le_bytes());
+    head.extend_from_slice(&h);
+    let mut file = zstd::encode_all(&head[..], 3).unwrap();
+    let mut records = Vec::new();
+    let mut bounds = Vec::new();
+    for block in 0..5u64 {
+        let mut raw = Vec::new();
+        for i in 0..500u64 {
+            let t = T0 + block * 1000 + i;
+            let p = format!("block {block} record {i} {}", "x".repeat((i % 50) as usize));
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&t.to_le_bytes());
+            crc.update(p.as_bytes());
+            raw.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            raw.extend_from_slice(&t.to_le_bytes());
+            raw.extend_from_slice(p.as_bytes());
+            raw.extend_from_slice(&crc.finalize().to_le_bytes());
+            records.push((UnixNanos(t), p.into_bytes()));
+        }
+        let start = file.len();
+        file.extend(zstd::encode_all(&raw[..], 3).unwrap());
+        bounds.push((start, file.len()));
+    }
+    std::fs::write(&path, &file).unwrap();
+    assert_eq!(
+        read_all_with(&path, STRICT_CLOSED).unwrap().records,
+        records
+    );
+    // Garbage in the middle of block 2.
+    let (s, e) = bounds[2];
+    bad_block(&path, s.midpoint(e), 64);
+    assert!(read_all_with(&path, STRICT_CLOSED).is_err());
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert_eq!(c.skipped.len(), 1, "{:?}", c.skipped);
+    let sp = &c.skipped[0];
+    assert!(!sp.exact && sp.resumed, "{sp}");
+    assert_eq!(c.records.last(), records.last(), "blocks 3 and 4 are read");
+    assert!(c.records.len() >= 2000 && c.records.len() < 2500);
+    assert_eq!(sp.after_ns, Some(c.records[sp.record as usize - 1].0));
+    assert_eq!(sp.before_ns, Some(records[1500].0));
+}
+
+/// A descriptor that lies (claims its frame is empty) must not make skipping loop on the same
+/// damaged frame; and damage in the file's last frame loses exactly that frame's records.
+#[test]
+fn lying_descriptors_and_damage_in_the_last_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lie.seg.zst");
+    let (records, frames) = closed_segment(&path, 3_000, 1_000);
+    let pristine = std::fs::read(&path).unwrap();
+
+    // Damage in the last frame: exact, and the rest of the file is that frame.
+    let mut bytes = pristine.clone();
+    let (start, end, range) = frames.last().unwrap().clone();
+    let mid = start.midpoint(end) as usize;
+    for b in &mut bytes[mid..mid + 32] {
+        *b ^= 0xA5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert_eq!(c.skipped.len(), 1);
+    let s = &c.skipped[0];
+    assert!(s.exact && !s.resumed, "{s}");
+    assert_eq!(c.records.len() as u64 + s.frames_lost, records.len() as u64);
+    assert!(c.records.len() >= range.start);
+
+    // The damaged frame's descriptor claims compressed_len 0 (with a valid CRC).
+    let mut bytes = pristine.clone();
+    let (start, end, _) = frames[1].clone();
+    let d = FrameDescriptor::decode(&bytes[start as usize..]).unwrap();
+    let lie = FrameDescriptor {
+        compressed_len: 0,
+        ..d
+    };
+    bytes[start as usize..start as usize + DESCRIPTOR_FRAME_LEN].copy_from_slice(&lie.encode());
+    let mid = start.midpoint(end) as usize;
+    for b in &mut bytes[mid..mid + 32] {
+        *b ^= 0x5A;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let c = read_all_with(&path, SKIP_CLOSED).unwrap();
+    assert!(!c.skipped.is_empty());
+    assert_eq!(
+        c.records.last(),
+        records.last(),
+        "reading went on to the end"
+    );
+    assert!(
+        c.skipped.iter().all(|s| !s.exact),
+        "a lying descriptor is not trusted"
+    );
 }

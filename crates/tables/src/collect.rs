@@ -32,6 +32,7 @@ use crate::TableError;
 use crate::clickhouse::{ChConfig, ChDb, SegmentLoadOptions, load_segment, manifest_json};
 use crate::convert::{ConvertStats, now_ns, window_row};
 use crate::parquet::{TABLES_DIR, export_segment, export_windows};
+use polyedge_store::segment::ReadOptions;
 
 /// What to do with the closed segments of a collection.
 #[derive(Debug, Clone)]
@@ -315,7 +316,12 @@ impl Job for ParquetJob {
     type Report = ParquetReport;
 
     fn segment(&mut self, seg: &ClosedSegment) {
-        match export_segment(&seg.path, &seg.stream, &self.report.tables_dir) {
+        // A closed segment is complete and synced: no torn tail is legitimate in it.
+        let read = ReadOptions {
+            tail_allowed: false,
+            skip_corrupt: false,
+        };
+        match export_segment(&seg.path, &seg.stream, &self.report.tables_dir, read) {
             Ok(e) => {
                 self.report.segments += 1;
                 self.report.frames += e.frames;
@@ -475,6 +481,10 @@ impl ChJob {
             source: "collect",
             batch_frames: 50_000,
             batch_bytes: 32 << 20,
+            read: ReadOptions {
+                tail_allowed: false,
+                skip_corrupt: false,
+            },
         };
         const WHAT: &str = "loading a segment";
         while let Some(seg) = self.pending.front().cloned() {

@@ -33,7 +33,7 @@ use ::parquet::file::properties::WriterProperties;
 use arrow_schema::{Field, Schema, SchemaRef};
 use polyedge_core::MarketEvent;
 use polyedge_store::recording::{SEGMENT_SUFFIX, parse_segment_file_name};
-use polyedge_store::segment::SegmentReader;
+use polyedge_store::segment::{CorruptSpan, ReadOptions, SegmentReader};
 use polyedge_store::{Progress, Recording, StreamId, TornTail};
 
 use crate::TableError;
@@ -70,6 +70,8 @@ pub struct SegmentExport {
     /// Set if the segment is invalid or corrupt: the message names the file (and record); the
     /// records before the damage were exported.
     pub error: Option<String>,
+    /// Damage skipped (read with [`ReadOptions::skip_corrupt`]): everything else was exported.
+    pub skipped: Vec<CorruptSpan>,
     /// Conversion counters.
     pub convert: ConvertStats,
 }
@@ -93,6 +95,8 @@ pub struct ExportSummary {
     pub torn_tails: Vec<TornTail>,
     /// Invalid or corrupt segments (messages name the file and record).
     pub errors: Vec<String>,
+    /// Damage skipped (`skip_corrupt`), with the frames lost and their span.
+    pub skipped: Vec<CorruptSpan>,
     /// Conversion counters.
     pub convert: ConvertStats,
 }
@@ -138,6 +142,9 @@ impl fmt::Display for ExportSummary {
         }
         for e in &self.errors {
             writeln!(f, "  error: {e}; the records before it were exported")?;
+        }
+        for sp in &self.skipped {
+            writeln!(f, "  skipped (--skip-corrupt): {sp}")?;
         }
         Ok(())
     }
@@ -359,8 +366,10 @@ pub fn segment_key(segment: &Path) -> Result<(u32, u32), TableError> {
 /// with rows, `tables_dir/<table>/<stem>.<stream>.parquet`, replacing an older export).
 ///
 /// Bad input is not an `Err`: a torn tail or a corrupt/invalid segment is reported in the
-/// result (naming the file and record) and everything readable before it is exported. Frames
-/// the parser rejects are counted and skipped.
+/// result (naming the file and record) and everything readable before it is exported; with
+/// `read.skip_corrupt` the damage is skipped instead ([`SegmentExport::skipped`]) and everything
+/// readable around it is exported. `read.tail_allowed` says whether a torn tail is legitimate
+/// (see [`Recording::read_options`]). Frames the parser rejects are counted and skipped.
 ///
 /// # Errors
 /// [`TableError`] if an output file cannot be written, or `segment` is not named like a segment.
@@ -368,6 +377,7 @@ pub fn export_segment(
     segment: &Path,
     stream: &StreamId,
     tables_dir: &Path,
+    read: ReadOptions,
 ) -> Result<SegmentExport, TableError> {
     let file_name = parquet_file_name(segment, &stream.name)?;
     let (hour, seq) = segment_key(segment)?;
@@ -379,7 +389,7 @@ pub fn export_segment(
     let mut files = SegmentFiles::new(tables_dir, &file_name);
     let mut rows = TableRows::default();
     let mut events: Vec<MarketEvent> = Vec::with_capacity(64);
-    match SegmentReader::open(segment) {
+    match SegmentReader::open_with(segment, read) {
         Err(e) => out.error = Some(e.to_string()),
         Ok(mut reader) => {
             if let Some(h) = reader.header()
@@ -398,6 +408,7 @@ pub fn export_segment(
                         Ok(Some(t)) => t,
                         Ok(None) => {
                             out.torn_tail = reader.torn_tail().cloned();
+                            out.skipped = reader.take_skipped();
                             break;
                         }
                         Err(e) => {
@@ -466,14 +477,18 @@ pub fn export_windows(
 /// Converts every segment of the recording at `dir` (and its window index) into Parquet under
 /// `out_dir` (default `<dir>/tables`). Progress is reported in segment-file bytes.
 ///
-/// Damaged segments are reported in [`ExportSummary::errors`] / [`ExportSummary::torn_tails`]
-/// (readable records exported), not as `Err`.
+/// Damaged segments are reported in [`ExportSummary::errors`] (readable records before the
+/// damage exported), or with `skip_corrupt` in [`ExportSummary::skipped`] (everything readable
+/// exported), not as `Err`. A torn tail is legitimate only at the end of a stream's last
+/// segment in a recording whose writer did not finish ([`ExportSummary::torn_tails`]);
+/// elsewhere it is damage.
 ///
 /// # Errors
 /// [`TableError`] if the recording cannot be opened or an output file cannot be written.
 pub fn export_recording(
     dir: &Path,
     out_dir: Option<&Path>,
+    skip_corrupt: bool,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, TableError> {
     let rec = Recording::open(dir)?;
@@ -485,9 +500,15 @@ pub fn export_recording(
     };
     let total: u64 = rec.segments().map(|(_, s)| s.len).sum();
     progress.set_total(total, "bytes");
-    for (stream, seg) in rec.segments() {
+    for (info, seg) in rec
+        .streams()
+        .iter()
+        .flat_map(|i| i.segments.iter().map(move |s| (i, s)))
+    {
+        let stream = &info.id;
         progress.message(&format!("{}/{}", stream.name, seg.path.display()));
-        let e = export_segment(&seg.path, stream, &out_dir)?;
+        let read = rec.read_options(info, seg, skip_corrupt);
+        let e = export_segment(&seg.path, stream, &out_dir, read)?;
         progress.inc(seg.len);
         sum.segments += 1;
         sum.frames += e.frames;
@@ -498,6 +519,7 @@ pub fn export_recording(
         }
         sum.torn_tails.extend(e.torn_tail);
         sum.errors.extend(e.error);
+        sum.skipped.extend(e.skipped);
         sum.convert.add(&e.convert);
     }
     let (_, n) = export_windows(&rec, &out_dir, &mut sum.convert)?;

@@ -21,6 +21,12 @@
 //! Prices and quantities are decimal strings parsed straight to [`Fixed18`]; negative values are
 //! rejected. Unknown keys (`st`, `ps`, `M`, `X`, …) are ignored.
 //!
+//! Forward compatibility ([`crate::unknown`]): an event type (`e`) this parser does not know —
+//! including the USD-M-only `forceOrder`/`markPriceUpdate` on a spot stream — is skipped and
+//! counted, not an error. A frame that is a JSON array (the `…@arr` streams batch events) is
+//! parsed element by element: known events are kept, unknown ones (and elements that are not
+//! objects) skipped and counted.
+//!
 //! USD-M partial depth (`@depth<5|10|20>`) has the same shape as a diff; it is reported as a
 //! snapshot only when the combined-stream wrapper names the stream (raw `/ws/…@depth20` frames
 //! cannot be told apart from diffs and come out as diffs).
@@ -556,14 +562,16 @@ struct ErrorFields<'a> {
 /// `trade`, `aggTrade`, `bookTicker`, `depthUpdate`, partial depth, `kline`. Appends at most one
 /// event (venue [`Venue::BinanceSpot`]) and returns how many it appended.
 ///
-/// Subscription responses (`{"result":null,"id":1}`) and `serverShutdown` return `Ok(0)`.
+/// Subscription responses (`{"result":null,"id":1}`) and `serverShutdown` return `Ok(0)`; so does
+/// an event type this parser does not know (including the USD-M-only `forceOrder` and
+/// `markPriceUpdate`), counted in [`crate::unknown`]. A JSON array of events appends one event
+/// per known element.
 ///
 /// # Errors
 /// [`ParseError::Json`] for invalid JSON or a field of the wrong JSON type,
-/// [`ParseError::UnknownEvent`] for an unknown `e` (including the USD-M-only `forceOrder` and
-/// `markPriceUpdate`), [`ParseError::MissingField`] / [`ParseError::BadField`] for absent or
-/// invalid fields (negative or malformed decimals, bad symbols), [`ParseError::VenueError`] for
-/// an error response. Nothing is appended on error.
+/// [`ParseError::MissingField`] / [`ParseError::BadField`] for absent or invalid fields (negative
+/// or malformed decimals, bad symbols), [`ParseError::VenueError`] for an error response.
+/// Nothing is appended on error.
 pub fn parse_spot(
     frame: &[u8],
     recv_ns: UnixNanos,
@@ -866,6 +874,27 @@ fn parse_frame(
     out: &mut Vec<MarketEvent>,
     stream: Option<&str>,
 ) -> Result<usize, ParseError> {
+    if text.trim_start().starts_with('[') {
+        // A batch (`!markPrice@arr`, `!miniTicker@arr`, …): one event per element.
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text)?;
+        let before = out.len();
+        for item in items {
+            if item.get().starts_with('{') {
+                if let Err(e) = parse_frame(item.get(), venue, recv_ns, out, stream) {
+                    out.truncate(before);
+                    return Err(e);
+                }
+            } else {
+                crate::unknown::note(|| {
+                    format!(
+                        "Binance batch element {}",
+                        item.get().chars().take(40).collect::<String>()
+                    )
+                });
+            }
+        }
+        return Ok(out.len() - before);
+    }
     let f: Frame<'_> = serde_json::from_str(text)?;
 
     // A combined-stream wrapper: `data` and no event type of its own.
@@ -896,7 +925,10 @@ fn parse_frame(
         "forceOrder" if venue == Venue::BinanceUsdm => force_order(&f, venue)?,
         "markPriceUpdate" if venue == Venue::BinanceUsdm => mark_price(&f, venue)?,
         "serverShutdown" => return Ok(0),
-        other => return Err(ParseError::UnknownEvent(other.to_owned())),
+        other => {
+            crate::unknown::note(|| format!("Binance event {other:?} on {venue:?}"));
+            return Ok(0);
+        }
     };
     out.push(MarketEvent {
         recv_ns,
@@ -1502,10 +1534,7 @@ mod tests {
     /// the hot fixtures (pretty-printed or compact, raw or wrapped).
     #[test]
     fn hot_path_agrees() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/binance"
-        );
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/binance");
         let mut frames: Vec<(String, bool)> = Vec::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

@@ -29,6 +29,11 @@
 //! actually maps `BUY` → buyer aggressor directly (no flip) — the two disagree; this parser follows
 //! the measured behaviour. An `UNKNOWN_ORDER_SIDE` side gives `taker_side: None`.
 //!
+//! Forward compatibility ([`crate::unknown`]): an Exchange `type` or Advanced Trade `channel`
+//! this parser does not know, and an Advanced Trade `events[]` element whose `type` is neither
+//! `snapshot` nor `update`, are skipped and counted, not errors; the frame's other events are
+//! kept. Unknown fields are ignored.
+//!
 //! Times are RFC 3339 strings parsed exactly to nanoseconds ([`parse_rfc3339`]). `venue_ns` is the
 //! trade's `time` for trades, otherwise the message `time` (Exchange) or envelope `timestamp`
 //! (Advanced Trade); `None` when absent. Symbols are the `product_id` as sent (`BTC-USD`).
@@ -151,9 +156,11 @@ struct AtLevel<'a> {
 /// (told apart by the presence of `channel`) — appending its events to `out` (venue
 /// [`Venue::Coinbase`]) and returning how many it appended. See the module docs for the mapping.
 ///
+/// An unknown Exchange `type`, Advanced Trade `channel` or `events[].type` appends nothing for
+/// that message or element and is counted in [`crate::unknown`].
+///
 /// # Errors
 /// [`ParseError::Json`] for invalid JSON or a field of the wrong JSON type;
-/// [`ParseError::UnknownEvent`] for an unknown Exchange `type` or Advanced Trade `channel`;
 /// [`ParseError::MissingField`] / [`ParseError::BadField`] for absent or invalid fields (negative
 /// or malformed decimals, bad RFC 3339 times, a side that is not buy/sell); nested fields are
 /// named like `events[0].trades[1].price`; [`ParseError::VenueError`] for an `error` message.
@@ -305,7 +312,22 @@ fn exchange(
                 },
             ))
         }
-        other => Err(ParseError::UnknownEvent(other.to_owned())),
+        other => {
+            crate::unknown::note(|| format!("Coinbase message type {other:?}"));
+            Ok(0)
+        }
+    }
+}
+
+/// `true` if an Advanced Trade `events[]` element is of a known `type` (`snapshot`, `update`,
+/// or none given); otherwise it is counted as unknown and skipped.
+fn known_at_event(ev: &AtEvent<'_>, channel: &str) -> Result<bool, ParseError> {
+    match ev.kind.opt_str("events[].type")? {
+        None | Some("snapshot" | "update") => Ok(true),
+        Some(other) => {
+            crate::unknown::note(|| format!("Coinbase {channel} event type {other:?}"));
+            Ok(false)
+        }
     }
 }
 
@@ -326,6 +348,9 @@ fn advanced(
         "heartbeats" | "subscriptions" => return Ok(0),
         "market_trades" => {
             each_row(f.events.get("events")?, "events", |ev: AtEvent<'_>, _| {
+                if !known_at_event(&ev, channel)? {
+                    return Ok(());
+                }
                 each_row(
                     ev.trades.get("events[].trades")?,
                     "events[].trades",
@@ -336,6 +361,9 @@ fn advanced(
         }
         "ticker" | "ticker_batch" => {
             each_row(f.events.get("events")?, "events", |ev: AtEvent<'_>, _| {
+                if !known_at_event(&ev, channel)? {
+                    return Ok(());
+                }
                 each_row(
                     ev.tickers.get("events[].tickers")?,
                     "events[].tickers",
@@ -364,12 +392,18 @@ fn advanced(
         }
         "l2_data" => {
             each_row(f.events.get("events")?, "events", |ev: AtEvent<'_>, _| {
+                if !known_at_event(&ev, channel)? {
+                    return Ok(());
+                }
                 let d = at_depth(&ev, seq)?;
                 push(out, recv_ns, envelope_ns, EventKind::SpotDepth(d));
                 Ok(())
             })?;
         }
-        other => return Err(ParseError::UnknownEvent(other.to_owned())),
+        other => {
+            crate::unknown::note(|| format!("Coinbase channel {other:?}"));
+            return Ok(0);
+        }
     }
     Ok(out.len() - before)
 }

@@ -6,11 +6,12 @@
 //! | `gap` | `stream`, `reason` | one [`EventKind::Gap`]: continuity on `stream` was lost at this record's receive time |
 //! | `rest` | `stream`, `venue` (`binance-spot`/`binance-usdm`), `endpoint` (`depth`), `symbol`, `body` (the response, verbatim) | the parsed REST snapshot (one [`EventKind::SpotDepth`] snapshot) |
 //! | `window` | `window` (a window as in `windows.jsonl`) | one [`EventKind::WindowUpdate`]: what the recorder knew about the window at this receive time |
-//! | anything else (`connect`, `gamma`, `health`, …) | informational | none (`Ok(0)`) |
+//! | `connect`, `gamma`, `health`, `flush` | informational (`flush`: a run's flush marker, §4.7) | none (`Ok(0)`) |
+//! | anything else | not known to this version | none (`Ok(0)`), counted |
 //!
 //! Unknown `type`s append nothing so that newer recorders' control records do not count as parse
-//! errors in older readers. A `rest` record whose `venue`/`endpoint` is not known here is also
-//! informational.
+//! errors in older readers; they are counted in [`crate::unknown`]. A `rest` record whose
+//! `venue`/`endpoint` is not known here is counted and skipped the same way.
 
 use polyedge_core::event::Gap;
 use polyedge_core::{EventKind, MarketEvent, UnixNanos, Window};
@@ -70,7 +71,12 @@ pub fn parse(
             let parser = match (rec.venue, rec.endpoint) {
                 (Some("binance-spot"), Some("depth")) => binance::parse_rest_depth,
                 (Some("binance-usdm"), Some("depth")) => binance::parse_usdm_rest_depth,
-                _ => return Ok(0),
+                (venue, endpoint) => {
+                    crate::unknown::note(|| {
+                        format!("control rest record of {venue:?}/{endpoint:?}")
+                    });
+                    return Ok(0);
+                }
             };
             let symbol = rec.symbol.ok_or(ParseError::MissingField("symbol"))?;
             let body = rec.body.ok_or(ParseError::MissingField("body"))?;
@@ -86,7 +92,11 @@ pub fn parse(
             });
             Ok(1)
         }
-        _ => Ok(0),
+        "connect" | "gamma" | "health" | "flush" => Ok(0),
+        other => {
+            crate::unknown::note(|| format!("control record type {other:?}"));
+            Ok(0)
+        }
     }
 }
 
@@ -135,13 +145,27 @@ mod tests {
     #[test]
     fn informational_and_unknown_records_append_nothing() {
         let mut out = Vec::new();
+        let before = crate::unknown::skipped();
         for rec in [
             &br#"{"type":"connect","stream":"rtds","url":"ws://x"}"#[..],
             br#"{"type":"gamma","slug":"btc-updown-5m-1","body":[]}"#,
-            br#"{"type":"from-the-future","x":1}"#,
+            br#"{"type":"health","interval_s":60}"#,
         ] {
             assert_eq!(parse(rec, UnixNanos(1), &mut out).unwrap(), 0);
         }
+        assert_eq!(
+            crate::unknown::skipped(),
+            before,
+            "informational, not unknown"
+        );
+        for rec in [
+            &br#"{"type":"from-the-future","x":1}"#[..],
+            br#"{"type":"rest","venue":"okx","endpoint":"depth","symbol":"BTC","body":{}}"#,
+        ] {
+            assert_eq!(parse(rec, UnixNanos(1), &mut out).unwrap(), 0);
+        }
+        assert_eq!(crate::unknown::skipped() - before, 2);
+        assert!(crate::unknown::last().contains("okx"));
         assert!(out.is_empty());
     }
 

@@ -114,8 +114,7 @@ struct QuoteData<'a> {
 ///
 /// # Errors
 /// [`ParseError::Json`] for invalid JSON or a field of the wrong JSON type (e.g. a price sent as a
-/// string); [`ParseError::UnknownEvent`] for an unknown `method` or subscription channel;
-/// [`ParseError::MissingField`] / [`ParseError::BadField`] for absent or invalid fields (negative
+/// string); [`ParseError::MissingField`] / [`ParseError::BadField`] for absent or invalid fields (negative
 /// prices, amounts or volatility, non-integer timestamps, a `direction` that is not buy/sell),
 /// nested fields named like `params.data[1].price`; [`ParseError::VenueError`] for a JSON-RPC
 /// error object. Nothing is appended on error.
@@ -135,7 +134,10 @@ pub fn parse(
                 notification(&p, recv_ns, out)
             }
             Some("heartbeat" | "test_request") => Ok(0),
-            Some(other) => Err(ParseError::UnknownEvent(other.to_owned())),
+            Some(other) => {
+                crate::unknown::note(|| format!("Deribit method {other:?}"));
+                Ok(0)
+            }
             None if !f.result.is_absent() => Ok(0),
             None => Err(ParseError::MissingField("method")),
         }
@@ -186,27 +188,43 @@ fn notification(
             });
             Ok(1)
         }
-        "trades" => each_row(
-            p.data.get("params.data")?,
-            "params.data",
-            |t: TradeData<'_>, _| {
-                let direction = t.direction.str("params.data[].direction")?;
-                let trade = SpotTrade {
-                    venue: Venue::Deribit,
-                    symbol: symbol(&t.instrument_name, "params.data[].instrument_name")?,
-                    price: non_neg_number(t.price, "params.data[].price")?,
-                    qty: non_neg_number(t.amount, "params.data[].amount")?,
-                    taker_side: Some(side_word(direction, "params.data[].direction")?),
-                    trade_id: t.trade_id.numeric_id("params.data[].trade_id")?,
-                };
-                out.push(MarketEvent {
-                    recv_ns,
-                    venue_ns: Some(millis(t.timestamp, "params.data[].timestamp")?),
-                    kind: EventKind::SpotTrade(trade),
-                });
-                Ok(())
-            },
-        ),
+        "trades" => {
+            let before = out.len();
+            each_row(
+                p.data.get("params.data")?,
+                "params.data",
+                |raw: &serde_json::value::RawValue, _| {
+                    if !raw.get().starts_with('{') {
+                        // An element of a shape this parser does not know: skipped, the others kept.
+                        crate::unknown::note(|| {
+                            format!(
+                                "Deribit trades element {}",
+                                raw.get().chars().take(40).collect::<String>()
+                            )
+                        });
+                        return Ok(());
+                    }
+                    let t: TradeData<'_> = serde_json::from_str(raw.get())
+                        .map_err(|e| ParseError::Json(format!("field `params.data[]`: {e}")))?;
+                    let direction = t.direction.str("params.data[].direction")?;
+                    let trade = SpotTrade {
+                        venue: Venue::Deribit,
+                        symbol: symbol(&t.instrument_name, "params.data[].instrument_name")?,
+                        price: non_neg_number(t.price, "params.data[].price")?,
+                        qty: non_neg_number(t.amount, "params.data[].amount")?,
+                        taker_side: Some(side_word(direction, "params.data[].direction")?),
+                        trade_id: t.trade_id.numeric_id("params.data[].trade_id")?,
+                    };
+                    out.push(MarketEvent {
+                        recv_ns,
+                        venue_ns: Some(millis(t.timestamp, "params.data[].timestamp")?),
+                        kind: EventKind::SpotTrade(trade),
+                    });
+                    Ok(())
+                },
+            )?;
+            Ok(out.len() - before)
+        }
         "quote" => {
             let d: QuoteData<'_> = p.data.parse("params.data")?;
             let q = SpotQuote {
@@ -225,7 +243,10 @@ fn notification(
             });
             Ok(1)
         }
-        _ => Err(ParseError::UnknownEvent(channel.to_owned())),
+        _ => {
+            crate::unknown::note(|| format!("Deribit channel {channel:?}"));
+            Ok(0)
+        }
     }
 }
 

@@ -7,9 +7,10 @@
 //! Every parser has the shape
 //! `fn parse(frame: &[u8], recv_ns: UnixNanos, out: &mut Vec<MarketEvent>) -> Result<usize, ParseError>`:
 //! it appends the frame's events to `out` and returns how many it appended. Control frames
-//! (subscription acks, heartbeats, `PONG`) append nothing and return `Ok(0)`. A malformed or
-//! unknown frame returns a [`ParseError`] naming what was wrong and appends nothing; callers count
-//! it and go on. Parsers never panic.
+//! (subscription acks, heartbeats, `PONG`) append nothing and return `Ok(0)`. A malformed frame
+//! returns a [`ParseError`] naming what was wrong and appends nothing; callers count it and go
+//! on. Elements a parser does not know (a newer event type, topic or channel) are skipped and
+//! counted ([`unknown`]) without dropping the frame's known events. Parsers never panic.
 
 pub mod binance;
 pub mod coinbase;
@@ -18,6 +19,7 @@ pub mod deribit;
 mod error;
 pub mod polymarket;
 pub mod rtds;
+pub mod unknown;
 
 use std::fmt;
 use std::str::FromStr;

@@ -24,6 +24,10 @@
 //! The price is `full_accuracy_value` when present (and non-empty), otherwise the JSON number
 //! `value` read exactly from its text (exponent notation included) — never through `f64`. Prices
 //! must be positive.
+//!
+//! Forward compatibility ([`crate::unknown`]): a topic other than the four above, a `type` other
+//! than `update`/`subscribe`, and a backfill element that is not an object are skipped and
+//! counted, never an error; the other points of the frame are kept. Unknown fields are ignored.
 
 use polyedge_core::event::{ReferenceSource, ReferenceTick};
 use polyedge_core::fixed::parse_scaled;
@@ -33,7 +37,7 @@ use serde_json::value::RawValue;
 
 use crate::ParseError;
 use crate::error::{field_err, id_err};
-use crate::polymarket::{Scalar, Seq};
+use crate::polymarket::Scalar;
 
 /// Parses one raw RTDS frame and appends its reference ticks to `out`.
 ///
@@ -41,15 +45,14 @@ use crate::polymarket::{Scalar, Seq};
 /// observation time of the point (`payload.timestamp` or `payload.data[i].timestamp`, epoch ms).
 /// Returns the number of events appended. Empty frames, the `ping`/`pong` texts (any case), JSON
 /// objects without `topic` (acknowledgements) and `subscribe` frames without `data` append nothing
-/// and return `Ok(0)`.
+/// and return `Ok(0)`; so do frames of an unknown topic or type (counted in
+/// [`crate::unknown`]).
 ///
 /// # Errors
 /// Nothing is appended on error.
 /// - [`ParseError::VenueError`]: the error envelope `{"body":{"message":…},"statusCode":401}`
 ///   (any `statusCode` ≥ 400, or a `body.message` without `statusCode`); carries the message.
 /// - [`ParseError::Json`]: not valid JSON, not a JSON object, or a nested value of the wrong shape.
-/// - [`ParseError::UnknownEvent`]: a topic other than the four crypto price topics (the topic
-///   name), or a `type` other than `update`/`subscribe` (`"topic/type"`).
 /// - [`ParseError::MissingField`]: `type`, `payload`, `payload.symbol`, `payload.timestamp`, or
 ///   both `payload.full_accuracy_value` and `payload.value` absent on an update.
 /// - [`ParseError::BadField`]: a malformed value, named by its dotted path
@@ -90,7 +93,8 @@ pub fn parse(
             | "crypto_prices_twap_thirty"
             | "crypto_prices_twap_sixty"
     ) {
-        return Err(ParseError::UnknownEvent(topic.to_owned()));
+        crate::unknown::note(|| format!("RTDS topic {topic:?}"));
+        return Ok(0);
     }
     let kind = match &env.kind {
         Scalar::Absent => return Err(ParseError::MissingField("type")),
@@ -99,7 +103,10 @@ pub fn parse(
     let backfill = match kind {
         "update" => false,
         "subscribe" => true,
-        other => return Err(ParseError::UnknownEvent(format!("{topic}/{other}"))),
+        other => {
+            crate::unknown::note(|| format!("RTDS type {topic:?}/{other:?}"));
+            return Ok(0);
+        }
     };
     let Some(payload) = &env.payload else {
         if backfill {
@@ -144,19 +151,34 @@ pub fn parse(
         return Ok(1);
     }
 
-    let points = match &payload.data {
+    let points: Vec<&RawValue> = match payload.data {
         None => return Ok(0),
-        Some(Seq::Other(kind)) => {
-            return Err(ParseError::bad(
+        Some(raw) if raw.get() == "null" => return Ok(0),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|_| {
+            ParseError::bad(
                 "payload.data",
-                format!("expected an array, got {kind}"),
-            ));
-        }
-        Some(Seq::Items(points)) => points,
+                format!(
+                    "expected an array, got {}",
+                    raw.get().chars().take(40).collect::<String>()
+                ),
+            )
+        })?,
     };
     // Convert everything first so that nothing is appended on error.
     let mut ticks = Vec::with_capacity(points.len());
-    for (i, p) in points.iter().enumerate() {
+    for (i, raw) in points.iter().enumerate() {
+        if !raw.get().starts_with('{') {
+            // A point of a shape this parser does not know: skipped, the others kept.
+            crate::unknown::note(|| {
+                format!(
+                    "RTDS backfill element {}",
+                    raw.get().chars().take(40).collect::<String>()
+                )
+            });
+            continue;
+        }
+        let p: Point<'_> = serde_json::from_str(raw.get())
+            .map_err(|e| ParseError::bad(format!("payload.data[{i}]"), e))?;
         let prefix = format!("payload.data[{i}].");
         let venue_ns = match &p.timestamp {
             Scalar::Absent => {
@@ -211,7 +233,7 @@ struct Payload<'a> {
     #[serde(borrow)]
     full_accuracy_value: Scalar<'a>,
     #[serde(borrow)]
-    data: Option<Seq<Point<'a>>>,
+    data: Option<&'a RawValue>,
 }
 
 /// One backfill point.

@@ -1,4 +1,4 @@
-//! Binance parser tests: every fixture in `shared/fixtures/binance` with concrete values, control
+//! Binance parser tests: every fixture in `fixtures/binance` with concrete values, control
 //! frames, and malformed input.
 
 // Test helpers outside `#[test]` fns unwrap by design: a failure there is a test failure.
@@ -14,10 +14,7 @@ use polyedge_venues::binance::{
 };
 use polyedge_venues::{Feed, ParseError};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/binance"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/binance");
 
 /// Every fixture this file asserts on; `all_fixtures_are_covered` fails when one is added.
 const COVERED: &[&str] = &[
@@ -461,10 +458,45 @@ fn usdm_only_events_are_unknown_on_spot() {
         "usdm_liquidation_stream_docexample.json",
         "usdm_mark_price_stream_docexample.json",
     ] {
-        assert!(matches!(
-            fails(parse_spot, &fixture(name)),
-            ParseError::UnknownEvent(_)
-        ));
+        let (events, skipped) = parse_counting(parse_spot, &fixture(name));
+        assert_eq!((events.len(), skipped), (0, 1), "{name}");
+        assert!(polyedge_venues::unknown::last().contains("on BinanceSpot"));
+    }
+}
+
+/// Parses `frame` (which must parse), returning its events and how many unknown elements the
+/// parser skipped.
+fn parse_counting(parser: Parser, frame: &[u8]) -> (Vec<MarketEvent>, u64) {
+    let before = polyedge_venues::unknown::skipped();
+    let mut out = Vec::new();
+    let n = parser(frame, RECV, &mut out).unwrap();
+    assert_eq!(n, out.len());
+    (out, polyedge_venues::unknown::skipped() - before)
+}
+
+/// Issue 15 item 3: a batch mixing a known event, an event type the parser does not know and an
+/// element of an unknown shape keeps the known events and counts the others.
+#[test]
+fn mixed_batch_keeps_known_events_and_counts_unknown_ones() {
+    let trade = String::from_utf8(fixture("spot_ws_trade_docexample.json")).unwrap();
+    let agg = String::from_utf8(fixture("spot_ws_aggTrade_docexample.json")).unwrap();
+    let frame = format!(
+        r#"[{trade}, {{"e":"24hrMiniTicker","E":1672515782136,"s":"BNBBTC","c":"1"}}, 42, {agg}]"#
+    );
+    let (events, skipped) = parse_counting(parse_spot, frame.as_bytes());
+    assert_eq!(skipped, 2);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0], one(parse_spot, trade.as_bytes()));
+    assert_eq!(events[1], one(parse_spot, agg.as_bytes()));
+    // The same inside a combined-stream wrapper, and unknown fields beside known ones.
+    let wrapped =
+        format!(r#"{{"stream":"!x@arr","data":{frame},"new_top_level_field":{{"a":[1,2]}}}}"#);
+    let (events, skipped) = parse_counting(parse_spot, wrapped.as_bytes());
+    assert_eq!((events.len(), skipped), (2, 2));
+    // A bad value in a known element is still an error for the whole frame.
+    let bad = frame.replace("\"0.001\"", "\"-0.001\"");
+    if bad != frame {
+        fails(parse_spot, bad.as_bytes());
     }
 }
 
@@ -829,15 +861,13 @@ fn wrong_types_name_the_field() {
 
 #[test]
 fn unknown_event_type() {
+    // Skipped and counted, not an error (forward compatibility).
     let frame = br#"{"e":"24hrTicker","E":1672515782136,"s":"BNBBTC"}"#;
-    assert_eq!(
-        fails(parse_spot, frame),
-        ParseError::UnknownEvent("24hrTicker".into())
-    );
-    assert_eq!(
-        fails(parse_usdm, frame),
-        ParseError::UnknownEvent("24hrTicker".into())
-    );
+    for parser in [parse_spot as Parser, parse_usdm] {
+        let (events, skipped) = parse_counting(parser, frame);
+        assert_eq!((events.len(), skipped), (0, 1));
+        assert!(polyedge_venues::unknown::last().contains("24hrTicker"));
+    }
     // No `e` and not a known un-typed payload.
     assert_eq!(
         fails(parse_spot, br#"{"s":"BNBBTC","x":1}"#),

@@ -1,4 +1,4 @@
-//! Coinbase parser tests: every fixture in `shared/fixtures/coinbase` (Advanced Trade, synthetic
+//! Coinbase parser tests: every fixture in `fixtures/coinbase` (Advanced Trade, synthetic
 //! values) with concrete values, Exchange `ws-feed` messages built from the field lists in
 //! protocols.md §8.2 (no Exchange fixture exists), control frames and malformed input.
 
@@ -10,10 +10,7 @@ use polyedge_core::{Fixed18, MarketEvent, Side, Symbol, UnixNanos};
 use polyedge_venues::coinbase::{parse, parse_rfc3339};
 use polyedge_venues::{Feed, ParseError};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/coinbase"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/coinbase");
 
 const COVERED: &[&str] = &[
     "advanced_trade_ws_heartbeats_synthetic.json",
@@ -368,20 +365,53 @@ fn exchange_control_and_error_frames() {
 
 #[test]
 fn unknown_types_and_channels() {
-    assert_eq!(
-        fails(br#"{"type":"received","product_id":"BTC-USD"}"#),
-        ParseError::UnknownEvent("received".into())
-    );
+    // Skipped and counted, not errors (forward compatibility).
+    let (events, skipped) = parse_counting(br#"{"type":"received","product_id":"BTC-USD"}"#);
+    assert_eq!((events.len(), skipped), (0, 1));
+    assert!(polyedge_venues::unknown::last().contains("received"));
     let candles = replace(
         &fixture("advanced_trade_ws_ticker_synthetic.json"),
         "\"channel\": \"ticker\"",
         "\"channel\": \"candles\"",
     );
-    assert_eq!(fails(&candles), ParseError::UnknownEvent("candles".into()));
+    let (events, skipped) = parse_counting(&candles);
+    assert_eq!((events.len(), skipped), (0, 1));
+    assert!(polyedge_venues::unknown::last().contains("candles"));
     assert_eq!(
         fails(br#"{"product_id":"BTC-USD"}"#),
         ParseError::MissingField("type")
     );
+}
+
+/// Parses `frame` (which must parse): its events and the unknown elements skipped.
+fn parse_counting(frame: &[u8]) -> (Vec<MarketEvent>, u64) {
+    let before = polyedge_venues::unknown::skipped();
+    let mut out = Vec::new();
+    let n = parse(frame, RECV, &mut out).unwrap();
+    assert_eq!(n, out.len());
+    (out, polyedge_venues::unknown::skipped() - before)
+}
+
+/// Issue 15 item 3: an `l2_data` envelope whose `events` mix a known update with an event type
+/// the parser does not know keeps the update and counts the other.
+#[test]
+fn mixed_events_keep_the_known_ones() {
+    let update =
+        String::from_utf8(fixture("advanced_trade_ws_l2_data_update_synthetic.json")).unwrap();
+    let known = parse_counting(update.as_bytes()).0;
+    assert_eq!(known.len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&update).unwrap();
+    let ev = v["events"][0].clone();
+    let mut mixed = v.clone();
+    mixed["events"] = serde_json::json!([
+        {"type": "partial", "product_id": "BTC-USD", "levels": [1, 2]},
+        ev,
+        {"type": "auction", "product_id": "BTC-USD"}
+    ]);
+    mixed["brand_new_field"] = serde_json::json!({"x": 1});
+    let (events, skipped) = parse_counting(mixed.to_string().as_bytes());
+    assert_eq!(skipped, 2);
+    assert_eq!(events, known);
 }
 
 // ---------------------------------------------------------------- malformed input
@@ -473,14 +503,6 @@ fn invalid_values() {
     bad_field(
         &fails(&replace(&update, "\"offer\"", "\"middle\"")),
         "events[0].updates[1].side",
-    );
-    bad_field(
-        &fails(&replace(
-            &update,
-            "\"type\": \"update\"",
-            "\"type\": \"partial\"",
-        )),
-        "events[0].type",
     );
     bad_field(
         &fails(&replace(&update, "\"2.00000000\"", "\"-2\"")),

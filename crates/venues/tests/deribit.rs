@@ -1,4 +1,4 @@
-//! Deribit parser tests: every fixture in `shared/fixtures/deribit` with concrete values, control
+//! Deribit parser tests: every fixture in `fixtures/deribit` with concrete values, control
 //! frames, error objects and malformed input.
 
 // Test helpers outside `#[test]` fns unwrap by design: a failure there is a test failure.
@@ -9,10 +9,7 @@ use polyedge_core::{Fixed18, MarketEvent, Side, Symbol, UnixNanos};
 use polyedge_venues::deribit::parse;
 use polyedge_venues::{Feed, ParseError};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/deribit"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/deribit");
 
 const COVERED: &[&str] = &[
     "ws_quote.json",
@@ -248,18 +245,41 @@ fn unknown_channels_and_methods() {
         "\"quote.BTC-PERPETUAL\"",
         "\"book.BTC-PERPETUAL.100ms\"",
     );
-    assert_eq!(
-        fails(&book),
-        ParseError::UnknownEvent("book.BTC-PERPETUAL.100ms".into())
-    );
-    assert_eq!(
-        fails(br#"{"jsonrpc":"2.0","method":"announcement","params":{}}"#),
-        ParseError::UnknownEvent("announcement".into())
-    );
+    // Skipped and counted, not errors (forward compatibility).
+    let (events, skipped) = parse_counting(&book);
+    assert_eq!((events.len(), skipped), (0, 1));
+    assert!(polyedge_venues::unknown::last().contains("book.BTC-PERPETUAL.100ms"));
+    let (events, skipped) =
+        parse_counting(br#"{"jsonrpc":"2.0","method":"announcement","params":{}}"#);
+    assert_eq!((events.len(), skipped), (0, 1));
+    assert!(polyedge_venues::unknown::last().contains("announcement"));
     assert_eq!(
         fails(br#"{"jsonrpc":"2.0","params":{}}"#),
         ParseError::MissingField("method")
     );
+}
+
+/// Parses `frame` (which must parse): its events and the unknown elements skipped.
+fn parse_counting(frame: &[u8]) -> (Vec<MarketEvent>, u64) {
+    let before = polyedge_venues::unknown::skipped();
+    let out = parse_all(frame);
+    (out, polyedge_venues::unknown::skipped() - before)
+}
+
+/// Issue 15 item 3: a `trades` notification whose data mixes trades with an element of a shape
+/// the parser does not know keeps the trades and counts the other; unknown fields are ignored.
+#[test]
+fn mixed_trades_keep_the_known_ones() {
+    let frame = fixture("ws_trades.json");
+    let known = parse_all(&frame);
+    assert_eq!(known.len(), 2);
+    let mut v: serde_json::Value = serde_json::from_slice(&frame).unwrap();
+    let data = v["params"]["data"].as_array().unwrap().clone();
+    v["params"]["data"] = serde_json::json!([data[0], [1, "block_trade"], data[1]]);
+    v["params"]["usIn"] = serde_json::json!(1_765_531_356_452_000_u64);
+    let (events, skipped) = parse_counting(v.to_string().as_bytes());
+    assert_eq!(skipped, 1);
+    assert_eq!(events, known);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Tests of the Polymarket CLOB market-channel parser against every fixture in
-//! `shared/fixtures/polymarket/ws_market`, the real rsahn frames (array-wrapped snapshot then
+//! `fixtures/polymarket/ws_market`, the real rsahn frames (array-wrapped snapshot then
 //! `price_change` deltas, checked against a [`WindowBook`]), the first 200 cronos `book` frames,
 //! and malformed input.
 
@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 const WS_MARKET: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/polymarket/ws_market"
+    "/../../fixtures/polymarket/ws_market"
 );
 const RSAHN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -437,6 +437,10 @@ fn rsahn_tokens() -> (TokenId, TokenId) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data/fixtures_rsahn_clob_ws_2026-09-21 (unlicensed, not in the repo): run scripts/test beside ../shared"
+)]
 fn rsahn_array_wrapped_snapshot() {
     let frames = rsahn_frames();
     assert_eq!(frames.len(), 6);
@@ -472,6 +476,10 @@ fn rsahn_array_wrapped_snapshot() {
 /// Snapshot then deltas is consistent: after every `price_change` entry, the token's book has
 /// the best bid/ask the venue reported with that entry.
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data/fixtures_rsahn_clob_ws_2026-09-21 (unlicensed, not in the repo): run scripts/test beside ../shared"
+)]
 fn rsahn_snapshot_then_deltas_is_consistent() {
     let frames = rsahn_frames();
     let (up, down) = rsahn_tokens();
@@ -530,6 +538,10 @@ struct CronosLine<'a> {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data/cronos_btc5m_books (the full dataset, not in the repo): run scripts/test beside ../shared"
+)]
 fn cronos_books_first_200_frames() {
     let file = std::fs::File::open(CRONOS_BOOKS).unwrap();
     let reader = std::io::BufReader::new(zstd::stream::read::Decoder::new(file).unwrap());
@@ -814,6 +826,10 @@ fn missing_top_level_fields() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data/fixtures_rsahn_clob_ws_2026-09-21 (unlicensed, not in the repo): run scripts/test beside ../shared"
+)]
 fn error_in_array_frame_names_the_item_and_appends_nothing() {
     let frames = rsahn_frames();
     let good: serde_json::Value = serde_json::from_str(&frames[0].raw).unwrap();

@@ -1,4 +1,4 @@
-//! Tests of the RTDS parser against every fixture in `shared/fixtures/polymarket/rtds` (Binance
+//! Tests of the RTDS parser against every fixture in `fixtures/polymarket/rtds` (Binance
 //! relay, Chainlink, TWAP 30/60 updates and backfills, the mislabelled Chainlink backfill, the
 //! error envelope) and malformed input.
 
@@ -11,7 +11,7 @@ use polyedge_venues::{Feed, ParseError, rtds};
 
 const RTDS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/polymarket/rtds"
+    "/../../fixtures/polymarket/rtds"
 );
 
 const RECV: UnixNanos = UnixNanos(1_800_000_000_000_000_001);
@@ -361,14 +361,17 @@ fn malformed_json_and_unknown_topics() {
         parse_err(r#"{"topic":"crypto_prices","type":"update","payload":5}"#),
         ParseError::Json(_)
     ));
+    // Unknown topics and types: skipped and counted, not errors (forward compatibility).
+    let before = polyedge_venues::unknown::skipped();
+    assert_eq!(parse(update("equity_prices", "{}").as_bytes()), Ok(vec![]));
+    assert!(polyedge_venues::unknown::last().contains("equity_prices"));
     assert_eq!(
-        parse_err(&update("equity_prices", "{}")),
-        ParseError::UnknownEvent("equity_prices".into())
+        parse(br#"{"topic":"crypto_prices","type":"snapshot","payload":{}}"#),
+        Ok(vec![])
     );
-    assert_eq!(
-        parse_err(r#"{"topic":"crypto_prices","type":"snapshot","payload":{}}"#),
-        ParseError::UnknownEvent("crypto_prices/snapshot".into())
-    );
+    assert!(polyedge_venues::unknown::last().contains("snapshot"));
+    // Each parse above ran twice (direct and through Feed::parse).
+    assert_eq!(polyedge_venues::unknown::skipped() - before, 4);
     assert_eq!(
         parse_err(r#"{"topic":"crypto_prices","payload":{}}"#),
         ParseError::MissingField("type")
@@ -377,6 +380,66 @@ fn malformed_json_and_unknown_topics() {
         parse_err(r#"{"topic":"crypto_prices","type":"update"}"#),
         ParseError::MissingField("payload")
     );
+}
+
+/// Issue 15 item 3: a backfill whose data mixes known points with an element of a shape the
+/// parser does not know keeps the points and counts the other; unknown fields are ignored.
+#[test]
+fn mixed_backfill_keeps_the_known_points() {
+    let frame = frames_2026_09_05()
+        .into_iter()
+        .find(|f| f.contains("\"subscribe\"") && f.contains("\"data\""))
+        .expect("a backfill frame");
+    let known = parse(frame.as_bytes()).unwrap();
+    assert!(known.len() >= 2);
+    let mut v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+    let data = v["payload"]["data"].as_array().unwrap().clone();
+    let mut mixed = vec![
+        data[0].clone(),
+        serde_json::json!([1_757_000_000_000_u64, "1.5"]),
+    ];
+    mixed.extend(data[1..].iter().cloned());
+    mixed.push(serde_json::json!("a note"));
+    v["payload"]["data"] = serde_json::Value::Array(mixed);
+    v["payload"]["interval"] = serde_json::json!("1s");
+    v["server_region"] = serde_json::json!("eu-west");
+    let before = polyedge_venues::unknown::skipped();
+    assert_eq!(parse(v.to_string().as_bytes()).unwrap(), known);
+    assert_eq!(polyedge_venues::unknown::skipped() - before, 2 * 2);
+}
+
+proptest::proptest! {
+    /// Any single-byte change, insertion or cut of any RTDS fixture frame: no panic, and the
+    /// contract holds (`Ok(n)` appended exactly n events, `Err` appended nothing).
+    #[test]
+    fn mutated_frames_keep_the_contract(
+        line in proptest::prelude::any::<proptest::sample::Index>(),
+        pos in proptest::prelude::any::<proptest::sample::Index>(),
+        byte in proptest::prelude::any::<u8>(),
+        op in 0..3u8,
+    ) {
+        let mut frames: Vec<Vec<u8>> =
+            frames_2026_09_05().into_iter().map(String::into_bytes).collect();
+        for f in [
+            "rtds_unknown_topic_error_2026-09-05.json",
+            "crypto_prices_subscribe_backfill_2026-06.json",
+            "crypto_prices_update_2026-06.json",
+        ] {
+            frames.push(fixture(f));
+        }
+        let mut frame = frames[line.index(frames.len())].clone();
+        let at = pos.index(frame.len());
+        match op {
+            0 => frame[at] = byte,
+            1 => frame.insert(at, byte),
+            _ => frame.truncate(at),
+        }
+        let mut out = Vec::new();
+        match rtds::parse(&frame, RECV, &mut out) {
+            Ok(n) => proptest::prop_assert_eq!(n, out.len()),
+            Err(_) => proptest::prop_assert!(out.is_empty()),
+        }
+    }
 }
 
 #[test]

@@ -89,7 +89,9 @@ fn ppm(text: &str, what: &str) -> Result<u32, String> {
 /// `takerOnly` is `true`.
 ///
 /// # Errors
-/// A message if a field is missing or not an exact decimal in range.
+/// A message if a field is missing or not an exact decimal in range, or the schedule is out of
+/// the bounds of [`FeeSchedule::validate`] (exponent above
+/// [`MAX_EXPONENT`](polyedge_core::fees::MAX_EXPONENT), a rate above 100 %).
 pub fn parse_fee_schedule(json: &str) -> Result<FeeSchedule, String> {
     let f: FeeRaw<'_> = serde_json::from_str(json).map_err(|e| format!("feeSchedule: {e}"))?;
     let exponent: u8 = f.exponent.get().parse().map_err(|_| {
@@ -98,15 +100,16 @@ pub fn parse_fee_schedule(json: &str) -> Result<FeeSchedule, String> {
             f.exponent.get()
         )
     })?;
-    Ok(FeeSchedule {
-        rate_ppm: ppm(f.rate.get(), "feeSchedule.rate")?,
+    FeeSchedule::new(
+        ppm(f.rate.get(), "feeSchedule.rate")?,
         exponent,
-        taker_only: f.taker_only.unwrap_or(true),
-        rebate_rate_ppm: match f.rebate_rate {
+        f.taker_only.unwrap_or(true),
+        match f.rebate_rate {
             Some(r) => ppm(r.get(), "feeSchedule.rebateRate")?,
             None => 0,
         },
-    })
+    )
+    .map_err(|e| format!("feeSchedule refused: {e}"))
 }
 
 /// Parses one `BTC-5m-markets-*.jsonl` line into a [`Window`] with the official outcome

@@ -28,6 +28,7 @@ pub mod thevalerka;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -213,10 +214,17 @@ impl fmt::Display for ImportReport {
 /// Imports dataset `kind` from the folder `src` into a new recording directory `out` (which must
 /// not exist or be empty).
 ///
+/// Atomic: the recording is written into a hidden temporary directory beside `out`
+/// (`.<name>.importing-<pid>`) and renamed to `out` only once complete (writer finished, data
+/// synced). A failed import removes its temporary directory and leaves `out` as it was, so it
+/// can simply be run again; a killed one leaves only the hidden directory, which the next import
+/// into the same place removes.
+///
 /// # Errors
 /// [`StoreError::Input`] if an input file is missing or unusable (naming the file and line),
-/// [`StoreError::Usage`] if `src` is not a directory, and any error of the recording writer.
-/// Bad rows are not errors: they are skipped and counted in [`ImportReport::skipped`].
+/// [`StoreError::Usage`] if `src` is not a directory or `out` is not empty, and any error of the
+/// recording writer. Bad rows are not errors: they are skipped and counted in
+/// [`ImportReport::skipped`].
 pub fn import(
     kind: ImportKind,
     src: &Path,
@@ -224,12 +232,102 @@ pub fn import(
     progress: &dyn Progress,
 ) -> Result<ImportReport, StoreError> {
     check_src(src)?;
+    check_out(out)?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| {
+            StoreError::Usage(format!(
+                "{}: not a usable recording directory name",
+                out.display()
+            ))
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(StoreError::io(&parent))?;
+    remove_stale_temporaries(&parent, &name);
+    let tmp = parent.join(format!(".{name}.importing-{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(StoreError::io(&tmp))?;
+    }
     let meta = meta_of(kind, src);
-    let mut writer = RecordingWriter::create(out, meta.clone())?;
-    let mut report = run(kind, src, &mut writer, meta, progress)?;
-    let summary = writer.finish()?;
-    report.recording = Some(summary);
+    let written = (|| {
+        let mut writer = RecordingWriter::create(&tmp, meta.clone())?;
+        let mut report = run(kind, src, &mut writer, meta, progress)?;
+        let mut summary = writer.finish()?;
+        for c in &mut summary.closed {
+            if let Ok(rel) = c.path.strip_prefix(&tmp) {
+                c.path = out.join(rel);
+            }
+        }
+        report.recording = Some(summary);
+        Ok(report)
+    })();
+    let report = match written {
+        Ok(r) => r,
+        Err(e) => {
+            if let Err(rm) = fs::remove_dir_all(&tmp) {
+                tracing::warn!(dir = %tmp.display(), error = %rm, "could not remove the failed import's temporary directory");
+            }
+            return Err(e);
+        }
+    };
+    if out.exists() {
+        // Checked empty above; `rename` would replace an empty directory too, but say so.
+        fs::remove_dir(out).map_err(StoreError::io(out))?;
+    }
+    fs::rename(&tmp, out).map_err(StoreError::io(out))?;
+    crate::segment::sync_dir(&parent).map_err(StoreError::io(&parent))?;
     Ok(report)
+}
+
+/// `out` must not exist or be an empty directory.
+fn check_out(out: &Path) -> Result<(), StoreError> {
+    if !out.exists() {
+        return Ok(());
+    }
+    let mut entries = fs::read_dir(out).map_err(StoreError::io(out))?;
+    if entries.next().is_some() {
+        return Err(StoreError::Usage(format!(
+            "{}: directory is not empty; a new recording needs a new or empty directory",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Removes `.<name>.importing-<pid>` directories in `parent` whose process is gone (an import
+/// that was killed).
+fn remove_stale_temporaries(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.importing-");
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let path = e.path();
+            match fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    tracing::info!(dir = %path.display(), "removed the temporary directory of a killed import");
+                }
+                Err(err) => {
+                    tracing::warn!(dir = %path.display(), error = %err, "could not remove a killed import's temporary directory");
+                }
+            }
+        }
+    }
 }
 
 /// Runs the importer of `kind` over `src` without writing anything: the report shows exactly

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::Path;
 
 use polyedge_core::MarketEvent;
-use polyedge_store::segment::SegmentReader;
+use polyedge_store::segment::{CorruptSpan, ReadOptions, SegmentReader};
 use polyedge_store::{Progress, Recording, StreamId, TornTail};
 
 use super::sink::Batch;
@@ -30,6 +30,10 @@ pub struct BackfillOptions {
     /// hour ended this long ago (ns); before that it is loaded but not marked, so the next
     /// backfill loads it again in full.
     pub open_grace_ns: u64,
+    /// Skip damaged data (reading around it) instead of reporting the segment as an error;
+    /// every skip is listed in [`BackfillReport::skipped`] and such segments are not marked
+    /// loaded.
+    pub skip_corrupt: bool,
 }
 
 impl Default for BackfillOptions {
@@ -40,6 +44,7 @@ impl Default for BackfillOptions {
             batch_frames: 50_000,
             batch_bytes: 32 << 20,
             open_grace_ns: 120 * 1_000_000_000,
+            skip_corrupt: false,
         }
     }
 }
@@ -69,6 +74,8 @@ pub struct BackfillReport {
     /// Invalid or corrupt segments (message names the file and record): records before the
     /// damage were loaded; the segment is not marked loaded.
     pub errors: Vec<String>,
+    /// Damage skipped (`skip_corrupt`): everything readable around it was loaded.
+    pub skipped: Vec<CorruptSpan>,
     /// Conversion counters.
     pub convert: ConvertStats,
 }
@@ -100,6 +107,9 @@ impl fmt::Display for BackfillReport {
         }
         for e in &self.errors {
             writeln!(f, "  error: {e}; the records before it were loaded")?;
+        }
+        for sp in &self.skipped {
+            writeln!(f, "  skipped (--skip-corrupt): {sp}")?;
         }
         Ok(())
     }
@@ -165,7 +175,12 @@ pub async fn backfill(
     let total: u64 = rec.segments().map(|(_, s)| s.len).sum();
     progress.set_total(total, "bytes");
     let now_u = u64::try_from(now).unwrap_or(0);
-    for (stream, seg) in rec.segments() {
+    for (info, seg) in rec
+        .streams()
+        .iter()
+        .flat_map(|i| i.segments.iter().map(move |s| (i, s)))
+    {
+        let stream = &info.id;
         progress.message(&format!("{}: {}", stream.name, seg.path.display()));
         let (hour, seq) = crate::parquet::segment_key(&seg.path)?;
         if !opts.force && loaded.contains_key(&(stream.name.clone(), hour, seq)) {
@@ -184,6 +199,7 @@ pub async fn backfill(
                 source: "backfill",
                 batch_frames: opts.batch_frames,
                 batch_bytes: opts.batch_bytes,
+                read: rec.read_options(info, seg, opts.skip_corrupt),
             },
         )
         .await?;
@@ -198,6 +214,7 @@ pub async fn backfill(
         }
         report.torn_tails.extend(load.torn_tail);
         report.errors.extend(load.error);
+        report.skipped.extend(load.skipped);
         report.convert.add(&load.convert);
         progress.inc(seg.len);
     }
@@ -216,6 +233,9 @@ pub struct SegmentLoadOptions {
     pub batch_frames: usize,
     /// Payload bytes per `INSERT` batch.
     pub batch_bytes: usize,
+    /// How to read the segment: whether a torn tail is legitimate, whether damage is skipped
+    /// (see [`Recording::read_options`]).
+    pub read: ReadOptions,
 }
 
 /// What [`load_segment`] did.
@@ -234,6 +254,9 @@ pub struct SegmentLoad {
     /// Set if the segment is invalid or corrupt (names the file and record): the records before
     /// the damage were loaded and the segment is not marked loaded.
     pub error: Option<String>,
+    /// Damage skipped ([`ReadOptions::skip_corrupt`]): the rest was loaded; the segment is not
+    /// marked loaded.
+    pub skipped: Vec<CorruptSpan>,
     /// The segment was marked in `loaded_segments`.
     pub marked: bool,
     /// Conversion counters.
@@ -272,7 +295,7 @@ pub async fn load_segment(
     let mut events: Vec<MarketEvent> = Vec::with_capacity(64);
     let mut frames = 0u32;
     let mut torn = false;
-    match SegmentReader::open(path) {
+    match SegmentReader::open_with(path, opts.read) {
         Err(e) => load.error = Some(e.to_string()),
         Ok(mut reader) => loop {
             match reader.advance() {
@@ -302,6 +325,7 @@ pub async fn load_segment(
                         load.torn_tail = Some(t.clone());
                         torn = true;
                     }
+                    load.skipped = reader.take_skipped();
                     break;
                 }
                 Err(e) => {
@@ -311,7 +335,7 @@ pub async fn load_segment(
             }
         },
     }
-    if opts.mark && load.error.is_none() {
+    if opts.mark && load.error.is_none() && load.skipped.is_empty() {
         batch.loaded.push(LoadedSegmentRow {
             recording: recording.to_string(),
             segment_hour: hour,

@@ -2,7 +2,10 @@
 //! `recordings` and `loaded_segments`, in one database.
 //!
 //! * [`ChConfig`] / [`ChDb`] — connection (`http://[user[:password]@]host:8123/db`) and schema
-//!   creation ([`ChDb::create_schema`]; idempotent).
+//!   creation ([`ChDb::create_schema`]; idempotent). Every request has a time limit
+//!   ([`ChDb::with_timeouts`]; per request, per insert chunk and per page of a replay cursor), so
+//!   a server that accepts connections but never answers fails the call with
+//!   [`TableError::Timeout`] instead of hanging its caller.
 //! * [`ChSink`] — buffering live sink for `collect`: push every frame written to the capture
 //!   files, flush in batches. ClickHouse down ⇒ `flush` returns the error and nothing is lost:
 //!   the capture files are the source of truth, and `backfill` loads what the sink could not.
@@ -32,6 +35,8 @@ mod replay;
 mod sink;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
 
 use ::clickhouse::Client;
 use polyedge_core::Window;
@@ -54,6 +59,12 @@ pub use sink::{ChSink, SinkStats};
 
 /// Database used when the URL names none.
 pub const DEFAULT_DATABASE: &str = "polyedge";
+
+/// Default time limit of one request (a query, an insert's end, schema statements): 300 s.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_mins(5);
+
+/// Default time limit of one fetch (a page of a replay cursor, one chunk of an insert): 120 s.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_mins(2);
 
 /// Where the ClickHouse server is and which database to use.
 #[derive(Clone, PartialEq, Eq)]
@@ -152,6 +163,8 @@ pub struct ChDb {
     client: Client,
     admin: Client,
     cfg: ChConfig,
+    request_timeout: Duration,
+    fetch_timeout: Duration,
 }
 
 impl std::fmt::Debug for ChDb {
@@ -185,7 +198,67 @@ impl ChDb {
             admin = admin.with_password(p.clone());
         }
         let client = admin.clone().with_database(cfg.database.clone());
-        ChDb { client, admin, cfg }
+        ChDb {
+            client,
+            admin,
+            cfg,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
+        }
+    }
+
+    /// Sets the time limits: `request` for one request (query, insert end, DDL), `fetch` for
+    /// one page of a replay cursor or one chunk of an insert. Defaults:
+    /// [`DEFAULT_REQUEST_TIMEOUT`], [`DEFAULT_FETCH_TIMEOUT`].
+    pub fn with_timeouts(mut self, request: Duration, fetch: Duration) -> Self {
+        self.request_timeout = request;
+        self.fetch_timeout = fetch;
+        self
+    }
+
+    /// The time limit of one request.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// The time limit of one fetch (replay page, insert chunk).
+    pub fn fetch_timeout(&self) -> Duration {
+        self.fetch_timeout
+    }
+
+    /// Runs one request with the request time limit; a late answer is a
+    /// [`TableError::Timeout`] naming `context`.
+    pub(crate) async fn timed<T>(
+        &self,
+        context: &str,
+        fut: impl Future<Output = Result<T, ::clickhouse::error::Error>>,
+    ) -> Result<T, TableError> {
+        self.limit(self.request_timeout, context, fut).await
+    }
+
+    /// As [`timed`](Self::timed) with the fetch time limit.
+    pub(crate) async fn timed_fetch<T>(
+        &self,
+        context: &str,
+        fut: impl Future<Output = Result<T, ::clickhouse::error::Error>>,
+    ) -> Result<T, TableError> {
+        self.limit(self.fetch_timeout, context, fut).await
+    }
+
+    async fn limit<T>(
+        &self,
+        limit: Duration,
+        context: &str,
+        fut: impl Future<Output = Result<T, ::clickhouse::error::Error>>,
+    ) -> Result<T, TableError> {
+        match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r.map_err(self.err(context)),
+            Err(_) => Err(TableError::Timeout {
+                url: self.cfg.display(),
+                context: context.to_string(),
+                secs: limit.as_secs_f64(),
+            }),
+        }
     }
 
     /// The configuration.
@@ -216,17 +289,29 @@ impl ChDb {
         }
     }
 
+    fn insert_err(&self, context: &str, e: ::clickhouse::error::Error) -> TableError {
+        if matches!(e, ::clickhouse::error::Error::TimedOut) {
+            TableError::Timeout {
+                url: self.cfg.display(),
+                context: context.to_string(),
+                secs: self.request_timeout.as_secs_f64(),
+            }
+        } else {
+            self.err(context)(e)
+        }
+    }
+
     /// The server's version (`SELECT version()`): a cheap liveness check.
     ///
     /// # Errors
     /// [`TableError::ClickHouse`] if the server cannot be reached or refuses.
     pub async fn version(&self) -> Result<String, TableError> {
         let r: OneString = self
-            .admin
-            .query("SELECT version() AS s")
-            .fetch_one()
-            .await
-            .map_err(self.err("SELECT version()"))?;
+            .timed(
+                "SELECT version()",
+                self.admin.query("SELECT version() AS s").fetch_one(),
+            )
+            .await?;
         Ok(r.s)
     }
 
@@ -236,17 +321,19 @@ impl ChDb {
     /// [`TableError::ClickHouse`] if a statement fails.
     pub async fn create_schema(&self) -> Result<(), TableError> {
         let db = &self.cfg.database;
-        self.admin
-            .query(&format!("CREATE DATABASE IF NOT EXISTS `{db}`"))
-            .execute()
-            .await
-            .map_err(self.err("CREATE DATABASE"))?;
-        for sql in schema_sql(db) {
+        self.timed(
+            "CREATE DATABASE",
             self.admin
-                .query(&sql)
-                .execute()
-                .await
-                .map_err(self.err(&format!("create table: {}", first_line(&sql))))?;
+                .query(&format!("CREATE DATABASE IF NOT EXISTS `{db}`"))
+                .execute(),
+        )
+        .await?;
+        for sql in schema_sql(db) {
+            self.timed(
+                &format!("create table: {}", first_line(&sql)),
+                self.admin.query(&sql).execute(),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -261,15 +348,13 @@ impl ChDb {
             return Ok(());
         }
         let ctx = format!("INSERT INTO {} ({} rows)", T::TABLE, rows.len());
-        let mut ins = self
-            .client
-            .insert::<T>(T::TABLE)
-            .await
-            .map_err(self.err(&ctx))?;
+        let ins = self.timed(&ctx, self.client.insert::<T>(T::TABLE)).await?;
+        // The client's own limits: per chunk sent, and for the server's answer at the end.
+        let mut ins = ins.with_timeouts(Some(self.fetch_timeout), Some(self.request_timeout));
         for r in rows {
-            ins.write(r).await.map_err(self.err(&ctx))?;
+            ins.write(r).await.map_err(|e| self.insert_err(&ctx, e))?;
         }
-        ins.end().await.map_err(self.err(&ctx))
+        ins.end().await.map_err(|e| self.insert_err(&ctx, e))
     }
 
     /// Inserts the rows of every event table.
@@ -301,12 +386,14 @@ impl ChDb {
         manifest_json: String,
     ) -> Result<(), TableError> {
         let existing: Vec<OneI64> = self
-            .client
-            .query("SELECT created_ns AS v FROM recordings FINAL WHERE recording = ?")
-            .bind(name)
-            .fetch_all()
-            .await
-            .map_err(self.err("look up recording"))?;
+            .timed(
+                "look up recording",
+                self.client
+                    .query("SELECT created_ns AS v FROM recordings FINAL WHERE recording = ?")
+                    .bind(name)
+                    .fetch_all(),
+            )
+            .await?;
         if let Some(other) = existing.iter().find(|r| r.v != created_ns) {
             return Err(TableError::Usage(format!(
                 "ClickHouse {}: recording name {name:?} is already used by another recording \
@@ -334,11 +421,13 @@ impl ChDb {
     /// [`TableError::ClickHouse`] on request failures.
     pub async fn recordings(&self) -> Result<Vec<String>, TableError> {
         let rows: Vec<OneString> = self
-            .client
-            .query("SELECT DISTINCT recording AS s FROM recordings ORDER BY s")
-            .fetch_all()
-            .await
-            .map_err(self.err("list recordings"))?;
+            .timed(
+                "list recordings",
+                self.client
+                    .query("SELECT DISTINCT recording AS s FROM recordings ORDER BY s")
+                    .fetch_all(),
+            )
+            .await?;
         Ok(rows.into_iter().map(|r| r.s).collect())
     }
 
@@ -349,14 +438,16 @@ impl ChDb {
     /// JSON is not a window.
     pub async fn windows(&self, recording: &str) -> Result<Vec<Window>, TableError> {
         let rows: Vec<OneString> = self
-            .client
-            .query(
-                "SELECT json AS s FROM windows FINAL WHERE recording = ? ORDER BY start_ns, slug",
+            .timed(
+                "read windows",
+                self.client
+                    .query(
+                        "SELECT json AS s FROM windows FINAL WHERE recording = ? ORDER BY start_ns, slug",
+                    )
+                    .bind(recording)
+                    .fetch_all(),
             )
-            .bind(recording)
-            .fetch_all()
-            .await
-            .map_err(self.err("read windows"))?;
+            .await?;
         rows.into_iter()
             .map(|r| {
                 serde_json::from_str(&r.s).map_err(|e| TableError::Data {
@@ -376,12 +467,14 @@ impl ChDb {
         recording: &str,
     ) -> Result<HashMap<(String, u32, u32), u64>, TableError> {
         let rows: Vec<LoadedSegmentRow> = self
-            .client
-            .query("SELECT ?fields FROM loaded_segments FINAL WHERE recording = ?")
-            .bind(recording)
-            .fetch_all()
-            .await
-            .map_err(self.err("read loaded_segments"))?;
+            .timed(
+                "read loaded_segments",
+                self.client
+                    .query("SELECT ?fields FROM loaded_segments FINAL WHERE recording = ?")
+                    .bind(recording)
+                    .fetch_all(),
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| ((r.stream, r.segment_hour, r.segment_seq), r.frames))

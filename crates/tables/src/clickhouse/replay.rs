@@ -124,16 +124,18 @@ impl ChFrameReplay {
         let mut cursors: Vec<Cursor> = Vec::new();
         for (ri, name) in names.iter().enumerate() {
             let keys: Vec<SegmentKey> = db
-                .client()
-                .query(
-                    "SELECT stream, segment_hour, segment_seq, any(feed_code) AS feed_code \
-                     FROM frames WHERE recording = ? \
-                     GROUP BY stream, segment_hour, segment_seq",
+                .timed(
+                    "list segments",
+                    db.client()
+                        .query(
+                            "SELECT stream, segment_hour, segment_seq, any(feed_code) AS feed_code \
+                             FROM frames WHERE recording = ? \
+                             GROUP BY stream, segment_hour, segment_seq",
+                        )
+                        .bind(name.as_str())
+                        .fetch_all(),
                 )
-                .bind(name.as_str())
-                .fetch_all()
-                .await
-                .map_err(db.err("list segments"))?;
+                .await?;
             let mut keys = keys;
             keys.sort_by(|a, b| {
                 (a.stream.as_bytes(), a.segment_hour, a.segment_seq).cmp(&(
@@ -300,24 +302,26 @@ async fn fetch_page(
     start: u32,
     (from, to): (i64, i64),
 ) -> Result<Vec<FetchedFrame>, TableError> {
-    db.client()
-        .query(
-            "SELECT record, recv_ns, payload FROM frames \
-             WHERE recording = ? AND stream = ? AND segment_hour = ? AND segment_seq = ? \
-             AND record >= ? AND recv_ns >= ? AND recv_ns < ? \
-             ORDER BY record LIMIT ?",
-        )
-        .bind(recording)
-        .bind(stream)
-        .bind(hour)
-        .bind(seq)
-        .bind(start)
-        .bind(from)
-        .bind(to)
-        .bind(PAGE_ROWS)
-        .fetch_all()
-        .await
-        .map_err(db.err("read frames"))
+    db.timed_fetch(
+        "read frames",
+        db.client()
+            .query(
+                "SELECT record, recv_ns, payload FROM frames \
+                 WHERE recording = ? AND stream = ? AND segment_hour = ? AND segment_seq = ? \
+                 AND record >= ? AND recv_ns >= ? AND recv_ns < ? \
+                 ORDER BY record LIMIT ?",
+            )
+            .bind(recording)
+            .bind(stream)
+            .bind(hour)
+            .bind(seq)
+            .bind(start)
+            .bind(from)
+            .bind(to)
+            .bind(PAGE_ROWS)
+            .fetch_all(),
+    )
+    .await
 }
 
 /// Parsed events of recordings stored in ClickHouse: the same events, in the same order and
