@@ -92,6 +92,10 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "browser-tests"),
+    ignore = "needs headless Chromium: apt-get install chromium, then scripts/test (feature browser-tests)"
+)]
 fn report_renders_fits_1400px_and_draws_its_charts_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = common::import_cronos(&common::repo().join("data/sample"), tmp.path(), "sample");
