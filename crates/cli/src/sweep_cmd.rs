@@ -182,6 +182,7 @@ fn prepare(sel: &SweepSelect) -> Result<Prepared> {
             from,
             to,
             seed: Some(seed),
+            skip_corrupt: false,
         },
         spec,
         data,

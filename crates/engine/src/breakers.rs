@@ -390,7 +390,7 @@ impl LaneBreakers {
         let until = secs.map(|s| later(now, s));
         tracing::warn!(
             target: "polyedge_engine::breakers",
-            breaker = breaker.name(), until = ?until.map(|u| u.to_rfc3339()),
+            breaker = breaker.name(), until = ?until.map(UnixNanos::to_rfc3339),
             "breaker tripped: {reason}"
         );
         self.trips.push(Trip {

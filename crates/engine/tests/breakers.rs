@@ -261,12 +261,12 @@ impl Strategy for Greedy {
             if ctx.view().window(&slug).is_none() {
                 continue;
             }
-            let outcome = if self.next() % 2 == 0 {
+            let outcome = if self.next().is_multiple_of(2) {
                 Outcome::Up
             } else {
                 Outcome::Down
             };
-            let side = if self.next() % 5 == 0 {
+            let side = if self.next().is_multiple_of(5) {
                 Side::Sell
             } else {
                 Side::Buy
@@ -434,7 +434,7 @@ fn drive(
         let w = window(k);
         e.process(Input::WindowResolved(Resolution {
             slug: w.slug.clone(),
-            outcome: Some(if k % 2 == 0 {
+            outcome: Some(if k.is_multiple_of(2) {
                 Outcome::Up
             } else {
                 Outcome::Down

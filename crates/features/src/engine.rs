@@ -563,7 +563,8 @@ impl FeatureEngine {
             EventKind::BestBidAsk(_)
             | EventKind::LastTrade(_)
             | EventKind::NewMarket(_)
-            | EventKind::MarketResolved(_) => {}
+            | EventKind::MarketResolved(_)
+            | EventKind::WindowUpdate(_) => {}
         }
     }
 

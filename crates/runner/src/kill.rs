@@ -206,9 +206,10 @@ pub async fn start(
 }
 
 fn send(tx: &SyncSender<Msg>, reason: Option<String>) -> Result<(), ()> {
-    match &reason {
-        Some(r) => tracing::warn!(reason = %r, "run: kill switch engaged"),
-        None => tracing::warn!("run: kill switch released"),
+    if let Some(r) = &reason {
+        tracing::warn!(reason = %r, "run: kill switch engaged");
+    } else {
+        tracing::warn!("run: kill switch released");
     }
     tx.send(Msg::Kill(reason)).map_err(|_| ())
 }
