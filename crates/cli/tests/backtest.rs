@@ -389,7 +389,7 @@ fn bad_configuration_and_inputs_are_clear_errors() {
 }
 
 #[test]
-#[ignore = "needs ../shared/data"]
+#[cfg_attr(not(feature = "shared-data"), ignore = "needs ../shared/data")]
 fn a_top_of_book_recording_is_refused_with_the_reason() {
     let src = repo("../shared/data/jo267x_btc5m_1hz_2026-05");
     let tmp = tempfile::tempdir().unwrap();

@@ -215,7 +215,7 @@ fn shared(folder: &str) -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs ../shared/data"]
+#[cfg_attr(not(feature = "shared-data"), ignore = "needs ../shared/data")]
 fn shared_ligengxin_and_cronos_features_and_train() {
     let tmp = tempfile::tempdir().unwrap();
     let l = tmp.path().join("rec-l");
