@@ -691,19 +691,22 @@ impl Lane {
     ) -> Result<(), RejectReason> {
         let now = market.now;
         let cfg = &config.breakers;
-        // Windows with an unsettled position or a working buy.
-        let mut held: Vec<&str> = self
-            .portfolio
-            .positions()
-            .filter(|(w, _, p)| !p.shares.is_zero() && !self.portfolio.is_settled(w))
-            .map(|(w, _, _)| w)
-            .chain(
-                self.open
-                    .iter()
-                    .filter(|o| o.side == Side::Buy)
-                    .map(|o| o.window.as_str()),
-            )
-            .collect();
+        // Windows with an unsettled position or a working buy (only when that breaker is on).
+        let mut held: Vec<&str> = if cfg.max_concurrent_positions == 0 {
+            Vec::new()
+        } else {
+            self.portfolio
+                .positions()
+                .filter(|(w, _, p)| !p.shares.is_zero() && !self.portfolio.is_settled(w))
+                .map(|(w, _, _)| w)
+                .chain(
+                    self.open
+                        .iter()
+                        .filter(|o| o.side == Side::Buy)
+                        .map(|o| o.window.as_str()),
+                )
+                .collect()
+        };
         held.sort_unstable();
         held.dedup();
         self.breakers
