@@ -61,7 +61,13 @@ async fn record<P: Protocol>(
             window_records: false,
             tap: None,
             on_closed: Box::new(|_| {}),
-            durability: polyedge_feeds::durability::DurabilityOptions::default(),
+            // No free-space stop: test machines may have little disk (the stop has its own
+            // tests in durability.rs, with an injected probe).
+            durability: polyedge_feeds::durability::DurabilityOptions {
+                min_free_bytes: 0,
+                warn_free_bytes: 0,
+                ..Default::default()
+            },
         },
     )
     .unwrap();
