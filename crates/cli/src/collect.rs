@@ -34,6 +34,11 @@ pub struct CollectArgs {
     /// Do not export closed segments to Parquet (overrides `[tables] parquet`).
     #[arg(long)]
     no_parquet: bool,
+    /// Loopback control port (e.g. 127.0.0.1:9465; overrides `collect.control`): `GET /metrics`
+    /// (Prometheus), `GET /health/live`, `GET /health/ready`. Port 0 picks a free port (printed
+    /// on stderr). Non-loopback addresses are refused.
+    #[arg(long)]
+    control: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `polyedge bench-collect`.
@@ -114,8 +119,24 @@ pub fn run(args: &CollectArgs) -> Result<()> {
         clickhouse_name: None,
         clickhouse_timeout: polyedge_feeds::config::secs(cfg.tables.clickhouse_timeout_secs),
     })?;
+    let control = args.control.or(cfg.collect.control);
+    let alerts = cfg.alerts.clone();
     let collector = polyedge_feeds::Collector::new(cfg, &out).on_segment_closed(tables.hook());
-    let outcome = rt.block_on(collector.run(stop_signal(args.duration)));
+    let outcome = rt.block_on(async {
+        if let Some(addr) = control {
+            serve_control(addr, &collector).await?;
+        }
+        if let Some(alerter) = polyedge_runner::alerting::start(&alerts, "polyedge collect")
+            .map_err(anyhow::Error::msg)?
+        {
+            polyedge_runner::alerting::watch(alerter, collector.health(), None, &alerts);
+            eprintln!("collect: alerts on (docs/operations.md)");
+        }
+        collector
+            .run(stop_signal(args.duration))
+            .await
+            .map_err(anyhow::Error::from)
+    });
     // Pending exports/loads complete even if the recorder failed.
     let tables_report = tables.finish();
     let outcome = outcome.with_context(|| format!("collect into {}", out.display()))?;
@@ -147,6 +168,36 @@ pub fn run(args: &CollectArgs) -> Result<()> {
     }
     println!("segments {}, windows {}", s.segments, s.windows);
     print_tables_report(&tables_report, parquet_on, ch_cfg.as_ref(), &out);
+    Ok(())
+}
+
+/// Starts the control port of `collect`: `/metrics` and the recorder's health. The bound
+/// address is printed on stderr (`collect: control port http://ADDR ...`).
+async fn serve_control(
+    addr: std::net::SocketAddr,
+    collector: &polyedge_feeds::Collector,
+) -> Result<()> {
+    let exporter = polyedge_ops::Exporter::install().map_err(anyhow::Error::msg)?;
+    polyedge_feeds::metrics::describe();
+    let health = collector.health();
+    let probe: polyedge_ops::HealthProbe = std::sync::Arc::new(move |p| match p {
+        polyedge_ops::Probe::Live => health.live(),
+        polyedge_ops::Probe::Ready => health.ready(),
+    });
+    let bound = polyedge_ops::control::serve(
+        addr,
+        polyedge_ops::Control {
+            exporter: Some(exporter),
+            health: Some(probe),
+            routes: None,
+            route_names: Vec::new(),
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    eprintln!(
+        "collect: control port http://{bound} (GET /metrics, GET /health/live, GET /health/ready)"
+    );
     Ok(())
 }
 

@@ -1312,3 +1312,157 @@ fn clickhouse_down_during_collect_loses_nothing_after_backfill() {
     let n = assert_clickhouse_replay_equals_files(&db, "collected", &run.rec);
     assert!(n > market.len());
 }
+
+/// A raw HTTP/1.1 GET; returns (status code, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Write as _;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
+}
+
+/// The sum of the samples of metric `name` whose labels contain `labels` (Prometheus text
+/// format); `None` if there is none.
+fn metric(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (n, l) = series.split_once('{').unwrap_or((series, ""));
+        if n == name && l.contains(labels) {
+            *found.get_or_insert(0.0) += value.parse::<f64>().unwrap();
+        }
+    }
+    found
+}
+
+/// `collect --control`: `/metrics` counts the frames of a live feed, `/health/live` answers 200,
+/// and `/health/ready` answers 503 naming the feed that cannot connect (a Coinbase endpoint
+/// where nothing listens) while the other one is up.
+#[test]
+fn the_control_port_exports_feed_metrics_and_names_the_feed_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, sent, _server) = rtds_server_every(Some(Duration::from_millis(5)));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let cfg = format!(
+        r#"
+[collect]
+flush_ms = 100
+discovery_secs = 60
+min_free_mb = 0
+warn_free_mb = 0
+backoff_min_ms = 50
+backoff_max_ms = 200
+[endpoints]
+gamma = "http://127.0.0.1:9/gamma"
+rtds_ws = "ws://{addr}/rtds"
+coinbase_ws = "ws://{dead_addr}/"
+[feeds.polymarket]
+enabled = false
+[feeds.rtds]
+topics = ["crypto_prices"]
+[feeds.binance_spot]
+enabled = false
+[feeds.binance_usdm]
+enabled = false
+[feeds.binance_usdm_market]
+enabled = false
+[feeds.coinbase]
+enabled = true
+[feeds.deribit]
+enabled = false
+"#
+    );
+    let config = dir.path().join("polyedge.toml");
+    std::fs::write(&config, cfg).unwrap();
+    let rec = dir.path().join("rec");
+    let running = spawn_collect(&config, &rec, &["--control".into(), "127.0.0.1:0".into()]);
+    let t0 = Instant::now();
+    let control = loop {
+        let err = running.stderr();
+        if let Some(rest) = err.split("control port http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no control port announced:\n{err}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Wait until the RTDS stream has recorded frames and coinbase has failed to connect.
+    let (metrics, ready) = loop {
+        let (st, m) = http_get(&control, "/metrics");
+        assert_eq!(st, 200, "{m}");
+        let frames = metric(&m, "polyedge_feed_frames_total", r#"feed="rtds""#).unwrap_or(0.0);
+        let failures = metric(
+            &m,
+            "polyedge_feed_connect_failures_total",
+            r#"feed="coinbase""#,
+        )
+        .unwrap_or(0.0);
+        if frames >= 50.0 && failures >= 1.0 {
+            break (m, http_get(&control, "/health/ready"));
+        }
+        assert!(
+            t0.elapsed() < Duration::from_mins(1),
+            "metrics never showed rtds frames and coinbase failures:\n{m}\n{}",
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        metrics.contains("# TYPE polyedge_feed_frames_total counter"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# HELP polyedge_feed_frames_total"),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "polyedge_feed_connected", r#"feed="rtds""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&metrics, "polyedge_feed_connected", r#"feed="coinbase""#),
+        Some(0.0)
+    );
+    let frames = metric(&metrics, "polyedge_feed_frames_total", r#"feed="rtds""#).unwrap();
+    assert!(
+        frames <= sent.lock().unwrap().len() as f64,
+        "more frames counted ({frames}) than the server sent"
+    );
+    assert!(
+        metric(
+            &metrics,
+            "polyedge_feed_last_frame_age_seconds",
+            r#"feed="rtds""#
+        )
+        .unwrap()
+            < 5.0
+    );
+    assert_eq!(ready.0, 503, "{}", ready.1);
+    let v: Value = serde_json::from_str(&ready.1).unwrap();
+    assert_eq!(v["status"], "unavailable", "{v}");
+    assert_eq!(v["down"], serde_json::json!(["coinbase"]), "{v}");
+    assert_eq!(v["streams"]["rtds"]["state"], "up", "{v}");
+    let (st, live) = http_get(&control, "/health/live");
+    assert_eq!(st, 200, "{live}");
+    assert!(live.contains(r#""status":"ok""#), "{live}");
+    let out = running.terminate();
+    assert!(out.contains("rtds"), "{out}");
+}

@@ -12,7 +12,13 @@
 //! The run follows the sandbox's clock (`[endpoints] clock`), so its receive times lie on the
 //! recording's time axis however fast the sandbox serves.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// float_cmp: metric values compared here are counts, exact in f64.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::float_cmp,
+    missing_docs
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
@@ -701,7 +707,7 @@ fn kill_switch_from_the_file_a_signal_and_the_control_port() {
         v.to_string().contains("control port: operator on call"),
         "{v}"
     );
-    assert!(http(&addr, "GET", "/nope", "").contains("unknown path"));
+    assert!(http(&addr, "GET", "/nope", "").contains("unknown route"));
     let _ = running.terminate();
     rt.block_on(sandbox.shutdown()).unwrap();
     let res = results(&state);
@@ -725,4 +731,521 @@ fn kill_switch_from_the_file_a_signal_and_the_control_port() {
     // Every change is journaled (the rebuild of a restart replays them).
     let journal = std::fs::read_to_string(state.join("kill.jsonl")).unwrap();
     assert_eq!(journal.lines().count(), 5, "{journal}");
+}
+
+/// A raw HTTP/1.1 GET; returns (status code, body).
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Write as _;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    if !head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        return (status, body.to_string());
+    }
+    // Chunked: <hex size>\r\n<data>\r\n ... 0\r\n\r\n
+    let mut rest = body;
+    let mut data = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        data.push_str(&tail[..n]);
+        rest = &tail[n + 2..];
+    }
+    (status, data)
+}
+
+/// The sum of the samples of metric `name` whose labels contain `labels` (Prometheus text
+/// format); `None` if there is none.
+fn metric(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (n, l) = series.split_once('{').unwrap_or((series, ""));
+        if n == name && l.contains(labels) {
+            *found.get_or_insert(0.0) += value.parse::<f64>().unwrap();
+        }
+    }
+    found
+}
+
+/// Fills and realized PnL (micro-pUSD) per strategy in `state.json`.
+fn state_fills_pnl(state: &Path) -> BTreeMap<String, (u64, i64)> {
+    let st = state_json(state).unwrap();
+    st["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["strategy"].as_str().unwrap().to_string(),
+                (
+                    s["fills"].as_u64().unwrap(),
+                    s["realized_pnl"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Waits until `/metrics` shows, per strategy, the fills and realized PnL of `state.json`
+/// (the engine publishes its gauges once a second); returns the exposition text.
+fn wait_metrics_settled(control: &str, state: &Path) -> String {
+    let t0 = Instant::now();
+    loop {
+        let (st, m) = http_get(control, "/metrics");
+        assert_eq!(st, 200, "{m}");
+        let want = state_fills_pnl(state);
+        let agree = want.iter().all(|(name, (fills, pnl))| {
+            let lbl = format!(r#"strategy="{name}""#);
+            metric(&m, "polyedge_fills_total", &lbl).unwrap_or(0.0) == *fills as f64
+                && metric(&m, "polyedge_realized_pnl_pusd", &lbl)
+                    .is_some_and(|v| (v - *pnl as f64 / 1e6).abs() < 1e-9)
+        });
+        if agree {
+            return m;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "metrics never agreed with state.json {want:?}:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// A paper run with `--control`: `/metrics` agrees with the run's own outputs (orders sent and
+/// refused as in decisions.jsonl, fills and realized PnL as in state.json), exports breaker,
+/// kill-switch, feed and latency series, and `/health/live` answers 200 with the engine running.
+#[test]
+fn a_paper_run_exports_metrics_that_agree_with_its_decision_log_and_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, &sample);
+    let config = write_config(dir.path(), &sandbox.addr().to_string(), 5);
+    let state = dir.path().join("state");
+    let running = spawn_run_with("paper", &config, &state, &["--control", "127.0.0.1:0"]);
+    wait_until_done(&sandbox, &running, &state);
+    let control = std::fs::read_to_string(state.join("control.addr")).unwrap();
+    let m = wait_metrics_settled(&control, &state);
+    // Orders and cancels, decision by decision.
+    let log = std::fs::read_to_string(state.join("decisions.jsonl")).unwrap();
+    let (mut sent, mut refused, mut cancels) = (0u64, 0u64, 0u64);
+    for line in log.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if let Some(s) = v["kind"].get("submit") {
+            if s["verdict"] == "sent" {
+                sent += 1;
+            } else {
+                refused += 1;
+            }
+        } else {
+            cancels += 1;
+        }
+    }
+    assert!(sent > 0, "no order sent: the test shows nothing");
+    assert_eq!(
+        metric(&m, "polyedge_orders_total", r#"verdict="sent""#),
+        Some(sent as f64)
+    );
+    assert_eq!(
+        metric(&m, "polyedge_orders_total", r#"verdict="refused""#).unwrap_or(0.0),
+        refused as f64
+    );
+    assert_eq!(
+        metric(&m, "polyedge_cancels_total", "").unwrap_or(0.0),
+        cancels as f64
+    );
+    assert_eq!(
+        metric(&m, "polyedge_decisions_total", ""),
+        Some((sent + refused + cancels) as f64)
+    );
+    // Every strategy's breakers and the kill switch are exported (none tripped).
+    for name in state_fills_pnl(&state).keys() {
+        let lbl = format!(r#"strategy="{name}",breaker="kill_switch""#);
+        assert_eq!(
+            metric(&m, "polyedge_breaker_tripped", &lbl),
+            Some(0.0),
+            "{m}"
+        );
+    }
+    assert_eq!(metric(&m, "polyedge_kill_switch", ""), Some(0.0));
+    // Latency histogram: one observation per frame that caused decisions.
+    let count = metric(&m, "polyedge_decision_latency_seconds_count", "").unwrap();
+    assert!(
+        count > 0.0 && count <= (sent + refused + cancels) as f64,
+        "{m}"
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "polyedge_decision_latency_seconds_bucket",
+            r#"le="+Inf""#
+        ),
+        Some(count)
+    );
+    assert!(
+        metric(
+            &m,
+            "polyedge_feed_frames_total",
+            r#"feed="polymarket-market""#
+        )
+        .unwrap()
+            > 0.0
+    );
+    assert!(metric(&m, "polyedge_model_p_up", "").is_some(), "{m}");
+    let (st, live) = http_get(&control, "/health/live");
+    assert_eq!(st, 200, "{live}");
+    let v: Value = serde_json::from_str(&live).unwrap();
+    assert_eq!(v["engine"]["running"], true, "{v}");
+    let _ = running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    // The final results hold exactly the fills the metrics counted.
+    let res = results(&state);
+    let fills: usize = res.strategies.iter().map(|s| s.fills.len()).sum();
+    assert_eq!(metric(&m, "polyedge_fills_total", ""), Some(fills as f64));
+}
+
+/// The Prometheus binary (Debian's `prometheus`, or `POLYEDGE_PROMETHEUS`).
+fn prometheus_bin(name: &str) -> PathBuf {
+    if name == "prometheus"
+        && let Ok(p) = std::env::var("POLYEDGE_PROMETHEUS")
+    {
+        return PathBuf::from(p);
+    }
+    PathBuf::from("/usr/bin").join(name)
+}
+
+/// A Prometheus query through its HTTP API; returns the JSON answer.
+fn prom_query(prom: &str, query: &str) -> Value {
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", query)
+        .finish();
+    let (_, body) = http_get(prom, &format!("/api/v1/query?{q}"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{query}: {e}: {body}"))
+}
+
+/// The `polyedge_*` metric names a PromQL expression or rule file names (histogram series
+/// `_bucket`/`_sum`/`_count` reduced to the histogram's name).
+fn metric_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(k) = text[i..].find("polyedge_") {
+        let start = i + k;
+        let mut end = start;
+        while end < b.len()
+            && (b[end].is_ascii_lowercase() || b[end].is_ascii_digit() || b[end] == b'_')
+        {
+            end += 1;
+        }
+        let mut name = &text[start..end];
+        for suffix in ["_bucket", "_sum", "_count"] {
+            if let Some(base) = name.strip_suffix(suffix)
+                && base.ends_with("_seconds")
+            {
+                name = base;
+            }
+        }
+        out.insert(name.to_string());
+        i = end;
+    }
+    out
+}
+
+/// A paper run scraped by a real Prometheus (Debian's, started here on loopback): the HTTP API
+/// returns the run's live values (fills as in state.json, feed frames); `promtool` accepts the
+/// alert rules and Prometheus loads them; every PromQL expression of the Grafana dashboard
+/// parses, and every metric that the dashboard and the rules name is one `/metrics` exports.
+#[test]
+#[cfg_attr(
+    not(feature = "prometheus-tests"),
+    ignore = "needs Debian's prometheus: scripts/test installs it and turns on prometheus-tests"
+)]
+fn prometheus_scrapes_a_paper_run_and_the_rules_and_dashboard_name_only_exported_metrics() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let rules = repo.join("deploy/prometheus/alerts.yml");
+    let dashboard = repo.join("deploy/grafana/polyedge.json");
+    // promtool accepts the rules.
+    let out = Command::new(prometheus_bin("promtool"))
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .expect("run promtool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && text.contains("SUCCESS"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, &sample);
+    // The free-space check on (1 MiB stop), so the disk gauges exist as in production.
+    let config = write_config(dir.path(), &sandbox.addr().to_string(), 5);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("min_free_mb = 0", "min_free_mb = 1");
+    std::fs::write(&config, text).unwrap();
+    let free_port = |()| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let control = free_port(());
+    let prom_addr = free_port(());
+    let prom_dir = dir.path().join("prometheus");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    std::fs::copy(&rules, prom_dir.join("alerts.yml")).unwrap();
+    std::fs::write(
+        prom_dir.join("prometheus.yml"),
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - alerts.yml\nscrape_configs:\n  - job_name: polyedge-run\n    static_configs:\n      - targets: [\"{control}\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut prom = Command::new(prometheus_bin("prometheus"))
+        .arg(format!(
+            "--config.file={}",
+            prom_dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            prom_dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address={prom_addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start prometheus");
+    let state = dir.path().join("state");
+    let running = spawn_run_with("paper", &config, &state, &["--control", &control]);
+    wait_until_done(&sandbox, &running, &state);
+    let exported = wait_metrics_settled(&control, &state);
+    // Prometheus's API returns the run's values: total fills as state.json has them.
+    let want: u64 = state_fills_pnl(&state).values().map(|v| v.0).sum();
+    assert!(want > 0, "no fills: the test shows nothing");
+    let t0 = Instant::now();
+    loop {
+        let v = prom_query(
+            &prom_addr,
+            "sum(polyedge_fills_total{job=\"polyedge-run\"})",
+        );
+        let got = v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok());
+        if got == Some(want as f64) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_mins(1),
+            "Prometheus never returned {want} fills: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let v = prom_query(
+        &prom_addr,
+        "polyedge_feed_frames_total{feed=\"polymarket-market\"}",
+    );
+    let frames: f64 = v["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(frames > 0.0, "{v}");
+    // The rules are loaded and evaluate without error.
+    let (_, rules_api) = http_get(&prom_addr, "/api/v1/rules");
+    let r: Value = serde_json::from_str(&rules_api).unwrap();
+    let loaded = r["data"]["groups"][0]["rules"].as_array().unwrap();
+    assert_eq!(loaded.len(), 8, "{r}");
+    // Every dashboard expression parses (the API answers "success") and every metric named by
+    // the dashboard and the rules is exported.
+    let exported_names: BTreeSet<String> = exported
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&dashboard).unwrap()).unwrap();
+    let mut named = metric_names(&std::fs::read_to_string(&rules).unwrap());
+    let mut exprs = 0;
+    for p in d["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let e = t["expr"].as_str().unwrap();
+            let v = prom_query(&prom_addr, e);
+            assert_eq!(v["status"], "success", "{e}: {v}");
+            named.extend(metric_names(e));
+            exprs += 1;
+        }
+    }
+    assert!(exprs >= 20, "dashboard has {exprs} expressions");
+    let missing: Vec<&String> = named.difference(&exported_names).collect();
+    assert!(
+        missing.is_empty(),
+        "named by the dashboard or rules but not exported: {missing:?}\nexported: {exported_names:?}"
+    );
+    let _ = running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    let _ = prom.kill();
+    let _ = prom.wait();
+}
+
+/// A webhook receiver on 127.0.0.1 (standing in for Telegram or a chat bridge): every POST
+/// body, as JSON, in arrival order.
+fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head, then Content-Length bytes of body.
+            let body = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body[..len].to_string());
+                    }
+                }
+            };
+            if let Some(b) = body {
+                g.lock().unwrap().push(serde_json::from_str(&b).unwrap());
+            }
+            use std::io::Write as _;
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+        }
+    });
+    (addr, got)
+}
+
+/// Alerts without Alertmanager: a paper run whose strategies trip the consecutive-losses
+/// breaker, with a 3 s silent-feed limit, posts to a local webhook: each breaker trip once
+/// per strategy, and each feed that went silent once while silent (never twice without a
+/// "resolved" between), with the text a user reads.
+#[test]
+fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, &sample);
+    let (hook, got) = webhook_receiver();
+    let config = write_config(dir.path(), &sandbox.addr().to_string(), 5);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[alerts]\nwebhook = \"http://{hook}/hook\"\nfeed_silent_secs = 3\n\n[engine.breakers]\nmax_consecutive_losses = 1\nloss_cooldown_secs = 1000000\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let state = dir.path().join("state");
+    let running = spawn_run("paper", &config, &state);
+    wait_until_done(&sandbox, &running, &state);
+    // The sandbox has served everything: the feeds fall silent; wait for those alerts.
+    let t0 = Instant::now();
+    loop {
+        let silent = got
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|v| v["key"] == "feed_silent:polymarket-market" && v["state"] == "firing");
+        if silent {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no silent-feed alert: {:?}\n{}",
+            got.lock().unwrap(),
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    let alerts = got.lock().unwrap().clone();
+    // Deduplicated: per key, firing and resolved alternate, starting with firing.
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    for a in &alerts {
+        let key = a["key"].as_str().unwrap().to_string();
+        let st = a["state"].as_str().unwrap().to_string();
+        let prev = last.insert(key.clone(), st.clone());
+        match st.as_str() {
+            "firing" => assert_ne!(
+                prev.as_deref(),
+                Some("firing"),
+                "{key} sent twice: {alerts:?}"
+            ),
+            "resolved" => assert_eq!(prev.as_deref(), Some("firing"), "{key}: {alerts:?}"),
+            other => panic!("state {other}"),
+        }
+        assert!(a["at"].as_str().unwrap().ends_with('Z'), "{a}");
+    }
+    // Breakers: every strategy whose breaker state.json shows tripped alerted exactly once.
+    let st = state_json(&state).unwrap();
+    let mut tripped = 0;
+    for s in st["strategies"].as_array().unwrap() {
+        let name = s["strategy"].as_str().unwrap();
+        let trips = s["breakers"].as_array().unwrap();
+        let key = format!("breaker:{name}:consecutive_losses");
+        let n = alerts.iter().filter(|a| a["key"] == key.as_str()).count();
+        if trips.iter().any(|t| t["breaker"] == "consecutive_losses") {
+            tripped += 1;
+            assert_eq!(n, 1, "{key}: {alerts:?}");
+            let text = alerts.iter().find(|a| a["key"] == key.as_str()).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(
+                text.starts_with("🔴 polyedge run (paper): ")
+                    && text.contains(&format!("{name}: breaker consecutive_losses tripped: ")),
+                "{text}"
+            );
+        }
+    }
+    assert!(
+        tripped > 0,
+        "no breaker tripped: the test shows nothing\n{st}"
+    );
+    let silent = alerts
+        .iter()
+        .find(|a| a["key"] == "feed_silent:polymarket-market")
+        .unwrap();
+    let text = silent["text"].as_str().unwrap();
+    assert!(
+        text.contains("feed polymarket-market has sent nothing for") && text.contains("limit 3 s"),
+        "{text}"
+    );
 }

@@ -45,6 +45,7 @@ pub struct Collector {
     tap: Option<Box<dyn Tap>>,
     created_by: String,
     follow: Vec<polyedge_core::Window>,
+    health: crate::metrics::FeedHealth,
 }
 
 impl std::fmt::Debug for Collector {
@@ -72,7 +73,14 @@ impl Collector {
             tap: None,
             created_by: "polyedge collect".into(),
             follow: Vec::new(),
+            health: crate::metrics::FeedHealth::default(),
         }
+    }
+
+    /// The recorder's health (updated every second once [`Collector::run`] runs), for the
+    /// control port's `/health/live` and `/health/ready`.
+    pub fn health(&self) -> crate::metrics::FeedHealth {
+        self.health.clone()
     }
 
     /// Has discovery follow `windows` (listed before this collector started) until their official
@@ -366,6 +374,13 @@ impl Collector {
             secs(c.health_secs),
             shutdown_rx.clone(),
         ));
+        tasks.spawn(crate::metrics::publish(
+            registry.clone(),
+            sink.clone(),
+            c.queue_bytes,
+            self.health.clone(),
+            shutdown_rx.clone(),
+        ));
         drop(sink);
 
         // Run until stopped, or until the writer dies.
@@ -377,11 +392,13 @@ impl Collector {
                 _ = watch_writer.tick() => {
                     if writer.is_finished() {
                         tracing::error!("recording writer stopped; shutting down");
+                        self.health.writer_stopped();
                         break;
                     }
                 }
             }
         }
+        self.health.stopping();
         let _ = shutdown_tx.send(true);
         let deadline = tokio::time::sleep(Duration::from_secs(10));
         tokio::pin!(deadline);

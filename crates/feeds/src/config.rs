@@ -22,6 +22,35 @@ pub struct Config {
     pub feeds: FeedsConfig,
     /// What `collect` makes of each closed segment (Parquet, ClickHouse).
     pub tables: TablesConfig,
+    /// Alerts without Alertmanager (Telegram, webhook; docs/operations.md).
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: Telegram and webhook alerts of `collect` and `run` (docs/operations.md). Telegram
+/// is on when `POLYEDGE_TELEGRAM_BOT_TOKEN` and `POLYEDGE_TELEGRAM_CHAT_ID` are set in the
+/// environment (never in this file); the webhook when `webhook` is given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// URL receiving a JSON post per alert (`{"key","state","text","at"}`).
+    pub webhook: Option<String>,
+    /// Telegram Bot API base URL.
+    pub telegram_api: String,
+    /// A feed that has sent nothing for this long (s) raises an alert.
+    pub feed_silent_secs: f64,
+    /// Most alert messages per rolling minute (the rest are counted and announced).
+    pub max_per_minute: usize,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook: None,
+            telegram_api: "https://api.telegram.org".into(),
+            feed_silent_secs: 30.0,
+            max_per_minute: 20,
+        }
+    }
 }
 
 impl Config {
@@ -80,6 +109,16 @@ impl Config {
         }
         if c.queue_bytes < c.max_frame_bytes + 1024 {
             return bad("collect.queue_bytes must exceed collect.max_frame_bytes".into());
+        }
+        if !(self.alerts.feed_silent_secs.is_finite() && self.alerts.feed_silent_secs > 0.0) {
+            return bad("alerts.feed_silent_secs must be a positive number of seconds".into());
+        }
+        if let Some(a) = c.control
+            && !a.ip().is_loopback()
+        {
+            return bad(format!(
+                "collect.control = \"{a}\": not a loopback address (the control port accepts commands without authentication: use 127.0.0.1 or ::1)"
+            ));
         }
         if c.max_loss_ms < 4 * c.flush_ms || c.max_loss_ms > 60_000 {
             return bad(format!(
@@ -187,6 +226,10 @@ pub struct CollectConfig {
     pub backoff_max_ms: u64,
     /// Timeout of one connection attempt or HTTP request (s).
     pub connect_timeout_secs: f64,
+    /// The loopback control port (`"127.0.0.1:9464"`): `/metrics` (Prometheus), `/health/live`,
+    /// `/health/ready`, and for `polyedge run` the kill switch. Off when absent; `--control`
+    /// overrides it. Only loopback addresses are accepted (docs/operations.md).
+    pub control: Option<std::net::SocketAddr>,
 }
 
 impl Default for CollectConfig {
@@ -211,6 +254,7 @@ impl Default for CollectConfig {
             backoff_min_ms: 100,
             backoff_max_ms: 30_000,
             connect_timeout_secs: 10.0,
+            control: None,
         }
     }
 }

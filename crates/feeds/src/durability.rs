@@ -232,6 +232,7 @@ impl SpaceCheck {
             .free_space
             .take()
             .unwrap_or_else(|| Box::new(available_bytes));
+        ::metrics::gauge!(crate::metrics::DISK_STOP_BELOW).set(opts.min_free_bytes as f64);
         Some(SpaceCheck {
             probe,
             min_free: opts.min_free_bytes,
@@ -249,7 +250,10 @@ impl SpaceCheck {
         }
         self.last = Some(Instant::now());
         let free = match (self.probe)(dir) {
-            Ok(f) => f,
+            Ok(f) => {
+                ::metrics::gauge!(crate::metrics::DISK_FREE).set(f as f64);
+                f
+            }
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "free-space check failed");
                 return Space::Ok;

@@ -12,7 +12,9 @@
 //! * [`sink`] — the single writer thread that owns the
 //!   [`RecordingWriter`](polyedge_store::RecordingWriter): bounded memory, periodic flush/fsync,
 //!   hourly rotation, segment-closed hook;
-//! * [`collector`] — wires it all together from a [`Config`].
+//! * [`collector`] — wires it all together from a [`Config`];
+//! * [`metrics`] — per-feed and recorder metrics (the `metrics` facade: exported only where a
+//!   recorder is installed, by `polyedge-ops`) and the health answers of the control port.
 //!
 //! Every frame is recorded raw, byte-identical, with its wall-clock receive time. Whenever
 //! continuity is lost on a stream (disconnect, staleness, sequence break, dropped oversize frame)
@@ -32,6 +34,7 @@ pub mod discovery;
 pub mod durability;
 pub mod gamma;
 pub mod http;
+pub mod metrics;
 pub mod polymarket;
 pub mod rtds;
 pub mod sink;

@@ -108,6 +108,17 @@ impl Registry {
         m.entry(stream.to_string()).or_default().clone()
     }
 
+    /// Calls `f` with every stream's name and live counters (nothing is reset).
+    pub fn visit(&self, mut f: impl FnMut(&str, &StreamStats)) {
+        let m = self
+            .streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (k, s) in m.iter() {
+            f(k, s);
+        }
+    }
+
     /// Copies every stream's counters; resets the per-interval maxima.
     pub fn snapshot(&self) -> BTreeMap<String, StreamSnapshot> {
         let m = self

@@ -10,7 +10,9 @@ use std::path::Path;
 use polyedge_backtest::BacktestConfig;
 use polyedge_engine::EngineConfig;
 use polyedge_feeds::Config as FeedsConfig;
-use polyedge_feeds::config::{CollectConfig, Endpoints, FeedsConfig as Feeds, TablesConfig};
+use polyedge_feeds::config::{
+    AlertsConfig, CollectConfig, Endpoints, FeedsConfig as Feeds, TablesConfig,
+};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -31,6 +33,7 @@ struct RunFile {
     endpoints: Endpoints,
     feeds: Feeds,
     tables: TablesConfig,
+    alerts: AlertsConfig,
     run: Option<Vec<String>>,
     seed: Option<u64>,
     baseline: Option<bool>,
@@ -91,6 +94,7 @@ impl RunConfig {
             endpoints: f.endpoints,
             feeds: f.feeds,
             tables: f.tables,
+            alerts: f.alerts,
         };
         feeds.validate(origin).map_err(|e| err(e.to_string()))?;
         let strategies = BacktestConfig::assemble(

@@ -18,6 +18,7 @@ use polyedge_store::StreamId;
 use polyedge_venues::Feed;
 
 use crate::kill::{BreakerView, KillEvent, KillJournal};
+use crate::metrics::RunMetrics;
 use crate::status::Status;
 
 /// What the recorder's tap hands the engine thread.
@@ -91,6 +92,37 @@ pub struct EngineLoop {
     status: Status,
     kill_journal: Option<KillJournal>,
     breaker_view: Option<BreakerView>,
+    metrics: Option<RunMetrics>,
+    /// The frame being handled: its receive stamp and when its handling began.
+    current_frame: Option<(UnixNanos, Instant)>,
+    beat: Option<EngineBeat>,
+}
+
+/// When the engine thread last handled a message (ms since epoch, wall clock): the control
+/// port's liveness check of a run reads it.
+#[derive(Debug, Clone, Default)]
+pub struct EngineBeat(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl EngineBeat {
+    fn wall_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// Marks a beat now.
+    pub fn beat(&self) {
+        self.0
+            .store(Self::wall_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Seconds since the last beat (`None`: never).
+    pub fn age_secs(&self) -> Option<f64> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            t => Some(Self::wall_ms().saturating_sub(t) as f64 / 1000.0),
+        }
+    }
 }
 
 impl std::fmt::Debug for EngineLoop {
@@ -120,7 +152,23 @@ impl EngineLoop {
             status,
             kill_journal: None,
             breaker_view: None,
+            metrics: None,
+            current_frame: None,
+            beat: None,
         })
+    }
+
+    /// Exports the run's metrics ([`crate::metrics`]) from now on.
+    pub fn with_metrics(mut self, metrics: RunMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Beats `beat` for every message handled by [`EngineLoop::run`].
+    pub fn with_beat(mut self, beat: EngineBeat) -> Self {
+        beat.beat();
+        self.beat = Some(beat);
+        self
     }
 
     /// Journals kill-switch changes to `journal` from now on.
@@ -204,6 +252,7 @@ impl EngineLoop {
 
     /// Handles one recorded frame of `feed` stamped `recv_ns`.
     pub fn frame(&mut self, feed: Feed, recv_ns: UnixNanos, bytes: &[u8]) {
+        let began = Instant::now();
         self.stats.frames += 1;
         self.stats.last_frame_ns = recv_ns.0;
         self.events.clear();
@@ -223,7 +272,9 @@ impl EngineLoop {
             self.event(ev);
         }
         self.events = events;
+        self.current_frame = Some((recv_ns, began));
         self.after_input();
+        self.current_frame = None;
     }
 
     /// Handles one parsed event (a window record becomes listings, strikes and resolutions).
@@ -267,6 +318,15 @@ impl EngineLoop {
             }
             self.stats.decisions += decisions.len() as u64;
         }
+        if let Some(m) = self.metrics.as_mut() {
+            if !decisions.is_empty() {
+                m.decisions(&decisions);
+                if let Some((recv, began)) = self.current_frame {
+                    m.decision_latency(recv, began);
+                }
+            }
+            m.publish(&self.engine, &self.stats, false);
+        }
         if self.status.due() {
             self.publish_breakers();
             let _ = self.decisions.as_mut().map(BufWriter::flush);
@@ -285,6 +345,9 @@ impl EngineLoop {
     pub fn run(mut self, rx: &Receiver<Msg>) -> Self {
         let mut last_flush = Instant::now();
         while let Ok(msg) = rx.recv() {
+            if let Some(b) = &self.beat {
+                b.beat();
+            }
             match msg {
                 Msg::Frame(feed, t, bytes) => self.frame(feed, t, &bytes),
                 Msg::Tick(t) => self.tick(t),
@@ -298,6 +361,9 @@ impl EngineLoop {
         }
         self.flush();
         self.status.report(&self.engine, &self.stats);
+        if let Some(m) = self.metrics.as_mut() {
+            m.publish(&self.engine, &self.stats, true);
+        }
         self
     }
 

@@ -1,6 +1,7 @@
 //! The kill switch of a run, from three sources: a file (`<state dir>/KILL` by default: present
 //! engages it, with the file's first line as the reason; removed releases it), `SIGUSR1`
-//! (engages), and HTTP on the loopback control port (`--control 127.0.0.1:PORT`:
+//! (engages), and HTTP on the loopback control port (`--control 127.0.0.1:PORT` or
+//! `collect.control`, served by `polyedge_ops::control` beside `/metrics` and `/health`:
 //! `POST /kill` with the reason as body engages, `POST /resume` releases, `GET /breakers`
 //! shows every strategy's breaker trips and the switch as JSON).
 //!
@@ -12,24 +13,17 @@
 //! at the same point of the replay and reaches the same state (orders refused after the switch
 //! stay refused).
 
-use std::convert::Infallible;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use polyedge_core::UnixNanos;
+use polyedge_ops::control::Method;
+use polyedge_ops::{Reply, Routes};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
 
 use crate::engine_loop::Msg;
 
@@ -103,32 +97,18 @@ impl KillJournal {
     }
 }
 
-/// Where kill-switch commands come from.
-#[derive(Debug, Clone)]
-pub struct KillSources {
-    /// The kill file (present: engaged).
-    pub file: PathBuf,
-    /// The loopback control address, if any.
-    pub control: Option<SocketAddr>,
-}
-
 /// Breaker state as `GET /breakers` shows it (refreshed by the engine thread).
 pub type BreakerView = Arc<Mutex<serde_json::Value>>;
 
-/// Starts the watchers (file poll every 500 ms, SIGUSR1, the control port) on the current tokio
-/// runtime; they send [`Msg::Kill`] into `tx` until it closes. Returns the bound control address.
-///
-/// # Errors
-/// The control address is not a loopback address or cannot be bound.
-pub async fn start(
-    sources: KillSources,
-    tx: SyncSender<Msg>,
-    view: BreakerView,
-) -> Result<Option<SocketAddr>, String> {
+/// The kill switch's routes on the control port (`polyedge_ops::control`).
+pub const ROUTE_NAMES: [&str; 3] = ["POST /kill", "POST /resume", "GET /breakers"];
+
+/// Starts the watchers of the kill file (polled every 500 ms) and of SIGUSR1 on the current
+/// tokio runtime; they send [`Msg::Kill`] into `tx` until it closes.
+pub fn watch(file: PathBuf, tx: SyncSender<Msg>) {
     // The file.
     {
         let tx = tx.clone();
-        let file = sources.file.clone();
         tokio::spawn(async move {
             let mut engaged = false;
             loop {
@@ -157,7 +137,6 @@ pub async fn start(
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let tx = tx.clone();
         match signal(SignalKind::user_defined1()) {
             Ok(mut sig) => {
                 tokio::spawn(async move {
@@ -171,38 +150,6 @@ pub async fn start(
             Err(e) => tracing::warn!(error = %e, "run: cannot watch SIGUSR1 for the kill switch"),
         }
     }
-    // The control port.
-    let Some(addr) = sources.control else {
-        return Ok(None);
-    };
-    if !addr.ip().is_loopback() {
-        return Err(format!(
-            "control address {addr} is not a loopback address: the control port accepts commands without authentication and must stay on 127.0.0.1 or ::1"
-        ));
-    }
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("control address {addr}: {e}"))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| format!("control address {addr}: {e}"))?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let tx = tx.clone();
-            let view = view.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| handle(req, tx.clone(), view.clone()));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    tracing::info!(%bound, "run: control port (POST /kill, POST /resume, GET /breakers)");
-    Ok(Some(bound))
 }
 
 fn send(tx: &SyncSender<Msg>, reason: Option<String>) -> Result<(), ()> {
@@ -214,62 +161,33 @@ fn send(tx: &SyncSender<Msg>, reason: Option<String>) -> Result<(), ()> {
     tx.send(Msg::Kill(reason)).map_err(|_| ())
 }
 
-type Resp = Response<Full<Bytes>>;
-
-fn reply(status: StatusCode, body: String) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-async fn handle(
-    req: Request<hyper::body::Incoming>,
-    tx: SyncSender<Msg>,
-    view: BreakerView,
-) -> Result<Resp, Infallible> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let body = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => Bytes::new(),
-    };
-    let text = String::from_utf8_lossy(&body[..body.len().min(500)])
-        .trim()
-        .to_string();
-    let r = match (method, path.as_str()) {
-        (Method::POST, "/kill") => {
-            let reason = if text.is_empty() {
-                "control port: POST /kill".to_string()
-            } else {
-                format!("control port: {text}")
-            };
-            match send(&tx, Some(reason)) {
-                Ok(()) => reply(StatusCode::OK, r#"{"kill_switch":"engaged"}"#.into()),
-                Err(()) => reply(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    r#"{"error":"run is stopping"}"#.into(),
-                ),
+/// The control port's kill-switch routes: `POST /kill` (the body, if any, is the reason)
+/// engages, `POST /resume` releases, `GET /breakers` shows every strategy's breaker trips and
+/// the switch as JSON ([`BreakerView`]).
+pub fn routes(tx: SyncSender<Msg>, view: BreakerView) -> Routes {
+    Arc::new(move |method: &Method, path: &str, text: &str| {
+        let stopping = || Reply::json(503, r#"{"error":"run is stopping"}"#.into());
+        match (method, path) {
+            (&Method::POST, "/kill") => {
+                let reason = if text.is_empty() {
+                    "control port: POST /kill".to_string()
+                } else {
+                    format!("control port: {text}")
+                };
+                Some(match send(&tx, Some(reason)) {
+                    Ok(()) => Reply::json(200, r#"{"kill_switch":"engaged"}"#.into()),
+                    Err(()) => stopping(),
+                })
             }
+            (&Method::POST, "/resume") => Some(match send(&tx, None) {
+                Ok(()) => Reply::json(200, r#"{"kill_switch":"released"}"#.into()),
+                Err(()) => stopping(),
+            }),
+            (&Method::GET, "/breakers") => {
+                let v = view.lock().map(|v| v.to_string()).unwrap_or_default();
+                Some(Reply::json(200, v))
+            }
+            _ => None,
         }
-        (Method::POST, "/resume") => match send(&tx, None) {
-            Ok(()) => reply(StatusCode::OK, r#"{"kill_switch":"released"}"#.into()),
-            Err(()) => reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"error":"run is stopping"}"#.into(),
-            ),
-        },
-        (Method::GET, "/breakers") => {
-            let v = view.lock().map(|v| v.to_string()).unwrap_or_default();
-            reply(StatusCode::OK, v)
-        }
-        _ => reply(
-            StatusCode::NOT_FOUND,
-            r#"{"error":"unknown path: POST /kill, POST /resume, GET /breakers"}"#.into(),
-        ),
-    };
-    Ok(r)
+    })
 }

@@ -24,9 +24,11 @@
 //!   with the status line), `results.json` (at the end: every order and fill, as a backtest's
 //!   `RunResult`), `run.json` (mode, config digest, seed).
 
+pub mod alerting;
 pub mod config;
 pub mod engine_loop;
 pub mod kill;
+pub mod metrics;
 pub mod state;
 pub mod status;
 
@@ -112,7 +114,8 @@ pub struct RunOptions {
     pub status_every: Duration,
     /// The kill-switch file ([`kill`]); default `<state_dir>/KILL`.
     pub kill_file: Option<PathBuf>,
-    /// The loopback control port ([`kill`]), if any.
+    /// The loopback control port (`/metrics`, `/health/*`, the kill switch of [`kill`]); when
+    /// `None`, `collect.control` of the config; off if neither.
     pub control: Option<std::net::SocketAddr>,
 }
 
@@ -213,18 +216,63 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
         .with_kill_journal(journal)
         .with_breaker_view(view.clone());
     let (tx, rx) = std::sync::mpsc::sync_channel::<Msg>(1 << 16);
-    let kill_sources = kill::KillSources {
-        file: opts
-            .kill_file
+    kill::watch(
+        opts.kill_file
             .clone()
             .unwrap_or_else(|| state.dir().join("KILL")),
-        control: opts.control,
-    };
-    let control = kill::start(kill_sources, tx.clone(), view)
-        .await
-        .map_err(RunError::Config)?;
-    if let Some(addr) = control {
-        let _ = std::fs::write(state.dir().join("control.addr"), addr.to_string());
+        tx.clone(),
+    );
+    let collector = Collector::new(opts.config.feeds.clone(), &recording);
+    let control_addr = opts.control.or(opts.config.feeds.collect.control);
+    let beat = engine_loop::EngineBeat::default();
+    if let Some(addr) = control_addr {
+        let exporter = polyedge_ops::Exporter::install().map_err(RunError::Io)?;
+        polyedge_feeds::metrics::describe();
+        metrics::describe();
+        let lanes = lp.engine().lanes();
+        lp = lp
+            .with_metrics(metrics::RunMetrics::new(
+                lanes,
+                opts.config.feeds.endpoints.clock.is_none(),
+            ))
+            .with_beat(beat.clone());
+        let feed_health = collector.health();
+        let engine_beat = beat.clone();
+        let health: polyedge_ops::HealthProbe = std::sync::Arc::new(move |probe| {
+            let (ok, mut detail) = match probe {
+                polyedge_ops::Probe::Live => feed_health.live(),
+                polyedge_ops::Probe::Ready => feed_health.ready(),
+            };
+            // The engine thread handles a message at least every flush interval (frames, or
+            // the recorder's idle ticks): 5 s without one means it is stuck.
+            let age = engine_beat.age_secs();
+            let engine_ok = age.is_some_and(|a| a < 5.0);
+            if let Some(o) = detail.as_object_mut() {
+                o.insert(
+                    "engine".into(),
+                    serde_json::json!({ "beat_age_s": age, "running": engine_ok }),
+                );
+            }
+            (ok && engine_ok, detail)
+        });
+        let control = polyedge_ops::Control {
+            exporter: Some(exporter),
+            health: Some(health),
+            routes: Some(kill::routes(tx.clone(), view.clone())),
+            route_names: kill::ROUTE_NAMES.to_vec(),
+        };
+        let bound = polyedge_ops::control::serve(addr, control)
+            .await
+            .map_err(RunError::Config)?;
+        let _ = std::fs::write(state.dir().join("control.addr"), bound.to_string());
+        tracing::info!(%bound, "run: control port (GET /metrics, GET /health/live, GET /health/ready, POST /kill, POST /resume, GET /breakers)");
+    }
+    let alerts = &opts.config.feeds.alerts;
+    if let Some(alerter) = alerting::start(alerts, &format!("polyedge run ({})", opts.mode.name()))
+        .map_err(RunError::Config)?
+    {
+        alerting::watch(alerter, collector.health(), Some(view.clone()), alerts);
+        tracing::info!("run: alerts on (docs/operations.md)");
     }
     if lp.engine().killed() {
         tracing::warn!("run: the kill switch is engaged (journaled before the restart)");
@@ -234,7 +282,7 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
         .name("polyedge-engine".into())
         .spawn(move || lp.run(&rx))
         .map_err(|e| RunError::Io(format!("cannot start the engine thread: {e}")))?;
-    let collector = Collector::new(opts.config.feeds.clone(), &recording)
+    let collector = collector
         .with_tap(
             Box::new(EngineTap::new(tx)),
             &format!("polyedge run ({})", opts.mode.name()),
