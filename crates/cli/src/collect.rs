@@ -187,6 +187,7 @@ async fn serve_control(
     let bound = polyedge_ops::control::serve(
         addr,
         polyedge_ops::Control {
+            events: None,
             exporter: Some(exporter),
             health: Some(probe),
             routes: None,

@@ -733,17 +733,46 @@ fn kill_switch_from_the_file_a_signal_and_the_control_port() {
     assert_eq!(journal.lines().count(), 5, "{journal}");
 }
 
-/// A raw HTTP/1.1 GET; returns (status code, body).
+/// A raw HTTP/1.1 GET; returns (status code, body). Reads exactly `Content-Length` bytes when
+/// the answer gives it (DevTools keeps the connection open), decodes chunked answers, else reads
+/// to the end.
 fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::Write as _;
     let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(
         s,
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let (head_len, content_length) = loop {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed before the end of the headers");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+            let len = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap())
+            });
+            break (i + 4, len);
+        }
+    };
+    match content_length {
+        Some(len) => {
+            while buf.len() < head_len + len {
+                let n = s.read(&mut chunk).unwrap();
+                assert!(n > 0, "connection closed before the end of the body");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+        None => {
+            s.read_to_end(&mut buf).unwrap();
+        }
+    }
+    let out = String::from_utf8_lossy(&buf).into_owned();
     let status = out
         .split(' ')
         .nth(1)
@@ -1248,4 +1277,269 @@ fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
         text.contains("feed polymarket-market has sent nothing for") && text.contains("limit 3 s"),
         "{text}"
     );
+}
+
+/// Debian's headless Chromium (or `POLYEDGE_CHROMIUM`).
+fn chromium() -> PathBuf {
+    let p = std::env::var_os("POLYEDGE_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    assert!(
+        p.is_file(),
+        "{} not found: this test needs Debian's headless Chromium (apt-get install chromium)",
+        p.display()
+    );
+    p
+}
+
+/// A page open in Chromium, driven over the DevTools protocol (WebSocket on loopback).
+struct Cdp {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next: u64,
+}
+
+impl Cdp {
+    /// Sends `method(params)` and waits for its answer's `result`.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        use futures_util::{SinkExt, StreamExt};
+        self.next += 1;
+        let id = self.next;
+        let msg = serde_json::json!({"id": id, "method": method, "params": params});
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                msg.to_string(),
+            ))
+            .await
+            .unwrap();
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(30), self.ws.next())
+                .await
+                .expect("no DevTools answer within 30 s")
+                .expect("DevTools socket closed")
+                .unwrap();
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["id"] == id {
+                    assert!(v.get("error").is_none(), "{method}: {v}");
+                    return v["result"].clone();
+                }
+            }
+        }
+    }
+
+    /// Evaluates `expr` in the page; returns its value.
+    async fn eval(&mut self, expr: &str) -> Value {
+        let r = self
+            .call(
+                "Runtime.evaluate",
+                serde_json::json!({"expression": expr, "returnByValue": true}),
+            )
+            .await;
+        r["result"]["value"].clone()
+    }
+}
+
+/// The status page of a paper run, opened at phone size (390 × 844) in headless Chromium while
+/// the sandbox serves the sample at 20× real time: it shows the active window with both books,
+/// every strategy's PnL, positions and fills, it updates without reload (server-sent events:
+/// several updates in the same page instance), no script error, nothing wider than the phone.
+/// A screenshot goes to `target/tmp/status-390.png` for a human to look at.
+#[test]
+#[cfg_attr(
+    not(feature = "browser-tests"),
+    ignore = "needs headless Chromium: apt-get install chromium, then scripts/test (feature browser-tests)"
+)]
+fn the_status_page_shows_a_paper_run_live_on_a_phone_sized_chromium() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let mut cfg = SandboxConfig::new(vec![sample.clone()], Speed::Factor(20.0));
+    cfg.gate_wait = Duration::from_secs(5);
+    let sandbox = rt.block_on(Sandbox::start(cfg)).unwrap();
+    let config = write_config(dir.path(), &sandbox.addr().to_string(), 5);
+    let state = dir.path().join("state");
+    let running = spawn_run_with("paper", &config, &state, &["--control", "127.0.0.1:0"]);
+    // Wait until a window is trading and something has filled.
+    let t0 = Instant::now();
+    loop {
+        let ready = state_json(&state).is_some_and(|s| {
+            s["active_windows"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+                && s["strategies"]
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(|x| x["fills"].as_u64() > Some(0)))
+        });
+        if ready {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_mins(3),
+            "no active window with fills: {:?}\n{}",
+            state_json(&state),
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let control = std::fs::read_to_string(state.join("control.addr")).unwrap();
+    let (st, html) = http_get(&control, "/status");
+    assert_eq!(st, 200);
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "the page loads nothing from elsewhere"
+    );
+    let profile = dir.path().join("chromium");
+    let mut browser = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--remote-debugging-port=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("http://{control}/status"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    // The DevTools port, then the page's WebSocket.
+    let t0 = Instant::now();
+    let port = loop {
+        if let Ok(t) = std::fs::read_to_string(profile.join("DevToolsActivePort"))
+            && let Some(p) = t.lines().next().filter(|p| !p.is_empty())
+        {
+            break p.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "chromium gave no DevTools port"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let ws_url = loop {
+        let (_, list) = http_get(&format!("127.0.0.1:{port}"), "/json/list");
+        let v: Value = serde_json::from_str(&list).unwrap_or_default();
+        let page = v.as_array().and_then(|a| {
+            a.iter()
+                .find(|t| {
+                    t["type"] == "page" && t["url"].as_str().is_some_and(|u| u.contains("/status"))
+                })
+                .cloned()
+        });
+        if let Some(p) = page {
+            break p["webSocketDebuggerUrl"].as_str().unwrap().to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no page target: {list}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let probe = "JSON.stringify({u:+(document.body.dataset.updates||0),origin:performance.timeOrigin,\
+        w:document.getElementById('windows').innerText,p:document.getElementById('pnl').innerText,\
+        pos:document.getElementById('positions').innerText,f:document.getElementById('fills').innerText,\
+        feeds:document.getElementById('feeds').innerText,err:window.__statusError||null,\
+        sw:document.documentElement.scrollWidth,vw:window.innerWidth})";
+    let (first, last, png) = rt.block_on(async {
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+            .await
+            .unwrap();
+        let mut cdp = Cdp { ws, next: 0 };
+        // A phone's viewport (headless Chromium's window is at least 500 px wide).
+        cdp.call(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true}),
+        )
+        .await;
+        let read =
+            |v: Value| -> Value { serde_json::from_str(v.as_str().unwrap_or("{}")).unwrap() };
+        let t0 = Instant::now();
+        let first = loop {
+            let v = read(cdp.eval(probe).await);
+            if v["u"].as_u64() >= Some(1) {
+                break v;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "the page never got an update: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let last = loop {
+            let v = read(cdp.eval(probe).await);
+            if v["u"].as_u64() >= first["u"].as_u64().map(|u| u + 2) {
+                break v;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_mins(1),
+                "the page stopped updating: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let shot = cdp
+            .call(
+                "Page.captureScreenshot",
+                serde_json::json!({"format": "png"}),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        (first, last, png)
+    });
+    let _ = browser.kill();
+    let _ = browser.wait();
+    let names: Vec<String> = state_json(&state).unwrap()["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["strategy"].as_str().unwrap().to_string())
+        .collect();
+    let _ = running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    // Updated in place: same page instance (time origin), later updates.
+    assert_eq!(first["origin"], last["origin"], "the page reloaded");
+    assert_eq!(last["err"], Value::Null, "{last}");
+    let w = last["w"].as_str().unwrap();
+    let p = last["p"].as_str().unwrap();
+    let text = format!("{}{}{}", first["w"], first["f"], last["f"]);
+    assert!(
+        w.contains("btc-updown-5m-") || first["w"].as_str().unwrap().contains("btc-updown-5m-"),
+        "no active window shown: {first} {last}"
+    );
+    assert!(
+        text.contains("bought") || text.contains("sold"),
+        "no fill shown: {last}"
+    );
+    for n in &names {
+        assert!(
+            p.contains(n.as_str()),
+            "{n} missing from the PnL table: {p}"
+        );
+    }
+    assert!(
+        last["feeds"]
+            .as_str()
+            .unwrap()
+            .contains("polymarket-market"),
+        "{last}"
+    );
+    let (sw, vw) = (last["sw"].as_f64().unwrap(), last["vw"].as_f64().unwrap());
+    assert!((vw - 390.0).abs() < 1.0, "viewport {vw}");
+    assert!(
+        sw <= vw + 1.0,
+        "the page is wider ({sw} px) than the phone ({vw} px)"
+    );
+    assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp/status-390.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    std::fs::write(&shot, &png).unwrap();
 }

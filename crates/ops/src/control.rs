@@ -6,6 +6,7 @@
 //! | `GET /health/live` | 200 while the process does its work (its loops are turning), else 503 |
 //! | `GET /health/ready` (and `/health`) | 200 when it is doing what it is for (feeds connected, engine running), else 503 |
 //! | `GET /` | the routes, as JSON |
+//! | `GET /events` | server-sent events: a command's snapshot ([`Control::events`]) as `data:` every second |
 //! | others | what the command adds ([`Routes`]: `POST /kill`, `POST /resume`, `GET /breakers` for `run`) |
 //!
 //! Health answers carry a JSON body (`{"status": "ok"|"unavailable", ...details}`) naming what is
@@ -17,7 +18,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -66,9 +68,14 @@ pub enum Probe {
 /// Answers a health question: healthy or not, and the details (a JSON object) that say why.
 pub type HealthProbe = Arc<dyn Fn(Probe) -> (bool, serde_json::Value) + Send + Sync>;
 
+/// A snapshot for `GET /events` (one JSON document, without newlines).
+pub type EventSource = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// What the control port serves.
 #[derive(Clone, Default)]
 pub struct Control {
+    /// `GET /events`: sent at once, then every second, until the client goes away.
+    pub events: Option<EventSource>,
     /// `/metrics` (absent: 404 naming why).
     pub exporter: Option<Exporter>,
     /// `/health/*` (absent: always healthy while the port answers).
@@ -84,6 +91,7 @@ impl std::fmt::Debug for Control {
         f.debug_struct("Control")
             .field("metrics", &self.exporter.is_some())
             .field("health", &self.health.is_some())
+            .field("events", &self.events.is_some())
             .field("route_names", &self.route_names)
             .finish_non_exhaustive()
     }
@@ -93,6 +101,7 @@ impl Control {
     fn names(&self) -> Vec<&'static str> {
         let mut v = vec![
             "GET /metrics",
+            "GET /events",
             "GET /health/live",
             "GET /health/ready",
             "GET /health",
@@ -193,12 +202,20 @@ pub async fn serve(addr: SocketAddr, control: Control) -> Result<SocketAddr, Str
     Ok(bound)
 }
 
+type Body = BoxBody<Bytes, Infallible>;
+
 async fn handle(
     req: Request<hyper::body::Incoming>,
     control: Arc<Control>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    if method == Method::GET
+        && path == "/events"
+        && let Some(events) = control.events.clone()
+    {
+        return Ok(sse(events));
+    }
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
@@ -207,13 +224,39 @@ async fn handle(
         .trim()
         .to_string();
     let reply = control.answer(&method, &path, &text);
-    let mut r = Response::new(Full::new(Bytes::from(reply.body)));
+    let mut r = Response::new(Full::new(Bytes::from(reply.body)).boxed());
     *r.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     r.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static(reply.content_type),
     );
     Ok(r)
+}
+
+/// A server-sent-events answer: `data: <snapshot>` at once and every second after.
+fn sse(events: EventSource) -> Response<Body> {
+    let stream = futures_util::stream::unfold(true, move |first| {
+        let events = events.clone();
+        async move {
+            if !first {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            let data = events().replace('\n', " ");
+            let frame = hyper::body::Frame::data(Bytes::from(format!("data: {data}\n\n")));
+            Some((Ok::<_, Infallible>(frame), false))
+        }
+    });
+    let mut r = Response::new(StreamBody::new(stream).boxed());
+    let h = r.headers_mut();
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-cache"),
+    );
+    r
 }
 
 #[cfg(test)]
@@ -223,6 +266,7 @@ mod tests {
     #[test]
     fn health_answers_503_with_the_reason_and_routes_fall_through_to_the_command() {
         let c = Control {
+            events: None,
             exporter: None,
             health: Some(Arc::new(|p| match p {
                 Probe::Live => (true, serde_json::json!({"beat_age_s": 0.1})),

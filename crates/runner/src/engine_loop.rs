@@ -20,6 +20,7 @@ use polyedge_venues::Feed;
 use crate::kill::{BreakerView, KillEvent, KillJournal};
 use crate::metrics::RunMetrics;
 use crate::status::Status;
+use crate::status_page::StatusPage;
 
 /// What the recorder's tap hands the engine thread.
 #[derive(Debug)]
@@ -93,6 +94,7 @@ pub struct EngineLoop {
     kill_journal: Option<KillJournal>,
     breaker_view: Option<BreakerView>,
     metrics: Option<RunMetrics>,
+    status_page: Option<StatusPage>,
     /// The frame being handled: its receive stamp and when its handling began.
     current_frame: Option<(UnixNanos, Instant)>,
     beat: Option<EngineBeat>,
@@ -153,6 +155,7 @@ impl EngineLoop {
             kill_journal: None,
             breaker_view: None,
             metrics: None,
+            status_page: None,
             current_frame: None,
             beat: None,
         })
@@ -161,6 +164,12 @@ impl EngineLoop {
     /// Exports the run's metrics ([`crate::metrics`]) from now on.
     pub fn with_metrics(mut self, metrics: RunMetrics) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Publishes the status page's snapshot ([`crate::status_page`]) from now on.
+    pub fn with_status_page(mut self, page: StatusPage) -> Self {
+        self.status_page = Some(page);
         self
     }
 
@@ -327,6 +336,12 @@ impl EngineLoop {
             }
             m.publish(&self.engine, &self.stats, false);
         }
+        if let Some(p) = self.status_page.as_mut() {
+            if !decisions.is_empty() {
+                p.decisions(&decisions);
+            }
+            p.publish(&self.engine, &self.stats, false);
+        }
         if self.status.due() {
             self.publish_breakers();
             let _ = self.decisions.as_mut().map(BufWriter::flush);
@@ -363,6 +378,9 @@ impl EngineLoop {
         self.status.report(&self.engine, &self.stats);
         if let Some(m) = self.metrics.as_mut() {
             m.publish(&self.engine, &self.stats, true);
+        }
+        if let Some(p) = self.status_page.as_mut() {
+            p.publish(&self.engine, &self.stats, true);
         }
         self
     }

@@ -31,6 +31,7 @@ pub mod kill;
 pub mod metrics;
 pub mod state;
 pub mod status;
+pub mod status_page;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -230,12 +231,40 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
         polyedge_feeds::metrics::describe();
         metrics::describe();
         let lanes = lp.engine().lanes();
+        let status_view: status_page::StatusView = std::sync::Arc::default();
         lp = lp
             .with_metrics(metrics::RunMetrics::new(
                 lanes,
                 opts.config.feeds.endpoints.clock.is_none(),
             ))
+            .with_status_page(status_page::StatusPage::new(
+                status_view.clone(),
+                opts.mode.name(),
+            ))
             .with_beat(beat.clone());
+        // The status page's snapshot: the engine's, with the feeds' health as of now.
+        let snapshot: polyedge_ops::control::EventSource = {
+            let feeds = collector.health();
+            std::sync::Arc::new(move || {
+                let mut v = status_view.lock().map(|v| v.clone()).unwrap_or_default();
+                v["feeds"] = feeds.ready().1["streams"].clone();
+                v.to_string()
+            })
+        };
+        let kill_routes = kill::routes(tx.clone(), view.clone());
+        let page_json = snapshot.clone();
+        let routes: polyedge_ops::Routes = std::sync::Arc::new(move |m, p, b| {
+            use polyedge_ops::control::Method;
+            match (m, p) {
+                (&Method::GET, "/status") => Some(polyedge_ops::Reply {
+                    status: 200,
+                    content_type: "text/html; charset=utf-8",
+                    body: status_page::PAGE.to_string(),
+                }),
+                (&Method::GET, "/status.json") => Some(polyedge_ops::Reply::json(200, page_json())),
+                _ => kill_routes(m, p, b),
+            }
+        });
         let feed_health = collector.health();
         let engine_beat = beat.clone();
         let health: polyedge_ops::HealthProbe = std::sync::Arc::new(move |probe| {
@@ -255,17 +284,20 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
             }
             (ok && engine_ok, detail)
         });
+        let mut route_names = vec!["GET /status", "GET /status.json"];
+        route_names.extend(kill::ROUTE_NAMES);
         let control = polyedge_ops::Control {
+            events: Some(snapshot),
             exporter: Some(exporter),
             health: Some(health),
-            routes: Some(kill::routes(tx.clone(), view.clone())),
-            route_names: kill::ROUTE_NAMES.to_vec(),
+            routes: Some(routes),
+            route_names,
         };
         let bound = polyedge_ops::control::serve(addr, control)
             .await
             .map_err(RunError::Config)?;
         let _ = std::fs::write(state.dir().join("control.addr"), bound.to_string());
-        tracing::info!(%bound, "run: control port (GET /metrics, GET /health/live, GET /health/ready, POST /kill, POST /resume, GET /breakers)");
+        tracing::info!(%bound, "run: control port (GET /status: the status page; GET /metrics, GET /health/live, GET /health/ready, POST /kill, POST /resume, GET /breakers)");
     }
     let alerts = &opts.config.feeds.alerts;
     if let Some(alerter) = alerting::start(alerts, &format!("polyedge run ({})", opts.mode.name()))

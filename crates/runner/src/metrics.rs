@@ -156,6 +156,39 @@ fn pusd(c: Cash) -> f64 {
     c.micros() as f64 / 1e6
 }
 
+/// Open positions of lane `k` marked at the mid of their outcome's book (at cost where the
+/// book has no mid), in micro-pUSD.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Σ marked value of the open positions.
+    pub value: i128,
+    /// Σ (marked value − cost).
+    pub unrealized: i128,
+    /// Open positions (window × outcome with shares).
+    pub positions: u64,
+}
+
+/// [`Marks`] of lane `k` now.
+pub fn marks(engine: &Engine, k: usize) -> Marks {
+    let mut m = Marks::default();
+    let Some(p) = engine.portfolio(k) else {
+        return m;
+    };
+    for (w, o, pos) in p.positions() {
+        if pos.shares.is_zero() {
+            continue;
+        }
+        m.positions += 1;
+        let cost = i128::from(pos.cost.micros());
+        let value = engine.book(w).and_then(|b| b.mid(o)).map_or(cost, |mid| {
+            i128::from(pos.shares.micros()) * i128::from(mid.micros()) / 1_000_000
+        });
+        m.value += value;
+        m.unrealized += value - cost;
+    }
+    m
+}
+
 /// The run's metrics state: what was already counted, the session's peak equity per strategy.
 #[derive(Debug)]
 pub struct RunMetrics {
@@ -322,22 +355,11 @@ impl RunMetrics {
         } else {
             with_fill as f64 / sent as f64
         });
-        // Marks: open positions at the mid of their outcome's book, at cost without one.
-        let mut marked: i128 = 0;
-        let mut unrealized: i128 = 0;
-        let mut positions = 0u64;
-        for (w, o, pos) in p.positions() {
-            if pos.shares.is_zero() {
-                continue;
-            }
-            positions += 1;
-            let cost = i128::from(pos.cost.micros());
-            let value = engine.book(w).and_then(|b| b.mid(o)).map_or(cost, |mid| {
-                i128::from(pos.shares.micros()) * i128::from(mid.micros()) / 1_000_000
-            });
-            marked += value;
-            unrealized += value - cost;
-        }
+        let Marks {
+            value: marked,
+            unrealized,
+            positions,
+        } = marks(engine, k);
         let cash = i128::from(p.cash().micros());
         let equity = cash + marked;
         let peak = self.peak_equity.get_mut(k).map(|pk| {
