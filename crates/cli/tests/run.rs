@@ -1196,7 +1196,7 @@ fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
     let config = write_config(dir.path(), &sandbox.addr().to_string(), 5);
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "\n[alerts]\nwebhook = \"http://{hook}/hook\"\nfeed_silent_secs = 3\n\n[engine.breakers]\nmax_consecutive_losses = 1\nloss_cooldown_secs = 1000000\n"
+        "\n[alerts]\nwebhook = \"http://{hook}/hook\"\nfeed_silent_secs = 3\ndaily_summary_utc = \"13:00\"\n\n[engine.breakers]\nmax_consecutive_losses = 1\nloss_cooldown_secs = 1000000\n"
     ));
     std::fs::write(&config, text).unwrap();
     let state = dir.path().join("state");
@@ -1230,6 +1230,9 @@ fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
     for a in &alerts {
         let key = a["key"].as_str().unwrap().to_string();
         let st = a["state"].as_str().unwrap().to_string();
+        if st == "notice" {
+            continue;
+        }
         let prev = last.insert(key.clone(), st.clone());
         match st.as_str() {
             "firing" => assert_ne!(
@@ -1267,6 +1270,42 @@ fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
     assert!(
         tripped > 0,
         "no breaker tripped: the test shows nothing\n{st}"
+    );
+    // The daily summary at 13:00 UTC (inside the sample): once, with each strategy's trades
+    // before 13:00 as results.json has them.
+    let daily: Vec<&Value> = alerts.iter().filter(|a| a["state"] == "notice").collect();
+    assert_eq!(daily.len(), 1, "{alerts:?}");
+    assert!(
+        daily[0]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("daily:2026-04-15T13:00:00"),
+        "{}",
+        daily[0]
+    );
+    let summary = daily[0]["text"].as_str().unwrap();
+    assert!(
+        summary.starts_with("📊 polyedge run (paper): daily summary "),
+        "{summary}"
+    );
+    eprintln!("daily summary as sent:\n{summary}");
+    let boundary = 1_776_258_000_000_000_000u64; // 2026-04-15T13:00:00Z
+    let res = results(&state);
+    for s in &res.strategies {
+        let n = s.fills.iter().filter(|f| f.at.0 < boundary).count();
+        let line = summary
+            .lines()
+            .find(|l| l.starts_with(&format!("{}: PnL ", s.name)))
+            .unwrap_or_else(|| panic!("no line for {}: {summary}", s.name));
+        assert!(
+            line.contains(&format!(" pUSD, {n} trades, fees ")),
+            "{}: {n} trades before 13:00: {line}",
+            s.name
+        );
+    }
+    assert!(
+        summary.contains("total: PnL ") && summary.contains("data gaps "),
+        "{summary}"
     );
     let silent = alerts
         .iter()

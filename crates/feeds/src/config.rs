@@ -40,6 +40,9 @@ pub struct AlertsConfig {
     pub feed_silent_secs: f64,
     /// Most alert messages per rolling minute (the rest are counted and announced).
     pub max_per_minute: usize,
+    /// `polyedge run`: send a daily summary (PnL, trades, win rate, fees, breaker events, data
+    /// gaps) when the run's clock passes this UTC time of day (`HH:MM`); `""` = never.
+    pub daily_summary_utc: String,
 }
 
 impl Default for AlertsConfig {
@@ -49,6 +52,7 @@ impl Default for AlertsConfig {
             telegram_api: "https://api.telegram.org".into(),
             feed_silent_secs: 30.0,
             max_per_minute: 20,
+            daily_summary_utc: "00:00".into(),
         }
     }
 }
@@ -109,6 +113,17 @@ impl Config {
         }
         if c.queue_bytes < c.max_frame_bytes + 1024 {
             return bad("collect.queue_bytes must exceed collect.max_frame_bytes".into());
+        }
+        let d = &self.alerts.daily_summary_utc;
+        if !d.is_empty() {
+            let ok = d.split_once(':').is_some_and(|(h, m)| {
+                h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
+            });
+            if !ok {
+                return bad(format!(
+                    "alerts.daily_summary_utc = \"{d}\": expected HH:MM (UTC), e.g. \"00:00\", or \"\" for none"
+                ));
+            }
         }
         if !(self.alerts.feed_silent_secs.is_finite() && self.alerts.feed_silent_secs > 0.0) {
             return bad("alerts.feed_silent_secs must be a positive number of seconds".into());

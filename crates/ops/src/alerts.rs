@@ -9,10 +9,12 @@
 //! * **Never blocks the caller**: [`Alerter::fire`] queues; a task sends with a 10 s timeout and
 //!   logs failures (the text and the destination host, never the bot token).
 //!
+//! * **Daily summary**: [`Alerter::notify`] sends a one-off notice (the run's daily summary).
+//!
 //! Telegram: `POST {api}/bot{token}/sendMessage` with `{"chat_id": …, "text": …}`
 //! (<https://core.telegram.org/bots/api#sendmessage>); the token and chat id come from the
 //! environment (`POLYEDGE_TELEGRAM_BOT_TOKEN`, `POLYEDGE_TELEGRAM_CHAT_ID`), never from a file
-//! in the repository. Webhook: `POST {url}` with `{"key", "state": "firing"|"resolved", "text",
+//! in the repository. Webhook: `POST {url}` with `{"key", "state": "firing"|"resolved"|"notice", "text",
 //! "at"}` (`at`: RFC 3339 UTC).
 
 use std::collections::{BTreeSet, VecDeque};
@@ -96,6 +98,7 @@ struct Msg {
 pub struct Alerter {
     tx: mpsc::UnboundedSender<Msg>,
     active: Arc<Mutex<BTreeSet<String>>>,
+    notified: Arc<Mutex<BTreeSet<String>>>,
     source: String,
 }
 
@@ -118,6 +121,7 @@ impl Alerter {
         Ok(Alerter {
             tx,
             active: Arc::default(),
+            notified: Arc::default(),
             source,
         })
     }
@@ -133,6 +137,22 @@ impl Alerter {
                 key: key.to_string(),
                 firing: true,
                 text: format!("🔴 {}: {text}", self.source),
+            });
+        }
+    }
+
+    /// A one-off notice (the daily summary): sent once per `key` over the alerter's life, with a
+    /// 📊 mark instead of firing/resolved.
+    pub fn notify(&self, key: &str, text: &str) {
+        let new = self
+            .notified
+            .lock()
+            .is_ok_and(|mut n| n.insert(key.to_string()));
+        if new {
+            let _ = self.tx.send(Msg {
+                key: key.to_string(),
+                firing: true,
+                text: format!("📊 {}: {text}", self.source),
             });
         }
     }
@@ -207,7 +227,7 @@ async fn send_loop(cfg: AlertConfig, http: reqwest::Client, mut rx: mpsc::Unboun
             let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let body = serde_json::json!({
                 "key": m.key,
-                "state": if m.firing { "firing" } else { "resolved" },
+                "state": if m.key.starts_with("daily:") { "notice" } else if m.firing { "firing" } else { "resolved" },
                 "text": text,
                 "at": at,
             });

@@ -17,6 +17,7 @@ use polyedge_feeds::sink::Tap;
 use polyedge_store::StreamId;
 use polyedge_venues::Feed;
 
+use crate::daily::DailySummary;
 use crate::kill::{BreakerView, KillEvent, KillJournal};
 use crate::metrics::RunMetrics;
 use crate::status::Status;
@@ -95,6 +96,7 @@ pub struct EngineLoop {
     breaker_view: Option<BreakerView>,
     metrics: Option<RunMetrics>,
     status_page: Option<StatusPage>,
+    daily: Option<DailySummary>,
     /// The frame being handled: its receive stamp and when its handling began.
     current_frame: Option<(UnixNanos, Instant)>,
     beat: Option<EngineBeat>,
@@ -156,6 +158,7 @@ impl EngineLoop {
             breaker_view: None,
             metrics: None,
             status_page: None,
+            daily: None,
             current_frame: None,
             beat: None,
         })
@@ -170,6 +173,12 @@ impl EngineLoop {
     /// Publishes the status page's snapshot ([`crate::status_page`]) from now on.
     pub fn with_status_page(mut self, page: StatusPage) -> Self {
         self.status_page = Some(page);
+        self
+    }
+
+    /// Sends the daily summary ([`crate::daily`]) from now on.
+    pub fn with_daily_summary(mut self, daily: DailySummary) -> Self {
+        self.daily = Some(daily);
         self
     }
 
@@ -288,6 +297,9 @@ impl EngineLoop {
 
     /// Handles one parsed event (a window record becomes listings, strikes and resolutions).
     pub fn event(&mut self, ev: MarketEvent) {
+        if let (EventKind::Gap(_), Some(d)) = (&ev.kind, self.daily.as_mut()) {
+            d.gap();
+        }
         if let EventKind::WindowUpdate(w) = &ev.kind {
             for input in self.tracker.update(w, ev.recv_ns) {
                 self.engine.process(input);
@@ -335,6 +347,9 @@ impl EngineLoop {
                 }
             }
             m.publish(&self.engine, &self.stats, false);
+        }
+        if let Some(d) = self.daily.as_mut() {
+            d.check(&self.engine);
         }
         if let Some(p) = self.status_page.as_mut() {
             if !decisions.is_empty() {

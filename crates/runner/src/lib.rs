@@ -26,6 +26,7 @@
 
 pub mod alerting;
 pub mod config;
+pub mod daily;
 pub mod engine_loop;
 pub mod kill;
 pub mod metrics;
@@ -303,6 +304,11 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
     if let Some(alerter) = alerting::start(alerts, &format!("polyedge run ({})", opts.mode.name()))
         .map_err(RunError::Config)?
     {
+        if !alerts.daily_summary_utc.is_empty() {
+            let at =
+                daily::parse_time_of_day(&alerts.daily_summary_utc).map_err(RunError::Config)?;
+            lp = lp.with_daily_summary(daily::DailySummary::new(alerter.clone(), at));
+        }
         alerting::watch(alerter, collector.health(), Some(view.clone()), alerts);
         tracing::info!("run: alerts on (docs/operations.md)");
     }
