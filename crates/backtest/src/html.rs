@@ -607,6 +607,26 @@ know only one token id (traded on its book and the mirror) and {} none (not trad
         d.windows_with_one_token,
         d.windows_without_tokens,
     );
+    if !summary.counterfactuals.is_empty() {
+        h.push_str(
+            "<h2 id=\"counterfactuals\">Counterfactuals: signals not taken</h2>\n<p>What each strategy's skipped signals (it passed on a trade it had priced) and refused orders (risk check or venue) would have earned at resolution, per reason: one share at the signal's price held to the end, fees, queue and depth ignored — an upper bound per share, not a fill simulation. From <code>decisions.jsonl</code>.</p>\n<table>\n<tr><th>kind</th><th>strategy</th><th>reason</th><th>signals</th><th>resolved</th><th>won</th><th>PnL / share (mean)</th><th>PnL / share (sum)</th></tr>\n",
+        );
+        for c in &summary.counterfactuals {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td></tr>",
+                escape(&c.kind),
+                escape(&c.strategy),
+                escape(&c.reason),
+                c.signals,
+                c.resolved,
+                c.wins,
+                c.pnl_per_share_mean,
+                c.pnl_per_share_sum
+            );
+        }
+        h.push_str("</table>\n");
+    }
     h.push_str("<div class=\"warn\"><b>Caveats</b><ul class=\"caveats\">\n");
     for c in &summary.caveats {
         let _ = writeln!(h, "<li>{}</li>", escape(c));

@@ -12,10 +12,11 @@
 //! Nothing here reads a clock or an unseeded random source: the same inputs give the same
 //! [`Backtest`], which is what makes `summary.json` byte-identical across runs.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use polyedge_core::{MarketEvent, OutcomeSource, UnixNanos, Window};
-use polyedge_engine::{Engine, EngineConfig, ReplayDriver, RunResult};
+use polyedge_engine::{CounterSignal, Engine, EngineConfig, ReplayDriver, RunResult};
 use polyedge_store::{
     EventReplay, Progress, Recording, ReplayFilter, ReplayStats, SkippedSpan, StoreError,
 };
@@ -66,6 +67,9 @@ pub struct Inputs {
     /// Read around damaged data instead of failing; what was skipped goes into the replay
     /// summary and the caveats.
     pub skip_corrupt: bool,
+    /// Write every decision of the strategies (not of their random twins) to this file as JSON
+    /// lines, as `polyedge run` writes `decisions.jsonl` (created or truncated).
+    pub decision_log: Option<PathBuf>,
 }
 
 /// What a recording is, for the report (no paths: a report must not depend on where the data
@@ -155,6 +159,9 @@ pub struct Backtest {
     /// Settings that are allowed but probably not meant ([`EngineConfig::warnings`]), and data
     /// that left little to run on; the CLI prints them and summary.json lists them.
     pub warnings: Vec<String>,
+    /// What the strategies' skipped and refused signals would have earned at resolution, per
+    /// reason ([`polyedge_engine::Counterfactual`]); empty unless the decision log was written.
+    pub counterfactuals: Vec<polyedge_engine::Counterfactual>,
 }
 
 /// Replay events as an iterator for the engine: reports progress in frames and keeps the first
@@ -204,7 +211,8 @@ fn replay_through(
     skip_corrupt: bool,
     driver: ReplayDriver,
     progress: &dyn Progress,
-) -> Result<(RunResult, ReplaySummary, Vec<Window>), BacktestError> {
+    decision_log: Option<&Path>,
+) -> Result<(RunResult, ReplaySummary, Vec<Window>, Vec<CounterSignal>), BacktestError> {
     let replay = EventReplay::open(recs, filter.clone())
         .map_err(BacktestError::Replay)?
         .with_skip_corrupt(skip_corrupt);
@@ -215,12 +223,50 @@ fn replay_through(
         error: None,
     };
     let mut driver = driver;
+    let Some(path) = decision_log else {
+        for ev in &mut events {
+            driver.feed(ev);
+        }
+        let (result, recorded) = driver.finish_with_windows();
+        let summary = events.finish()?;
+        return Ok((result, summary, recorded, Vec::new()));
+    };
+    let log_err =
+        |e: std::io::Error| BacktestError::Usage(format!("decision log {}: {e}", path.display()));
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(log_err)?);
+    let mut failed: Option<std::io::Error> = None;
+    let mut signals = Vec::new();
+    let mut write = |ds: Vec<polyedge_engine::Decision>| {
+        for d in &ds {
+            if failed.is_some() {
+                return;
+            }
+            if let Some(sig) = CounterSignal::of(d) {
+                signals.push(sig);
+            }
+            let r = serde_json::to_writer(&mut w, d)
+                .map_err(std::io::Error::other)
+                .and_then(|()| w.write_all(b"\n"));
+            if let Err(e) = r {
+                failed = Some(e);
+            }
+        }
+    };
+    driver.engine_mut().log_decisions(true);
     for ev in &mut events {
         driver.feed(ev);
+        let ds = driver.engine_mut().take_decisions();
+        if !ds.is_empty() {
+            write(ds);
+        }
     }
-    let (result, recorded) = driver.finish_with_windows();
+    let (result, recorded) = driver.finish_logged(&mut write);
+    if let Some(e) = failed {
+        return Err(log_err(e));
+    }
+    w.flush().map_err(log_err)?;
     let summary = events.finish()?;
-    Ok((result, summary, recorded))
+    Ok((result, summary, recorded, signals))
 }
 
 /// An engine over `indexed` windows (recordings without window records, listed and resolved
@@ -356,8 +402,14 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
     progress.set_total(frames * passes, "frames");
     progress.message("strategies");
     let driver = engine_of(&cfg.engine, strategies, &indexed, inputs)?;
-    let (main, main_replay, recorded) =
-        replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress)?;
+    let (main, main_replay, recorded, signals) = replay_through(
+        &recs,
+        &filter,
+        inputs.skip_corrupt,
+        driver,
+        progress,
+        inputs.decision_log.as_deref(),
+    )?;
     let mut windows = indexed.clone();
     for w in recorded {
         if !windows.iter().any(|x| x.slug == w.slug) {
@@ -388,7 +440,8 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             twins.push(Box::new(twin));
         }
         let driver = engine_of(&cfg.engine, twins, &indexed, inputs)?;
-        let (res, _, _) = replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress)?;
+        let (res, _, _, _) =
+            replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress, None)?;
         for (run, c) in runs.iter_mut().zip(counters) {
             run.twin_skipped = c.load(std::sync::atomic::Ordering::Relaxed);
         }
@@ -397,7 +450,14 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         None
     };
 
+    let counterfactuals = polyedge_engine::counterfactuals(&signals, |slug| {
+        windows
+            .iter()
+            .find(|w| w.slug == slug)
+            .and_then(|w| w.outcome)
+    });
     Ok(Backtest {
+        counterfactuals,
         recordings: infos,
         windows,
         from: inputs.from,

@@ -184,6 +184,11 @@ pub struct Summary {
     pub caveats: Vec<String>,
     /// Settings allowed but probably not meant, and data that left little to run on.
     pub warnings: Vec<String>,
+    /// What skipped and refused signals would have earned at resolution, per strategy and
+    /// reason (one share each, fees ignored: [`polyedge_engine::Counterfactual`]); absent unless
+    /// the decision log was written.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub counterfactuals: Vec<polyedge_engine::Counterfactual>,
 }
 
 fn utc(t: UnixNanos) -> String {
@@ -295,6 +300,7 @@ pub fn build(bt: &Backtest) -> Summary {
         strategies,
         caveats,
         warnings: bt.warnings.clone(),
+        counterfactuals: bt.counterfactuals.clone(),
     }
 }
 

@@ -87,6 +87,7 @@ fn range_strategies_and_baseline_switch() {
         to: Some(to),
         seed: None,
         skip_corrupt: false,
+        decision_log: None,
     };
     let bt = polyedge_backtest::run(&inputs, &NoProgress).unwrap();
     assert_eq!(bt.windows.len(), 4);

@@ -45,6 +45,10 @@ pub struct Args {
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Do not write `decisions.jsonl` (every decision of every strategy, as `polyedge run`
+    /// writes it) into the report directory.
+    #[arg(long)]
+    pub no_decision_log: bool,
     #[command(flatten)]
     pub damage: crate::DamageArgs,
 }
@@ -109,7 +113,12 @@ pub fn cmd(args: &Args) -> Result<()> {
         to,
         seed: args.seed,
         skip_corrupt: args.damage.skip_corrupt,
+        decision_log: (!args.no_decision_log).then(|| args.out.join("decisions.jsonl")),
     };
+    if !args.no_decision_log {
+        std::fs::create_dir_all(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+    }
     let bar = progress::Bar::new();
     let bt = polyedge_backtest::run(&inputs, &bar)?;
     bar.finish();

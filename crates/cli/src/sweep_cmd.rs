@@ -183,6 +183,7 @@ fn prepare(sel: &SweepSelect) -> Result<Prepared> {
             to,
             seed: Some(seed),
             skip_corrupt: false,
+            decision_log: None,
         },
         spec,
         data,

@@ -122,6 +122,71 @@ fn no_arguments_backtests_every_strategy_on_the_bundled_sample() {
         }
         assert_eq!(s["fill_model"]["queue_model"], "trade_through", "{name}");
     }
+    // The decision log, and the counterfactual table computed from it: per strategy and
+    // reason, as many signals as the log has skips with a signal (or refused orders).
+    let log = std::fs::read_to_string(dir.join("decisions.jsonl")).unwrap();
+    let mut expect: std::collections::BTreeMap<(String, String, String), u64> =
+        std::collections::BTreeMap::new();
+    let mut lines = 0;
+    for line in log.lines() {
+        lines += 1;
+        let d: Value = serde_json::from_str(line).unwrap();
+        let strategy = d["strategy"].as_str().unwrap().to_string();
+        if let Some(sk) = d["kind"].get("skip")
+            && !sk["signal"].is_null()
+        {
+            let reason = sk["reason"].as_str().unwrap().to_string();
+            *expect
+                .entry(("skipped".into(), strategy, reason))
+                .or_default() += 1;
+        } else if let Some(r) = d["kind"]["submit"]["verdict"].get("refused") {
+            let code = serde_json::from_value::<polyedge_core::RejectReason>(r.clone())
+                .unwrap()
+                .code();
+            *expect
+                .entry(("refused".into(), strategy, code.to_string()))
+                .or_default() += 1;
+        }
+    }
+    assert!(lines > 0, "empty decision log");
+    let cf = v["counterfactuals"]
+        .as_array()
+        .expect("counterfactuals in summary.json");
+    assert!(
+        !expect.is_empty(),
+        "no skipped or refused signal in the sample: the table is untested"
+    );
+    let got: std::collections::BTreeMap<(String, String, String), u64> = cf
+        .iter()
+        .map(|c| {
+            let (n, r, w) = (
+                c["signals"].as_u64().unwrap(),
+                c["resolved"].as_u64().unwrap(),
+                c["wins"].as_u64().unwrap(),
+            );
+            assert!(w <= r && r <= n, "{c}");
+            if r > 0 {
+                let mean = c["pnl_per_share_sum"].as_f64().unwrap() / r as f64;
+                assert!(
+                    (mean - c["pnl_per_share_mean"].as_f64().unwrap()).abs() < 1e-9,
+                    "{c}"
+                );
+            }
+            (
+                (
+                    c["kind"].as_str().unwrap().to_string(),
+                    c["strategy"].as_str().unwrap().to_string(),
+                    c["reason"].as_str().unwrap().to_string(),
+                ),
+                n,
+            )
+        })
+        .collect();
+    assert_eq!(got, expect);
+    assert!(
+        html.contains("id=\"counterfactuals\""),
+        "no counterfactual table in the report"
+    );
 }
 
 #[test]

@@ -299,14 +299,29 @@ fn recordings(state: &Path) -> Vec<PathBuf> {
 
 /// The backtest of `recordings` with the run's config file and seed (no random twins).
 fn backtest(config: &Path, recordings: Vec<PathBuf>) -> RunResult {
+    backtest_logged(config, recordings, None)
+}
+
+/// As [`backtest`], writing the decision log to `log` when given.
+fn backtest_logged(config: &Path, recordings: Vec<PathBuf>, log: Option<&Path>) -> RunResult {
     let mut cfg = BacktestConfig::load(config).unwrap();
     cfg.baseline = false;
     let inputs = Inputs {
         recordings,
         config: cfg,
+        decision_log: log.map(Path::to_path_buf),
         ..Inputs::default()
     };
     polyedge_backtest::run(&inputs, &NoProgress).unwrap().main
+}
+
+/// The decisions of a decision log, in order.
+fn decisions(path: &Path) -> Vec<polyedge_engine::Decision> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Orders and fills of one strategy, comparable between a run and a backtest.
@@ -367,7 +382,32 @@ fn paper_run_against_the_sandbox_equals_the_backtest_of_its_recording() {
     let run = results(&state);
     let recs = recordings(&state);
     assert_eq!(recs.len(), 1, "one session, one recording");
-    let bt = backtest(&config, recs);
+    let bt_log = config.with_file_name("backtest-decisions.jsonl");
+    let bt = backtest_logged(&config, recs, Some(&bt_log));
+    // The decision logs agree decision by decision (time, strategy, order or cancel, book top,
+    // fair value, risk verdict) over the span both cover: the backtest ends at the last window's
+    // end, the run goes on ticking until it is stopped.
+    let run_d = decisions(&state.join("decisions.jsonl"));
+    let bt_d = decisions(&bt_log);
+    let end = bt_d
+        .last()
+        .map_or(0, |d| d.at.0)
+        .min(run_d.last().map_or(0, |d| d.at.0));
+    let run_d: Vec<_> = run_d.into_iter().filter(|d| d.at.0 <= end).collect();
+    let bt_d: Vec<_> = bt_d.into_iter().filter(|d| d.at.0 <= end).collect();
+    assert!(
+        run_d.len() > 10,
+        "too few decisions to compare: {}",
+        run_d.len()
+    );
+    for (i, (r, b)) in run_d.iter().zip(&bt_d).enumerate() {
+        assert_eq!(r, b, "decision {i} differs (run vs backtest)");
+    }
+    assert_eq!(run_d.len(), bt_d.len(), "decision counts differ");
+    eprintln!(
+        "decision logs: {} decisions identical in the run and the backtest",
+        run_d.len()
+    );
     assert_eq!(run.strategies.len(), 4);
     let mut traded = 0;
     for (r, b) in run.strategies.iter().zip(&bt.strategies) {
@@ -876,7 +916,7 @@ fn a_paper_run_exports_metrics_that_agree_with_its_decision_log_and_state() {
     let m = wait_metrics_settled(&control, &state);
     // Orders and cancels, decision by decision.
     let log = std::fs::read_to_string(state.join("decisions.jsonl")).unwrap();
-    let (mut sent, mut refused, mut cancels) = (0u64, 0u64, 0u64);
+    let (mut sent, mut refused, mut cancels, mut skips) = (0u64, 0u64, 0u64, 0u64);
     for line in log.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         if let Some(s) = v["kind"].get("submit") {
@@ -885,8 +925,11 @@ fn a_paper_run_exports_metrics_that_agree_with_its_decision_log_and_state() {
             } else {
                 refused += 1;
             }
-        } else {
+        } else if v["kind"].get("cancel").is_some() {
             cancels += 1;
+        } else {
+            assert!(v["kind"].get("skip").is_some(), "{v}");
+            skips += 1;
         }
     }
     assert!(sent > 0, "no order sent: the test shows nothing");
@@ -903,8 +946,12 @@ fn a_paper_run_exports_metrics_that_agree_with_its_decision_log_and_state() {
         cancels as f64
     );
     assert_eq!(
+        metric(&m, "polyedge_skips_total", "").unwrap_or(0.0),
+        skips as f64
+    );
+    assert_eq!(
         metric(&m, "polyedge_decisions_total", ""),
-        Some((sent + refused + cancels) as f64)
+        Some((sent + refused + cancels + skips) as f64)
     );
     // Every strategy's breakers and the kill switch are exported (none tripped).
     for name in state_fills_pnl(&state).keys() {
@@ -919,7 +966,7 @@ fn a_paper_run_exports_metrics_that_agree_with_its_decision_log_and_state() {
     // Latency histogram: one observation per frame that caused decisions.
     let count = metric(&m, "polyedge_decision_latency_seconds_count", "").unwrap();
     assert!(
-        count > 0.0 && count <= (sent + refused + cancels) as f64,
+        count > 0.0 && count <= (sent + refused + cancels + skips) as f64,
         "{m}"
     );
     assert_eq!(

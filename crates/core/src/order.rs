@@ -77,6 +77,23 @@ pub enum RejectReason {
     Other(String),
 }
 
+impl RejectReason {
+    /// A stable code for counting (`off_tick`, `price_out_of_range`, `below_min_size`,
+    /// `post_only_would_cross`, `fok_not_filled`, `market_closed`, `risk`, `other`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectReason::OffTick { .. } => "off_tick",
+            RejectReason::PriceOutOfRange => "price_out_of_range",
+            RejectReason::BelowMinSize { .. } => "below_min_size",
+            RejectReason::PostOnlyWouldCross => "post_only_would_cross",
+            RejectReason::FokNotFilled => "fok_not_filled",
+            RejectReason::MarketClosed => "market_closed",
+            RejectReason::Risk(_) => "risk",
+            RejectReason::Other(_) => "other",
+        }
+    }
+}
+
 /// Maker (resting liquidity) or taker (removed liquidity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Liquidity {

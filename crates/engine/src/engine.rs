@@ -51,7 +51,7 @@ use polyedge_strategy::{
 use serde::{Deserialize, Serialize};
 
 use crate::breakers::{BreakerConfig, DataHealth, Deployment, LaneBreakers, spread_reason};
-use crate::decisions::{Decision, DecisionKind, Verdict};
+use crate::decisions::{Decision, DecisionKind, SkipSignal, Verdict};
 use crate::executor::{ExecError, Executor, ExecutorKind};
 use crate::input::{Input, Resolution};
 use crate::portfolio::Portfolio;
@@ -549,6 +549,24 @@ impl Lane {
             let (actions, skips) = actions;
             for sk in skips {
                 *self.skips.entry(sk.reason).or_insert(0) += 1;
+                let changed = self.last_skip.get(&sk.window) != Some(&sk.reason);
+                if changed && ctx_env.log_decisions {
+                    out.decisions.push(Decision {
+                        at: now,
+                        lane,
+                        strategy: self.strategy.name().to_string(),
+                        kind: DecisionKind::Skip {
+                            window: sk.window.clone(),
+                            reason: sk.reason.to_string(),
+                            signal: sk.signal.map(|g| SkipSignal {
+                                outcome: g.outcome,
+                                side: g.side,
+                                price: g.price,
+                                fair_value: g.fair_value,
+                            }),
+                        },
+                    });
+                }
                 match self.last_skip.get_mut(&sk.window) {
                     Some(r) => *r = sk.reason,
                     None => {

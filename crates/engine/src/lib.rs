@@ -41,7 +41,9 @@ pub use polyedge_core::fee_schedule_at;
 pub use breakers::{
     BreakerConfig, BreakerKind, Deployment, LaneBreakers, Phase as DeploymentPhase, Trip,
 };
-pub use decisions::{Decision, DecisionKind, Verdict};
+pub use decisions::{
+    CounterSignal, Counterfactual, Decision, DecisionKind, SkipSignal, Verdict, counterfactuals,
+};
 pub use engine::{
     Engine, EngineConfig, EngineStats, EquityPoint, MergeRecord, OrderRecord, RunResult,
     StrategyResult,

@@ -114,6 +114,24 @@ impl ReplayDriver {
         (self.engine.finish(end), windows)
     }
 
+    /// As [`Self::finish_with_windows`], first handing `log` the decisions made while the rest
+    /// of the schedule is fed and the engine runs to the end (with decision logging on: see
+    /// [`Engine::log_decisions`]).
+    pub fn finish_logged(
+        mut self,
+        log: &mut dyn FnMut(Vec<crate::Decision>),
+    ) -> (RunResult, Vec<Window>) {
+        while let Some(input) = self.schedule.pop_front() {
+            self.engine.process(input);
+            log(self.engine.take_decisions());
+        }
+        let end = self.last_end.max(self.engine.now());
+        self.engine.advance_to(end);
+        log(self.engine.take_decisions());
+        let windows = self.tracker.windows().into_iter().cloned().collect();
+        (self.engine.finish(end), windows)
+    }
+
     /// Feeds every event of `events`, then [`Self::finish`].
     pub fn run(mut self, events: impl IntoIterator<Item = MarketEvent>) -> RunResult {
         for ev in events {

@@ -23,6 +23,9 @@ use crate::engine_loop::LoopStats;
 pub const ORDERS: &str = "polyedge_orders_total";
 /// Counter: cancels decided, by `strategy`.
 pub const CANCELS: &str = "polyedge_cancels_total";
+/// Counter: skips logged (a window's skip reason changed), by `strategy` and `reason` (the
+/// strategy's reason code, e.g. `edge_below_threshold`, `too_late`).
+pub const SKIPS: &str = "polyedge_skips_total";
 /// Counter: rejected orders (risk check or venue), by `strategy` and `reason`
 /// (off_tick, price_out_of_range, below_min_size, post_only_would_cross, fok_not_filled,
 /// market_closed, risk, other).
@@ -76,6 +79,7 @@ pub const EDGE: &str = "polyedge_edge";
 pub fn describe() {
     describe_counter!(ORDERS, "Orders decided, by verdict (sent or refused)");
     describe_counter!(CANCELS, "Cancels decided");
+    describe_counter!(SKIPS, "Skips logged (a window's skip reason changed)");
     describe_counter!(REJECTIONS, "Orders rejected by the risk check or the venue");
     describe_counter!(FILLS, "Fills");
     describe_gauge!(FILL_RATE, "Orders with a fill divided by orders sent");
@@ -115,18 +119,9 @@ pub fn market_of(slug: &str) -> &str {
     }
 }
 
-/// The stable label of a rejection reason.
+/// The stable label of a rejection reason ([`RejectReason::code`]).
 pub fn reason_label(r: &RejectReason) -> &'static str {
-    match r {
-        RejectReason::OffTick { .. } => "off_tick",
-        RejectReason::PriceOutOfRange => "price_out_of_range",
-        RejectReason::BelowMinSize { .. } => "below_min_size",
-        RejectReason::PostOnlyWouldCross => "post_only_would_cross",
-        RejectReason::FokNotFilled => "fok_not_filled",
-        RejectReason::MarketClosed => "market_closed",
-        RejectReason::Risk(_) => "risk",
-        RejectReason::Other(_) => "other",
-    }
+    r.code()
 }
 
 /// Every value of the `reason` label.
@@ -263,6 +258,10 @@ impl RunMetrics {
                 }
                 DecisionKind::Cancel { .. } => {
                     counter!(CANCELS, "strategy" => d.strategy.clone()).increment(1);
+                }
+                DecisionKind::Skip { reason, .. } => {
+                    counter!(SKIPS, "strategy" => d.strategy.clone(), "reason" => reason.clone())
+                        .increment(1);
                 }
             }
         }

@@ -126,6 +126,20 @@ impl StatusPage {
                         },
                     })
                 }
+                DecisionKind::Skip {
+                    window,
+                    reason,
+                    signal,
+                } => json!({
+                    "at_utc": d.at.to_rfc3339(),
+                    "strategy": d.strategy,
+                    "window": window,
+                    "what": format!("skip: {reason}"),
+                    "fair_value": signal.and_then(|g| g.fair_value).map(px),
+                    "best_bid": Value::Null,
+                    "best_ask": signal.map(|g| px(g.price)),
+                    "verdict": "skipped",
+                }),
                 DecisionKind::Cancel { order } => json!({
                     "at_utc": d.at.to_rfc3339(),
                     "strategy": d.strategy,

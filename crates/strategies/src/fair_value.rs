@@ -36,7 +36,7 @@ use polyedge_model::{ModelError, OnlineConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::{SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob};
-use crate::{Ctx, Strategy, WindowPhase, affected_windows, skip};
+use crate::{Ctx, Signal, Strategy, WindowPhase, affected_windows, skip};
 
 /// Parameters (serde/TOML: every field optional; `[fair]` and `[sizing]` are sub-tables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,7 +156,23 @@ impl FairValue {
             } else {
                 skip::EDGE_BELOW_THRESHOLD
             };
-            return ctx.skip(slug, reason);
+            // The signal it passed on: the outcome with the best edge, bought at its ask.
+            let considered = quoted
+                .iter()
+                .copied()
+                .max_by(|a, b| a.2.total_cmp(&b.2))
+                .and_then(|(o, prob, _)| {
+                    Some(Signal {
+                        outcome: o,
+                        side: Side::Buy,
+                        price: book.best_ask(o)?.level.price,
+                        fair_value: Some(price_of_prob(prob)),
+                    })
+                });
+            return match considered {
+                Some(sig) => ctx.skip_signal(slug, reason, sig),
+                None => ctx.skip(slug, reason),
+            };
         };
         let Some((limit, depth)) =
             accepted_asks(view, slug, outcome, |px| edge_at(prob, px) > threshold)
@@ -169,7 +185,16 @@ impl FairValue {
             .sizing
             .size_buy(view, slug, outcome, limit, cost, stake, depth)
         else {
-            return ctx.skip(slug, skip::SIZE_BELOW_MIN);
+            return ctx.skip_signal(
+                slug,
+                skip::SIZE_BELOW_MIN,
+                Signal {
+                    outcome,
+                    side: Side::Buy,
+                    price: limit,
+                    fair_value: Some(price_of_prob(prob)),
+                },
+            );
         };
         let slug = w.slug.clone();
         ctx.submit_with_fair_value(

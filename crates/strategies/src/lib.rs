@@ -22,8 +22,8 @@ pub use fair_value::{FairValue, FairValueParams};
 pub use market_maker::{MarketMaker, MarketMakerParams};
 pub use momentum::{Momentum, MomentumParams};
 pub use polyedge_strategy::{
-    Action, Ctx, Ledger, Leg, MarketView, Skip, Strategy, Strike, StrikeSource, WindowPhase,
-    affected_windows, skip,
+    Action, Ctx, Ledger, Leg, MarketView, Signal, Skip, Strategy, Strike, StrikeSource,
+    WindowPhase, affected_windows, skip,
 };
 pub use random::{RandomBaseline, RandomParams, XorShift64, splitmix64};
 pub use sizing::{SizingParams, kelly_fraction};

@@ -30,7 +30,7 @@ pub mod ledger;
 use polyedge_core::event::{ReferenceSource, Venue};
 use polyedge_core::{
     Cash, EventKind, ExecReport, FeeSchedule, Fixed18, MarketEvent, OrderId, OrderIntent, Outcome,
-    Price, Size, UnixNanos, Window, WindowBook,
+    Price, Side, Size, UnixNanos, Window, WindowBook,
 };
 use polyedge_model::{Estimate, OnlineConfig, ReferenceSet, SeriesConfig, SkipReason};
 use serde::{Deserialize, Serialize};
@@ -255,6 +255,23 @@ pub struct Skip {
     pub window: String,
     /// A stable reason code ([`skip`]).
     pub reason: &'static str,
+    /// The trade it considered, when it had one ([`Ctx::skip_signal`]): what the counterfactual
+    /// of the skip is computed on.
+    pub signal: Option<Signal>,
+}
+
+/// A trade a strategy considered and did not make: one share of `outcome` bought or sold at
+/// `price` (pUSD per share), with the strategy's fair value of that outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal {
+    /// The outcome token.
+    pub outcome: Outcome,
+    /// Buy or sell.
+    pub side: Side,
+    /// The price it would have traded at (the best ask for a buy, the best bid for a sell).
+    pub price: Price,
+    /// Its fair value of one share of `outcome`, if it had one.
+    pub fair_value: Option<Price>,
 }
 
 /// What a strategy gets on each callback: the market view and an action queue.
@@ -333,6 +350,17 @@ impl<'a> Ctx<'a> {
         self.skips.push(Skip {
             window: slug.to_string(),
             reason,
+            signal: None,
+        });
+    }
+
+    /// As [`Ctx::skip`], with the trade the strategy considered ([`Signal`]): the decision log
+    /// records it and the report computes what it would have earned at resolution.
+    pub fn skip_signal(&mut self, slug: &str, reason: &'static str, signal: Signal) {
+        self.skips.push(Skip {
+            window: slug.to_string(),
+            reason,
+            signal: Some(signal),
         });
     }
 
