@@ -30,6 +30,7 @@ mod collect;
 mod features;
 mod progress;
 mod replay_print;
+mod report_cmd;
 mod run_cmd;
 mod sandbox_cmd;
 mod sweep_cmd;
@@ -63,6 +64,10 @@ enum Command {
     /// model). Everything received is recorded into the state directory, so the run can be
     /// backtested afterwards and resumes after a restart. See docs/run.md.
     Run(run_cmd::RunArgs),
+    /// The backtest's report (summary.json, report.html, …) for a shadow or paper run, from its
+    /// results and decision log (with the counterfactual table), and the run compared with a
+    /// backtest of the recording it made, order by order (comparison.json). See docs/run.md.
+    Report(report_cmd::ReportArgs),
     /// Backtest strategies on recorded data: simulated fills with latency, taker delay and fees,
     /// settlement by the recorded outcomes, each strategy beside its random twin.
     ///
@@ -337,6 +342,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sweep(args) => sweep_cmd::cmd_sweep(&args),
         Command::WalkForward(args) => sweep_cmd::cmd_walk_forward(&args),
         Command::Run(args) => run_cmd::run(&args),
+        Command::Report(args) => report_cmd::run(&args),
         Command::Import { kind, src, out } => cmd_import(kind, &src, &out),
         Command::Collect(args) => collect::run(&args),
         Command::BenchCollect(args) => collect::bench(&args),

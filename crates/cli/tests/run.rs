@@ -118,7 +118,18 @@ fn spawn_run(mode: &str, config: &Path, state: &Path) -> Running {
 }
 
 fn spawn_run_with(mode: &str, config: &Path, state: &Path, extra: &[&str]) -> Running {
+    spawn_run_env(mode, config, state, extra, &[])
+}
+
+fn spawn_run_env(
+    mode: &str,
+    config: &Path,
+    state: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Running {
     let mut child = bin()
+        .envs(env.iter().copied())
         .arg("run")
         .args(extra)
         .arg("--mode")
@@ -1184,8 +1195,8 @@ fn prometheus_scrapes_a_paper_run_and_the_rules_and_dashboard_name_only_exported
     let _ = prom.wait();
 }
 
-/// A webhook receiver on 127.0.0.1 (standing in for Telegram or a chat bridge): every POST
-/// body, as JSON, in arrival order.
+/// A receiver on 127.0.0.1 standing in for Telegram's Bot API and a webhook: every POST body,
+/// as JSON with the request path added as `_path`, in arrival order.
 fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1219,7 +1230,14 @@ fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
                 }
             };
             if let Some(b) = body {
-                g.lock().unwrap().push(serde_json::from_str(&b).unwrap());
+                let path = String::from_utf8_lossy(&buf)
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                let mut v: Value = serde_json::from_str(&b).unwrap();
+                v["_path"] = Value::from(path);
+                g.lock().unwrap().push(v);
             }
             use std::io::Write as _;
             let _ =
@@ -1243,11 +1261,21 @@ fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
     let config = write_config(dir.path(), &sandbox.addr().to_string(), 5);
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "\n[alerts]\nwebhook = \"http://{hook}/hook\"\nfeed_silent_secs = 3\ndaily_summary_utc = \"13:00\"\n\n[engine.breakers]\nmax_consecutive_losses = 1\nloss_cooldown_secs = 1000000\n"
+        "\n[alerts]\nwebhook = \"http://{hook}/hook\"\ntelegram_api = \"http://{hook}\"\nfeed_silent_secs = 3\ndaily_summary_utc = \"13:00\"\n\n[engine.breakers]\nmax_consecutive_losses = 1\nloss_cooldown_secs = 1000000\n"
     ));
     std::fs::write(&config, text).unwrap();
     let state = dir.path().join("state");
-    let running = spawn_run("paper", &config, &state);
+    let token = "123456:TEST-token-never-logged";
+    let running = spawn_run_env(
+        "paper",
+        &config,
+        &state,
+        &[],
+        &[
+            ("POLYEDGE_TELEGRAM_BOT_TOKEN", token),
+            ("POLYEDGE_TELEGRAM_CHAT_ID", "-100777"),
+        ],
+    );
     wait_until_done(&sandbox, &running, &state);
     // The sandbox has served everything: the feeds fall silent; wait for those alerts.
     let t0 = Instant::now();
@@ -1269,9 +1297,32 @@ fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(2));
+    let stderr = running.stderr();
     let _ = running.terminate();
     rt.block_on(sandbox.shutdown()).unwrap();
-    let alerts = got.lock().unwrap().clone();
+    let all = got.lock().unwrap().clone();
+    // Telegram: one sendMessage per webhook post, same text, to the configured chat; the bot
+    // token is in the request path only, never in the log.
+    let telegram: Vec<&Value> = all.iter().filter(|v| v["_path"] != "/hook").collect();
+    let alerts: Vec<Value> = all
+        .iter()
+        .filter(|v| v["_path"] == "/hook")
+        .cloned()
+        .collect();
+    assert_eq!(telegram.len(), alerts.len(), "{all:?}");
+    for t in &telegram {
+        assert_eq!(
+            t["_path"],
+            format!("/bot{token}/sendMessage").as_str(),
+            "{t}"
+        );
+        assert_eq!(t["chat_id"], "-100777", "{t}");
+        assert!(
+            alerts.iter().any(|a| a["text"] == t["text"]),
+            "telegram text not among the webhook's: {t}"
+        );
+    }
+    assert!(!stderr.contains("TEST-token"), "the bot token was logged");
     // Deduplicated: per key, firing and resolved alternate, starting with firing.
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     for a in &alerts {
@@ -1628,4 +1679,95 @@ fn the_status_page_shows_a_paper_run_live_on_a_phone_sized_chromium() {
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp/status-390.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     std::fs::write(&shot, &png).unwrap();
+}
+
+/// `polyedge report <state>` on a finished paper run: the backtest's report files with the run's
+/// own results (net PnL per strategy as results.json), the counterfactual table from its
+/// decision log, and a comparison with a backtest of its recording that finds every order
+/// identical (paper parity); with another configuration it refuses, naming the digests.
+#[test]
+fn report_of_a_paper_run_matches_its_results_and_compares_it_with_the_backtest() {
+    let (dir, config, state, log) = full_run("paper", 3);
+    let out = dir.path().join("report");
+    let o = bin()
+        .arg("report")
+        .arg(&state)
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}\n{log}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in polyedge_backtest::REPORT_FILES {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let res = results(&state);
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for s in &res.strategies {
+        let got = summary["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == s.name.as_str())
+            .unwrap();
+        assert_eq!(
+            got["metrics"]["net_pnl"].as_str().unwrap(),
+            s.net_pnl.to_string(),
+            "{}",
+            s.name
+        );
+    }
+    assert!(
+        summary["warnings"]
+            .to_string()
+            .contains("report of a paper run"),
+        "{summary}"
+    );
+    let cmp: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("comparison.json")).unwrap())
+            .unwrap();
+    let mut orders = 0;
+    for c in cmp["strategies"].as_array().unwrap() {
+        assert_eq!(c["differing"], 0, "{c}");
+        assert_eq!(c["only_in_run"], 0, "{c}");
+        assert_eq!(c["only_in_backtest"], 0, "{c}");
+        assert_eq!(c["run_net_pnl"], c["backtest_net_pnl"], "{c}");
+        orders += c["identical"].as_u64().unwrap();
+    }
+    assert!(orders > 0, "nothing to compare: {cmp}");
+    assert!(
+        stdout.contains("run vs backtest of its recording"),
+        "{stdout}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    if summary["counterfactuals"].is_array() {
+        assert!(html.contains("id=\"counterfactuals\""));
+    }
+    // Another configuration: refused with both digests.
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&config).unwrap() + "\n# changed\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("report")
+        .arg(&state)
+        .arg("--config")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("is not the one the run") && err.contains("run.json"),
+        "{err}"
+    );
 }
