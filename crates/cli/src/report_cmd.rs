@@ -25,6 +25,10 @@ pub struct ReportArgs {
     /// Report directory (default `<run-dir>/report`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also load the decision log into ClickHouse (`http://host:8123/database`; table
+    /// `decisions`, the run named by its state directory's name).
+    #[arg(long, value_name = "URL")]
+    clickhouse: Option<String>,
 }
 
 /// One strategy's comparison of the run with the backtest of its recording.
@@ -129,6 +133,105 @@ fn compare(run: &RunResult, bt: &RunResult) -> Vec<Comparison> {
         .collect()
 }
 
+fn e6(p: polyedge_core::Price) -> i64 {
+    i64::from(p.micros())
+}
+
+fn type_of(tif: polyedge_core::TimeInForce, post_only: bool) -> String {
+    let t = match tif {
+        polyedge_core::TimeInForce::Gtc => "gtc",
+        polyedge_core::TimeInForce::Gtd(_) => "gtd",
+        polyedge_core::TimeInForce::Fok => "fok",
+        polyedge_core::TimeInForce::Fak => "fak",
+    };
+    if post_only {
+        format!("{t}_post_only")
+    } else {
+        t.to_string()
+    }
+}
+
+fn side_of(s: polyedge_core::Side) -> String {
+    match s {
+        polyedge_core::Side::Buy => "buy".into(),
+        polyedge_core::Side::Sell => "sell".into(),
+    }
+}
+
+/// The row of decision `seq` of run `run` (the `decisions` table).
+fn decision_row(run: &str, seq: u64, d: &Decision) -> polyedge_tables::tables::DecisionRow {
+    use polyedge_engine::{DecisionKind, Verdict};
+    let mut r = polyedge_tables::tables::DecisionRow {
+        run: run.to_string(),
+        seq,
+        at_ns: i64::try_from(d.at.0).unwrap_or(i64::MAX),
+        lane: u32::try_from(d.lane).unwrap_or(u32::MAX),
+        strategy: d.strategy.clone(),
+        kind: String::new(),
+        window: String::new(),
+        order_id: None,
+        outcome: None,
+        side: None,
+        price_e6: None,
+        size_e6: None,
+        order_type: None,
+        fair_value_e6: None,
+        best_bid_e6: None,
+        best_ask_e6: None,
+        verdict: String::new(),
+        reason: None,
+    };
+    match &d.kind {
+        DecisionKind::Submit {
+            intent,
+            fair_value,
+            best_bid,
+            best_ask,
+            verdict,
+        } => {
+            r.kind = "submit".into();
+            r.window.clone_from(&intent.window);
+            r.order_id = Some(intent.id.0);
+            r.outcome = Some(intent.outcome.to_string());
+            r.side = Some(side_of(intent.side));
+            r.price_e6 = Some(e6(intent.price));
+            r.size_e6 = i64::try_from(intent.size.micros()).ok();
+            r.order_type = Some(type_of(intent.tif, intent.post_only));
+            r.fair_value_e6 = fair_value.map(e6);
+            r.best_bid_e6 = best_bid.map(e6);
+            r.best_ask_e6 = best_ask.map(e6);
+            match verdict {
+                Verdict::Sent => r.verdict = "sent".into(),
+                Verdict::Refused(why) => {
+                    r.verdict = "refused".into();
+                    r.reason = Some(why.code().to_string());
+                }
+            }
+        }
+        DecisionKind::Cancel { order } => {
+            r.kind = "cancel".into();
+            r.order_id = Some(order.0);
+        }
+        DecisionKind::Skip {
+            window,
+            reason,
+            signal,
+        } => {
+            r.kind = "skip".into();
+            r.window.clone_from(window);
+            r.verdict = "skipped".into();
+            r.reason = Some(reason.clone());
+            if let Some(g) = signal {
+                r.outcome = Some(g.outcome.to_string());
+                r.side = Some(side_of(g.side));
+                r.price_e6 = Some(e6(g.price));
+                r.fair_value_e6 = g.fair_value.map(e6);
+            }
+        }
+    }
+    r
+}
+
 /// Runs `polyedge report`.
 pub fn run(args: &ReportArgs) -> Result<()> {
     let dir = &args.run_dir;
@@ -187,13 +290,21 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let mut bt = polyedge_backtest::run(&inputs, &bar)?;
     bar.finish();
     let simulated = std::mem::replace(&mut bt.main, run_result);
-    // Counterfactuals from the run's own decision log.
+    // Counterfactuals and the decisions table from the run's own decision log.
     let log = dir.join("decisions.jsonl");
+    let run_name = std::fs::canonicalize(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "run".into());
     let mut signals = Vec::new();
+    let mut rows = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&log) {
         for (n, line) in text.lines().enumerate() {
             match serde_json::from_str::<Decision>(line) {
-                Ok(d) => signals.extend(CounterSignal::of(&d)),
+                Ok(d) => {
+                    signals.extend(CounterSignal::of(&d));
+                    rows.push(decision_row(&run_name, n as u64, &d));
+                }
                 Err(e) if n + 1 == text.lines().count() => {
                     eprintln!("report: {}: torn last line ignored ({e})", log.display());
                 }
@@ -214,6 +325,28 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     ));
     let s = summary::build(&bt);
     polyedge_backtest::write_report(&bt, &s, &out)?;
+    if let Some(url) = &args.clickhouse {
+        let db = polyedge_tables::clickhouse::ChDb::new(
+            polyedge_tables::clickhouse::ChConfig::parse(url)?,
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        rt.block_on(async {
+            db.create_schema().await?;
+            db.insert(&rows).await
+        })
+        .with_context(|| format!("loading the decision log into {}", db.config().display()))?;
+        println!(
+            "clickhouse: {} decisions of run {run_name} loaded into {}",
+            rows.len(),
+            db.config().display()
+        );
+    }
+    let (table, n) =
+        polyedge_tables::parquet::write_rows(&out.join("tables"), "decisions.parquet", rows)?;
+    println!("decision log: {n} decisions in {}", table.display());
     let comparison = compare(&bt.main, &simulated);
     let path = out.join("comparison.json");
     std::fs::write(

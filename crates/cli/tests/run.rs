@@ -20,6 +20,9 @@
     missing_docs
 )]
 
+#[path = "../../tables/tests/common/mod.rs"]
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -1746,6 +1749,49 @@ fn report_of_a_paper_run_matches_its_results_and_compares_it_with_the_backtest()
         stdout.contains("run vs backtest of its recording"),
         "{stdout}"
     );
+    // The decision log as a Parquet table: one row per line of decisions.jsonl.
+    let lines = std::fs::read_to_string(state.join("decisions.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(
+        stdout.contains(&format!("decision log: {lines} decisions in ")),
+        "{stdout}"
+    );
+    let parquet = out.join("tables/decisions/decisions.parquet");
+    assert!(parquet.is_file());
+    if cfg!(feature = "pyarrow-tests") {
+        // Read back by an independent reader: the rows and the kinds.
+        let py = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, collections, pyarrow.parquet as pq\n\
+                 t = pq.read_table(sys.argv[1])\n\
+                 print(t.num_rows, dict(sorted(collections.Counter(t.column('kind').to_pylist()).items())))",
+            )
+            .arg(&parquet)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&py.stdout).to_string();
+        assert!(
+            py.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+        let log = std::fs::read_to_string(state.join("decisions.jsonl")).unwrap();
+        let count = |k: &str| {
+            log.lines()
+                .filter(|l| l.contains(&format!("\"kind\":{{\"{k}\":")))
+                .count()
+        };
+        let want = format!(
+            "{lines} {{'cancel': {}, 'skip': {}, 'submit': {}}}",
+            count("cancel"),
+            count("skip"),
+            count("submit")
+        );
+        assert_eq!(text.trim(), want);
+    }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     if summary["counterfactuals"].is_array() {
         assert!(html.contains("id=\"counterfactuals\""));
@@ -1769,5 +1815,65 @@ fn report_of_a_paper_run_matches_its_results_and_compares_it_with_the_backtest()
     assert!(
         err.contains("is not the one the run") && err.contains("run.json"),
         "{err}"
+    );
+}
+
+/// `polyedge report --clickhouse` loads the run's decision log into Debian's ClickHouse (started
+/// here on loopback): as many rows as decisions.jsonl has lines, under the run's name.
+#[test]
+#[cfg_attr(
+    not(feature = "clickhouse-tests"),
+    ignore = "needs Debian's clickhouse-server (scripts/test installs it, or apt-get install clickhouse-server)"
+)]
+fn report_loads_the_decision_log_into_clickhouse() {
+    let server = common::ch::ChServer::start();
+    let (dir, config, state, _log) = full_run("paper", 3);
+    let url = server.url("pe_report");
+    let o = bin()
+        .arg("report")
+        .arg(&state)
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(dir.path().join("report"))
+        .args(["--clickhouse", &url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let log = std::fs::read_to_string(state.join("decisions.jsonl")).unwrap();
+    let lines = log.lines().count();
+    assert!(
+        stdout.contains(&format!(
+            "clickhouse: {lines} decisions of run state loaded"
+        )),
+        "{stdout}"
+    );
+    let http = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "query",
+            "SELECT count(), countIf(kind = 'submit'), min(seq), max(seq) FROM pe_report.decisions WHERE run = 'state'",
+        )
+        .finish();
+    let (st, body) = http_get(&http, &format!("/?{q}"));
+    assert_eq!(st, 200, "{body}");
+    let submits = log
+        .lines()
+        .filter(|l| l.contains("\"kind\":{\"submit\":"))
+        .count();
+    assert_eq!(
+        body.trim(),
+        format!("{lines}\t{submits}\t0\t{}", lines - 1),
+        "ClickHouse holds other rows than the decision log"
     );
 }

@@ -266,6 +266,23 @@ impl<R: TableRow> TableFile<R> {
     }
 }
 
+/// Writes `rows` of table `R` to `<dir>/<R::TABLE>/<file_name>` (written to a temporary file,
+/// synced and renamed into place; an empty table gives a file with the schema only). Returns
+/// the path and the row count.
+///
+/// # Errors
+/// [`TableError`] naming the file if it cannot be written.
+pub fn write_rows<R: TableRow>(
+    dir: &Path,
+    file_name: &str,
+    mut rows: Vec<R>,
+) -> Result<(PathBuf, u64), TableError> {
+    let mut f = TableFile::<R>::new(dir, file_name);
+    f.absorb(&mut rows)?;
+    let path = f.path.clone();
+    Ok(f.finish(true)?.unwrap_or((path, 0)))
+}
+
 /// The eight event-table files of one segment.
 struct SegmentFiles {
     book_snapshots: TableFile<BookSnapshotRow>,

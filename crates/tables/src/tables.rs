@@ -442,6 +442,58 @@ table! {
 }
 
 table! {
+    /// A run's decision log (`decisions.jsonl` of `polyedge run` or `polyedge backtest`): one
+    /// row per decision — an order (with the book top, fair value and risk verdict), a cancel,
+    /// or a skip (with its reason and, when the strategy had priced one, the trade considered).
+    /// Written by `polyedge report` (`tables/decisions/decisions.parquet`, and ClickHouse with
+    /// `--clickhouse`).
+    struct DecisionRow / DecisionBuilders = "decisions";
+    order_by: "`run`, `seq`";
+    partition_by: None;
+    version: None;
+    ch_only {
+        /// The run's name (its state directory's name).
+        run: String,
+    }
+    columns {
+        /// 0-based line number in `decisions.jsonl`.
+        seq: u64,
+        /// Decision time, ns since the Unix epoch (the engine's clock).
+        at_ns: i64,
+        /// Strategy lane (its position in the run).
+        lane: u32,
+        /// Strategy name.
+        strategy: String,
+        /// `submit`, `cancel` or `skip`.
+        kind: String,
+        /// Window slug (empty for a cancel).
+        window: String,
+        /// The strategy's order id (submit, cancel).
+        order_id: Option<u64>,
+        /// `Up` or `Down` (submit, skip with a signal).
+        outcome: Option<String>,
+        /// `buy` or `sell` (submit, skip with a signal).
+        side: Option<String>,
+        /// Limit price (submit) or the price considered (skip), micro-pUSD per share.
+        price_e6: Option<i64>,
+        /// Order size, micro-shares (submit).
+        size_e6: Option<i64>,
+        /// Time in force: `gtc`, `gtd`, `fok`, `fak`, with `_post_only` when post-only (submit).
+        order_type: Option<String>,
+        /// The strategy's fair value of one share of the outcome, micro-pUSD.
+        fair_value_e6: Option<i64>,
+        /// Best bid of the order's outcome at decision time, micro-pUSD (submit).
+        best_bid_e6: Option<i64>,
+        /// Best ask of the order's outcome at decision time, micro-pUSD (submit).
+        best_ask_e6: Option<i64>,
+        /// `sent`, `refused` (submit), `skipped` (skip), empty for a cancel.
+        verdict: String,
+        /// The rejection code (refused) or the skip reason code (skip).
+        reason: Option<String>,
+    }
+}
+
+table! {
     /// The window index (`windows.jsonl`): one row per Up/Down window.
     struct WindowRow / WindowBuilders = "windows";
     order_by: "`recording`, `slug`";
@@ -584,6 +636,7 @@ pub fn schema_markdown() -> String {
     section::<ReferencePriceRow>(&mut s, "");
     section::<KlineRow>(&mut s, "");
     section::<WindowRow>(&mut s, "");
+    section::<DecisionRow>(&mut s, " (from a run's decision log)");
     section::<FrameRow>(&mut s, " (ClickHouse only)");
     section::<RecordingRow>(&mut s, " (ClickHouse only)");
     section::<LoadedSegmentRow>(&mut s, " (ClickHouse only)");

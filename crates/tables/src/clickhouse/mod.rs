@@ -47,8 +47,9 @@ use crate::TableError;
 use crate::convert::TableRows;
 use crate::schema::TableRow;
 use crate::tables::{
-    BestBidAskRow, BookDeltaRow, BookSnapshotRow, FrameRow, KlineRow, LoadedSegmentRow,
-    RecordingRow, ReferencePriceRow, SpotQuoteRow, SpotTradeRow, TradeRow, WindowRow,
+    BestBidAskRow, BookDeltaRow, BookSnapshotRow, DecisionRow, FrameRow, KlineRow,
+    LoadedSegmentRow, RecordingRow, ReferencePriceRow, SpotQuoteRow, SpotTradeRow, TradeRow,
+    WindowRow,
 };
 
 pub use backfill::{
@@ -495,6 +496,7 @@ pub fn schema_sql(database: &str) -> Vec<String> {
         ReferencePriceRow::create_table_sql(database),
         KlineRow::create_table_sql(database),
         WindowRow::create_table_sql(database),
+        DecisionRow::create_table_sql(database),
         RecordingRow::create_table_sql(database),
         LoadedSegmentRow::create_table_sql(database),
     ]
