@@ -105,6 +105,8 @@ def main():
     ws_market = list(json_files("polymarket/ws_market")) + sample_book_frames()
     for f in ws_market:
         put("polymarket_market", f)
+    for f in json_files("polymarket/ws_user"):
+        put("polymarket_user", f)
     for f in json_files("polymarket/rtds"):
         put("rtds", f)
     for f in json_files("binance", lambda n: "_ws_" in n or n.startswith("usdm")):

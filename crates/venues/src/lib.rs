@@ -18,6 +18,7 @@ pub mod control;
 pub mod deribit;
 mod error;
 pub mod polymarket;
+pub mod polymarket_user;
 pub mod rtds;
 pub mod unknown;
 
