@@ -312,14 +312,17 @@ fn results_row(
     let sw = color.map_or(String::new(), |c| {
         format!("<span class=\"swatch\" style=\"background:{c}\"></span>")
     });
-    let p = vs.map_or("–".to_string(), |v| {
-        let cls = if v.p_value_greater < 0.05 {
-            " class=\"good\""
-        } else {
-            ""
-        };
-        format!("<span{cls}>{:.3}</span>", v.p_value_greater)
-    });
+    // No window where strategy and twin differ (nothing traded): no p-value to show.
+    let p = vs
+        .filter(|v| v.differing_windows > 0)
+        .map_or("–".to_string(), |v| {
+            let cls = if v.p_value_greater < 0.05 {
+                " class=\"good\""
+            } else {
+                ""
+            };
+            format!("<span{cls}>{:.3}</span>", v.p_value_greater)
+        });
     let note = if m.trades == 0 {
         escape(&no_trade_note(m))
     } else {

@@ -30,8 +30,12 @@ fn ci(v: Option<crate::stats::Interval>, digits: usize, scale: f64) -> String {
     })
 }
 
+/// The permutation p-value against the twin; `-` when there is none, or when the strategy and
+/// its twin differ in no window (nothing traded: the test has nothing to say, and `1.000` would
+/// read as "certainly no better").
 fn pval(v: Option<&VsTwin>) -> String {
-    v.map_or("-".to_string(), |t| format!("{:.3}", t.p_value_greater))
+    v.filter(|t| t.differing_windows > 0)
+        .map_or("-".to_string(), |t| format!("{:.3}", t.p_value_greater))
 }
 
 /// First table: performance with 95 % intervals and the test against the twin.
@@ -196,4 +200,29 @@ fn activity(summary: &Summary) -> String {
         o.push('\n');
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vs(differing_windows: u64, p: f64) -> VsTwin {
+        VsTwin {
+            test: "paired sign-flip permutation",
+            differing_windows,
+            total_difference: 0.0,
+            mean_difference_per_window: 0.0,
+            p_value_greater: p,
+            p_value_two_sided: p,
+            permutations: 0,
+            exact: true,
+        }
+    }
+
+    #[test]
+    fn no_p_value_where_strategy_and_twin_never_differ() {
+        assert_eq!(pval(None), "-");
+        assert_eq!(pval(Some(&vs(0, 1.0))), "-", "nothing traded: no test");
+        assert_eq!(pval(Some(&vs(3, 0.25))), "0.250");
+    }
 }
