@@ -63,13 +63,19 @@ impl DailySummary {
     }
 
     fn realized(engine: &Engine) -> Vec<Cash> {
-        (0..engine.lanes())
-            .map(|k| {
-                engine
-                    .portfolio(k)
-                    .map_or(Cash::ZERO, polyedge_engine::Portfolio::realized_pnl)
-            })
-            .collect()
+        let mut v = Vec::new();
+        Self::realized_into(engine, &mut v);
+        v
+    }
+
+    /// Realized PnL per lane into `v`, reusing its allocation (this runs after every input).
+    fn realized_into(engine: &Engine, v: &mut Vec<Cash>) {
+        v.clear();
+        v.extend((0..engine.lanes()).map(|k| {
+            engine
+                .portfolio(k)
+                .map_or(Cash::ZERO, polyedge_engine::Portfolio::realized_pnl)
+        }));
     }
 
     /// After each input: sends the summary when the engine's clock has passed the boundary.
@@ -86,7 +92,7 @@ impl DailySummary {
             if b > now { b } else { b + NS_PER_DAY }
         });
         if now < next {
-            self.realized_last = Self::realized(engine);
+            Self::realized_into(engine, &mut self.realized_last);
             return;
         }
         let text = self.text(engine, next);
