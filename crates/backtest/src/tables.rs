@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use polyedge_core::{Cash, Liquidity, OrderId, Side, Window};
+use polyedge_core::{Cash, OrderId, Window};
 use polyedge_engine::{RunResult, StrategyResult};
 
 use crate::metrics::{FillEdge, per_share};
@@ -66,14 +66,8 @@ pub fn write_trades<W: Write>(bt: &Backtest, out: W) -> csv::Result<()> {
                 f.order.0.to_string(),
                 f.window.clone(),
                 f.outcome.to_string(),
-                match f.side {
-                    Side::Buy => "buy".to_string(),
-                    Side::Sell => "sell".to_string(),
-                },
-                match f.liquidity {
-                    Liquidity::Maker => "maker".to_string(),
-                    Liquidity::Taker => "taker".to_string(),
-                },
+                f.side.name().to_string(),
+                f.liquidity.name().to_string(),
                 f.price.to_string(),
                 f.size.to_string(),
                 f.price.notional(f.size).to_string(),

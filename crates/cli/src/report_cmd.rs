@@ -137,27 +137,6 @@ fn e6(p: polyedge_core::Price) -> i64 {
     i64::from(p.micros())
 }
 
-fn type_of(tif: polyedge_core::TimeInForce, post_only: bool) -> String {
-    let t = match tif {
-        polyedge_core::TimeInForce::Gtc => "gtc",
-        polyedge_core::TimeInForce::Gtd(_) => "gtd",
-        polyedge_core::TimeInForce::Fok => "fok",
-        polyedge_core::TimeInForce::Fak => "fak",
-    };
-    if post_only {
-        format!("{t}_post_only")
-    } else {
-        t.to_string()
-    }
-}
-
-fn side_of(s: polyedge_core::Side) -> String {
-    match s {
-        polyedge_core::Side::Buy => "buy".into(),
-        polyedge_core::Side::Sell => "sell".into(),
-    }
-}
-
 /// The row of decision `seq` of run `run` (the `decisions` table).
 fn decision_row(run: &str, seq: u64, d: &Decision) -> polyedge_tables::tables::DecisionRow {
     use polyedge_engine::{DecisionKind, Verdict};
@@ -193,10 +172,10 @@ fn decision_row(run: &str, seq: u64, d: &Decision) -> polyedge_tables::tables::D
             r.window.clone_from(&intent.window);
             r.order_id = Some(intent.id.0);
             r.outcome = Some(intent.outcome.to_string());
-            r.side = Some(side_of(intent.side));
+            r.side = Some(intent.side.name().to_string());
             r.price_e6 = Some(e6(intent.price));
             r.size_e6 = i64::try_from(intent.size.micros()).ok();
-            r.order_type = Some(type_of(intent.tif, intent.post_only));
+            r.order_type = Some(intent.order_type().to_string());
             r.fair_value_e6 = fair_value.map(e6);
             r.best_bid_e6 = best_bid.map(e6);
             r.best_ask_e6 = best_ask.map(e6);
@@ -223,7 +202,7 @@ fn decision_row(run: &str, seq: u64, d: &Decision) -> polyedge_tables::tables::D
             r.reason = Some(reason.clone());
             if let Some(g) = signal {
                 r.outcome = Some(g.outcome.to_string());
-                r.side = Some(side_of(g.side));
+                r.side = Some(g.side.name().to_string());
                 r.price_e6 = Some(e6(g.price));
                 r.fair_value_e6 = g.fair_value.map(e6);
             }
@@ -299,13 +278,14 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     let mut signals = Vec::new();
     let mut rows = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&log) {
+        let last = text.lines().count();
         for (n, line) in text.lines().enumerate() {
             match serde_json::from_str::<Decision>(line) {
                 Ok(d) => {
                     signals.extend(CounterSignal::of(&d));
                     rows.push(decision_row(&run_name, n as u64, &d));
                 }
-                Err(e) if n + 1 == text.lines().count() => {
+                Err(e) if n + 1 == last => {
                     eprintln!("report: {}: torn last line ignored ({e})", log.display());
                 }
                 Err(e) => bail!("{}:{}: {e}", log.display(), n + 1),

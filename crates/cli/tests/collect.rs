@@ -18,6 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use polyedge_sandbox::{Faults, Sandbox, SandboxConfig, Speed};
 use polyedge_store::{EventReplay, FrameReplay, NoProgress, Recording, ReplayFilter};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use support::{http_get, metric};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_polyedge"))
@@ -710,32 +713,7 @@ fn rtds_server_every(
 fn sigkill_loses_at_most_the_last_second() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, sent, server) = rtds_server();
-    let cfg = format!(
-        r#"
-[collect]
-flush_ms = 200
-discovery_secs = 60
-min_free_mb = 0
-warn_free_mb = 0
-[endpoints]
-gamma = "http://127.0.0.1:9/gamma"
-rtds_ws = "ws://{addr}/rtds"
-[feeds.polymarket]
-enabled = false
-[feeds.rtds]
-topics = ["crypto_prices"]
-[feeds.binance_spot]
-enabled = false
-[feeds.binance_usdm]
-enabled = false
-[feeds.binance_usdm_market]
-enabled = false
-[feeds.coinbase]
-enabled = false
-[feeds.deribit]
-enabled = false
-"#
-    );
+    let cfg = rtds_only_config(&addr, "");
     let config = dir.path().join("polyedge.toml");
     std::fs::write(&config, cfg).unwrap();
     let rec = dir.path().join("killed");
@@ -784,6 +762,15 @@ enabled = false
 /// The config of the kill and disk tests: RTDS from `addr`, everything else off; `extra` is
 /// added to `[collect]`.
 fn rtds_only_config(addr: &str, extra: &str) -> String {
+    rtds_config(addr, extra, None)
+}
+
+/// As [`rtds_only_config`], with Coinbase on at `coinbase_ws` when given.
+fn rtds_config(addr: &str, extra: &str, coinbase_ws: Option<&str>) -> String {
+    let (coinbase_endpoint, coinbase_on) = match coinbase_ws {
+        Some(url) => (format!("coinbase_ws = \"{url}\""), true),
+        None => (String::new(), false),
+    };
     format!(
         r#"
 [collect]
@@ -795,6 +782,7 @@ warn_free_mb = 0
 [endpoints]
 gamma = "http://127.0.0.1:9/gamma"
 rtds_ws = "ws://{addr}/rtds"
+{coinbase_endpoint}
 [feeds.polymarket]
 enabled = false
 [feeds.rtds]
@@ -806,7 +794,7 @@ enabled = false
 [feeds.binance_usdm_market]
 enabled = false
 [feeds.coinbase]
-enabled = false
+enabled = {coinbase_on}
 [feeds.deribit]
 enabled = false
 "#
@@ -1313,42 +1301,6 @@ fn clickhouse_down_during_collect_loses_nothing_after_backfill() {
     assert!(n > market.len());
 }
 
-/// A raw HTTP/1.1 GET; returns (status code, body).
-fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use std::io::Write as _;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
-    (status, body)
-}
-
-/// The sum of the samples of metric `name` whose labels contain `labels` (Prometheus text
-/// format); `None` if there is none.
-fn metric(text: &str, name: &str, labels: &str) -> Option<f64> {
-    let mut found = None;
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let (n, l) = series.split_once('{').unwrap_or((series, ""));
-        if n == name && l.contains(labels) {
-            *found.get_or_insert(0.0) += value.parse::<f64>().unwrap();
-        }
-    }
-    found
-}
-
 /// `collect --control`: `/metrics` counts the frames of a live feed, `/health/live` answers 200,
 /// and `/health/ready` answers 503 naming the feed that cannot connect (a Coinbase endpoint
 /// where nothing listens) while the other one is up.
@@ -1359,34 +1311,10 @@ fn the_control_port_exports_feed_metrics_and_names_the_feed_that_is_down() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_addr = dead.local_addr().unwrap();
     drop(dead);
-    let cfg = format!(
-        r#"
-[collect]
-flush_ms = 100
-discovery_secs = 60
-min_free_mb = 0
-warn_free_mb = 0
-backoff_min_ms = 50
-backoff_max_ms = 200
-[endpoints]
-gamma = "http://127.0.0.1:9/gamma"
-rtds_ws = "ws://{addr}/rtds"
-coinbase_ws = "ws://{dead_addr}/"
-[feeds.polymarket]
-enabled = false
-[feeds.rtds]
-topics = ["crypto_prices"]
-[feeds.binance_spot]
-enabled = false
-[feeds.binance_usdm]
-enabled = false
-[feeds.binance_usdm_market]
-enabled = false
-[feeds.coinbase]
-enabled = true
-[feeds.deribit]
-enabled = false
-"#
+    let cfg = rtds_config(
+        &addr,
+        "backoff_min_ms = 50\nbackoff_max_ms = 200",
+        Some(&format!("ws://{dead_addr}/")),
     );
     let config = dir.path().join("polyedge.toml");
     std::fs::write(&config, cfg).unwrap();

@@ -211,6 +211,16 @@ pub enum Side {
     Sell,
 }
 
+impl Side {
+    /// `buy` or `sell` (the label in tables, metrics and logs).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+}
+
 /// A side of an order book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BookSide {

@@ -50,6 +50,21 @@ pub struct OrderIntent {
     pub post_only: bool,
 }
 
+impl OrderIntent {
+    /// The order type as labelled in metrics and tables: `gtc`, `gtd`, `fok`, `fak`, with
+    /// `_post_only` appended for a post-only GTC/GTD.
+    pub const fn order_type(&self) -> &'static str {
+        match (self.tif, self.post_only) {
+            (TimeInForce::Gtc, false) => "gtc",
+            (TimeInForce::Gtc, true) => "gtc_post_only",
+            (TimeInForce::Gtd(_), false) => "gtd",
+            (TimeInForce::Gtd(_), true) => "gtd_post_only",
+            (TimeInForce::Fok, _) => "fok",
+            (TimeInForce::Fak, _) => "fak",
+        }
+    }
+}
+
 /// Why an order was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RejectReason {
@@ -78,19 +93,32 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// Every value [`RejectReason::code`] returns, in declaration order.
+    pub const CODES: [&'static str; 8] = [
+        "off_tick",
+        "price_out_of_range",
+        "below_min_size",
+        "post_only_would_cross",
+        "fok_not_filled",
+        "market_closed",
+        "risk",
+        "other",
+    ];
+
     /// A stable code for counting (`off_tick`, `price_out_of_range`, `below_min_size`,
     /// `post_only_would_cross`, `fok_not_filled`, `market_closed`, `risk`, `other`).
     pub fn code(&self) -> &'static str {
-        match self {
-            RejectReason::OffTick { .. } => "off_tick",
-            RejectReason::PriceOutOfRange => "price_out_of_range",
-            RejectReason::BelowMinSize { .. } => "below_min_size",
-            RejectReason::PostOnlyWouldCross => "post_only_would_cross",
-            RejectReason::FokNotFilled => "fok_not_filled",
-            RejectReason::MarketClosed => "market_closed",
-            RejectReason::Risk(_) => "risk",
-            RejectReason::Other(_) => "other",
-        }
+        let i = match self {
+            RejectReason::OffTick { .. } => 0,
+            RejectReason::PriceOutOfRange => 1,
+            RejectReason::BelowMinSize { .. } => 2,
+            RejectReason::PostOnlyWouldCross => 3,
+            RejectReason::FokNotFilled => 4,
+            RejectReason::MarketClosed => 5,
+            RejectReason::Risk(_) => 6,
+            RejectReason::Other(_) => 7,
+        };
+        Self::CODES[i]
     }
 }
 
@@ -101,6 +129,16 @@ pub enum Liquidity {
     Maker,
     /// The order crossed the book.
     Taker,
+}
+
+impl Liquidity {
+    /// `maker` or `taker`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Liquidity::Maker => "maker",
+            Liquidity::Taker => "taker",
+        }
+    }
 }
 
 /// A fill of (part of) an order.

@@ -410,6 +410,8 @@ impl Gamma {
 mod tests {
     use super::*;
 
+    /// Read at run time (never `include_str!`), so that a clone without `../shared` compiles its
+    /// tests; the test using it is ignored there (feature `shared-data`).
     const FIXTURE: &str = "../../../shared/fixtures/polymarket/gamma/btc_updown_5m_markets_2026-07-24_vendor_sample.jsonl";
 
     /// On a real Gamma market object (a vendor's free sample with no stated licence, so it stays

@@ -86,10 +86,41 @@ pub struct Condition {
     pub text: String,
 }
 
+/// What a message says of its condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// The condition began.
+    Firing,
+    /// It ended.
+    Resolved,
+    /// A one-off notice (the daily summary).
+    Notice,
+}
+
+impl State {
+    /// The webhook's `state` field.
+    fn name(self) -> &'static str {
+        match self {
+            State::Firing => "firing",
+            State::Resolved => "resolved",
+            State::Notice => "notice",
+        }
+    }
+
+    /// The mark in front of the text a user reads.
+    fn mark(self) -> &'static str {
+        match self {
+            State::Firing => "🔴",
+            State::Resolved => "✅",
+            State::Notice => "📊",
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Msg {
     key: String,
-    firing: bool,
+    state: State,
     text: String,
 }
 
@@ -97,7 +128,9 @@ struct Msg {
 #[derive(Debug, Clone)]
 pub struct Alerter {
     tx: mpsc::UnboundedSender<Msg>,
+    /// Keys firing now.
     active: Arc<Mutex<BTreeSet<String>>>,
+    /// Keys of the notices sent.
     notified: Arc<Mutex<BTreeSet<String>>>,
     source: String,
 }
@@ -126,47 +159,39 @@ impl Alerter {
         })
     }
 
+    /// Queues `text` for `key` as `state` if `changed` (the caller's set said the state is new).
+    fn send_if(&self, changed: bool, key: &str, state: State, text: &str) {
+        if changed {
+            let _ = self.tx.send(Msg {
+                key: key.to_string(),
+                state,
+                text: format!("{} {}: {text}", state.mark(), self.source),
+            });
+        }
+    }
+
     /// The condition `key` holds: sends `text` unless it is already firing.
     pub fn fire(&self, key: &str, text: &str) {
         let new = self
             .active
             .lock()
             .is_ok_and(|mut a| a.insert(key.to_string()));
-        if new {
-            let _ = self.tx.send(Msg {
-                key: key.to_string(),
-                firing: true,
-                text: format!("🔴 {}: {text}", self.source),
-            });
-        }
+        self.send_if(new, key, State::Firing, text);
     }
 
-    /// A one-off notice (the daily summary): sent once per `key` over the alerter's life, with a
-    /// 📊 mark instead of firing/resolved.
+    /// A one-off notice (the daily summary): sent once per `key` over the alerter's life.
     pub fn notify(&self, key: &str, text: &str) {
         let new = self
             .notified
             .lock()
             .is_ok_and(|mut n| n.insert(key.to_string()));
-        if new {
-            let _ = self.tx.send(Msg {
-                key: key.to_string(),
-                firing: true,
-                text: format!("📊 {}: {text}", self.source),
-            });
-        }
+        self.send_if(new, key, State::Notice, text);
     }
 
     /// The condition `key` no longer holds: sends "resolved" if it was firing.
     pub fn resolve(&self, key: &str, text: &str) {
         let was = self.active.lock().is_ok_and(|mut a| a.remove(key));
-        if was {
-            let _ = self.tx.send(Msg {
-                key: key.to_string(),
-                firing: false,
-                text: format!("✅ {}: {text}", self.source),
-            });
-        }
+        self.send_if(was, key, State::Resolved, text);
     }
 
     /// Fires every condition in `now`, resolves every firing key of `scope` (a key prefix such
@@ -191,32 +216,53 @@ impl Alerter {
     }
 }
 
-async fn send_loop(cfg: AlertConfig, http: reqwest::Client, mut rx: mpsc::UnboundedReceiver<Msg>) {
-    let mut sent: VecDeque<Instant> = VecDeque::new();
-    let mut suppressed = 0usize;
-    while let Some(m) = rx.recv().await {
-        let now = Instant::now();
-        while sent
+/// At most `max` messages in any rolling minute; what is held back is counted.
+#[derive(Debug)]
+struct RateLimit {
+    max: usize,
+    sent: VecDeque<Instant>,
+    held: usize,
+}
+
+impl RateLimit {
+    fn new(max: usize) -> Self {
+        RateLimit {
+            max: max.max(1),
+            sent: VecDeque::new(),
+            held: 0,
+        }
+    }
+
+    /// A message at `now`: `Some(n)` — send it, and say that `n` were held back since the last
+    /// one sent; `None` — hold it (counted).
+    fn admit(&mut self, now: Instant) -> Option<usize> {
+        while self
+            .sent
             .front()
             .is_some_and(|t| now.duration_since(*t) >= Duration::from_mins(1))
         {
-            sent.pop_front();
+            self.sent.pop_front();
         }
-        if sent.len() >= cfg.max_per_minute {
-            suppressed += 1;
-            tracing::warn!(key = %m.key, suppressed, "alert held back by the rate limit");
+        if self.sent.len() >= self.max {
+            self.held += 1;
+            return None;
+        }
+        self.sent.push_back(now);
+        Some(std::mem::take(&mut self.held))
+    }
+}
+
+async fn send_loop(cfg: AlertConfig, http: reqwest::Client, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut limit = RateLimit::new(cfg.max_per_minute);
+    while let Some(m) = rx.recv().await {
+        let Some(held) = limit.admit(Instant::now()) else {
+            tracing::warn!(key = %m.key, held = limit.held, "alert held back by the rate limit");
             continue;
-        }
-        sent.push_back(now);
-        let text = if suppressed > 0 {
-            let t = format!(
-                "{} ({suppressed} alerts suppressed by the rate limit)",
-                m.text
-            );
-            suppressed = 0;
-            t
+        };
+        let text = if held > 0 {
+            format!("{} ({held} alerts suppressed by the rate limit)", m.text)
         } else {
-            m.text.clone()
+            m.text
         };
         if let Some((api, token, chat)) = &cfg.telegram {
             let url = format!("{api}/bot{token}/sendMessage");
@@ -227,7 +273,7 @@ async fn send_loop(cfg: AlertConfig, http: reqwest::Client, mut rx: mpsc::Unboun
             let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let body = serde_json::json!({
                 "key": m.key,
-                "state": if m.key.starts_with("daily:") { "notice" } else if m.firing { "firing" } else { "resolved" },
+                "state": m.state.name(),
                 "text": text,
                 "at": at,
             });
@@ -243,5 +289,25 @@ fn report(r: Result<reqwest::Response, reqwest::Error>, kind: &str, dest: &str) 
         Ok(resp) if resp.status().is_success() => {}
         Ok(resp) => tracing::warn!(kind, %host, status = %resp.status(), "alert not accepted"),
         Err(e) => tracing::warn!(kind, %host, error = %e.without_url(), "alert not sent"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limit_holds_back_past_max_per_minute_and_counts_what_it_held() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut l = RateLimit::new(2);
+        assert_eq!(l.admit(t0), Some(0));
+        assert_eq!(l.admit(t0 + s), Some(0));
+        assert_eq!(l.admit(t0 + 2 * s), None);
+        assert_eq!(l.admit(t0 + 3 * s), None);
+        // A minute after the first, one slot is free again: sent, announcing the two held.
+        assert_eq!(l.admit(t0 + Duration::from_mins(1)), Some(2));
+        assert_eq!(l.admit(t0 + Duration::from_mins(1)), None);
+        assert_eq!(l.admit(t0 + Duration::from_secs(61)), Some(1));
     }
 }

@@ -270,7 +270,8 @@ impl EngineLoop {
 
     /// Handles one recorded frame of `feed` stamped `recv_ns`.
     pub fn frame(&mut self, feed: Feed, recv_ns: UnixNanos, bytes: &[u8]) {
-        let began = Instant::now();
+        // The decision-latency clock starts here (only when the latency is exported).
+        let began = self.metrics.is_some().then(Instant::now);
         self.stats.frames += 1;
         self.stats.last_frame_ns = recv_ns.0;
         self.events.clear();
@@ -290,7 +291,7 @@ impl EngineLoop {
             self.event(ev);
         }
         self.events = events;
-        self.current_frame = Some((recv_ns, began));
+        self.current_frame = began.map(|b| (recv_ns, b));
         self.after_input();
         self.current_frame = None;
     }

@@ -231,13 +231,11 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
         let exporter = polyedge_ops::Exporter::install().map_err(RunError::Io)?;
         polyedge_feeds::metrics::describe();
         metrics::describe();
-        let lanes = lp.engine().lanes();
         let status_view: status_page::StatusView = std::sync::Arc::default();
+        let run_metrics =
+            metrics::RunMetrics::new(lp.engine(), opts.config.feeds.endpoints.clock.is_none());
         lp = lp
-            .with_metrics(metrics::RunMetrics::new(
-                lanes,
-                opts.config.feeds.endpoints.clock.is_none(),
-            ))
+            .with_metrics(run_metrics)
             .with_status_page(status_page::StatusPage::new(
                 status_view.clone(),
                 opts.mode.name(),

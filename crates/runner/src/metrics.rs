@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use polyedge_core::{Cash, Outcome, RejectReason, Side, TimeInForce, UnixNanos};
+use polyedge_core::{Cash, Outcome, RejectReason, Side, UnixNanos};
 use polyedge_engine::decisions::{Decision, DecisionKind, Verdict};
 use polyedge_engine::{BreakerKind, Engine};
 
@@ -119,32 +119,25 @@ pub fn market_of(slug: &str) -> &str {
     }
 }
 
-/// The stable label of a rejection reason ([`RejectReason::code`]).
-pub fn reason_label(r: &RejectReason) -> &'static str {
-    r.code()
-}
-
-/// Every value of the `reason` label.
-const REASONS: [&str; 8] = [
-    "off_tick",
-    "price_out_of_range",
-    "below_min_size",
-    "post_only_would_cross",
-    "fok_not_filled",
-    "market_closed",
-    "risk",
-    "other",
-];
-
-fn type_label(tif: TimeInForce, post_only: bool) -> &'static str {
-    match (tif, post_only) {
-        (TimeInForce::Gtc, false) => "gtc",
-        (TimeInForce::Gtc, true) => "gtc_post_only",
-        (TimeInForce::Gtd(_), false) => "gtd",
-        (TimeInForce::Gtd(_), true) => "gtd_post_only",
-        (TimeInForce::Fok, _) => "fok",
-        (TimeInForce::Fak, _) => "fak",
-    }
+/// Fair value, P(Up) and edge of an order decision that gave a fair value: `fv` of one share of
+/// the order's outcome; P(Up) from it; edge = fair value − best ask (buy) or best bid − fair
+/// value (sell), `None` without that side of the book. All in pUSD per share.
+pub fn fair_and_edge(
+    intent: &polyedge_core::OrderIntent,
+    fair_value: Option<polyedge_core::Price>,
+    best_bid: Option<polyedge_core::Price>,
+    best_ask: Option<polyedge_core::Price>,
+) -> Option<(f64, f64, Option<f64>)> {
+    let fv = fair_value?.to_f64();
+    let p_up = match intent.outcome {
+        Outcome::Up => fv,
+        Outcome::Down => 1.0 - fv,
+    };
+    let edge = match intent.side {
+        Side::Buy => best_ask.map(|a| fv - a.to_f64()),
+        Side::Sell => best_bid.map(|b| b.to_f64() - fv),
+    };
+    Some((fv, p_up, edge))
 }
 
 fn pusd(c: Cash) -> f64 {
@@ -188,9 +181,6 @@ pub fn marks(engine: &Engine, k: usize) -> Marks {
 #[derive(Debug)]
 pub struct RunMetrics {
     fills_seen: Vec<usize>,
-    /// Per strategy: its zero-valued series exist (rejection reasons), so that `rate()` and
-    /// `increase()` see the first rejection.
-    initialized: Vec<bool>,
     peak_equity: Vec<Option<i128>>,
     last_publish: Option<Instant>,
     every: Duration,
@@ -198,12 +188,19 @@ pub struct RunMetrics {
 }
 
 impl RunMetrics {
-    /// Metrics for an engine of `lanes` strategies; `wall_clock`: receive stamps are this
-    /// machine's wall clock (decision latency measured from them).
-    pub fn new(lanes: usize, wall_clock: bool) -> Self {
+    /// Metrics for `engine`'s strategies; `wall_clock`: receive stamps are this machine's wall
+    /// clock (decision latency measured from them). Creates every strategy's rejection series at
+    /// 0, so that `rate()` and `increase()` see the first rejection.
+    pub fn new(engine: &Engine, wall_clock: bool) -> Self {
+        let lanes = engine.lanes();
+        for k in 0..lanes {
+            let name = engine.strategy_name(k).unwrap_or_default().to_string();
+            for reason in RejectReason::CODES {
+                counter!(REJECTIONS, "strategy" => name.clone(), "reason" => reason).absolute(0);
+            }
+        }
         RunMetrics {
             fills_seen: vec![0; lanes],
-            initialized: vec![false; lanes],
             peak_equity: vec![None; lanes],
             last_publish: None,
             every: Duration::from_secs(1),
@@ -224,34 +221,24 @@ impl RunMetrics {
                     best_ask,
                     verdict,
                 } => {
-                    let side = match intent.side {
-                        Side::Buy => "buy",
-                        Side::Sell => "sell",
-                    };
                     let verdict_label = match verdict {
                         Verdict::Sent => "sent",
                         Verdict::Refused(_) => "refused",
                     };
                     counter!(ORDERS,
                         "strategy" => d.strategy.clone(),
-                        "side" => side,
-                        "type" => type_label(intent.tif, intent.post_only),
+                        "side" => intent.side.name(),
+                        "type" => intent.order_type(),
                         "verdict" => verdict_label)
                     .increment(1);
-                    if let Some(fv) = fair_value {
+                    if let Some((fv, p_up, edge)) =
+                        fair_and_edge(intent, *fair_value, *best_bid, *best_ask)
+                    {
                         let market = market_of(&intent.window).to_string();
-                        let fv = fv.to_f64();
-                        let p_up = match intent.outcome {
-                            Outcome::Up => fv,
-                            Outcome::Down => 1.0 - fv,
-                        };
                         gauge!(MODEL_P_UP, "strategy" => d.strategy.clone(), "market" => market.clone())
                             .set(p_up);
-                        let edge = match intent.side {
-                            Side::Buy => best_ask.map(|a| fv - a.to_f64()),
-                            Side::Sell => best_bid.map(|b| b.to_f64() - fv),
-                        }
-                        .unwrap_or(fv - intent.price.to_f64());
+                        // Without that side of the book: against the order's own limit price.
+                        let edge = edge.unwrap_or(fv - intent.price.to_f64());
                         gauge!(EDGE, "strategy" => d.strategy.clone(), "market" => market)
                             .set(edge);
                     }
@@ -312,32 +299,22 @@ impl RunMetrics {
             .unwrap_or(0)
             .min(fills.len());
         for f in &fills[seen..] {
-            let liq = match f.liquidity {
-                polyedge_core::Liquidity::Maker => "maker",
-                polyedge_core::Liquidity::Taker => "taker",
-            };
-            counter!(FILLS, "strategy" => name.to_string(), "liquidity" => liq).increment(1);
+            counter!(FILLS, "strategy" => name.to_string(), "liquidity" => f.liquidity.name())
+                .increment(1);
         }
         if let Some(s) = self.fills_seen.get_mut(k) {
             *s = fills.len();
         }
         // Rejections (a rejection stays on its order record: absolute counts are monotonic).
         let orders = engine.orders(k);
+        // (Every reason's series was created at 0 by `new`.)
         let mut rejected: std::collections::BTreeMap<&'static str, u64> =
             std::collections::BTreeMap::new();
-        if let Some(init) = self.initialized.get_mut(k)
-            && !*init
-        {
-            *init = true;
-            for reason in REASONS {
-                rejected.insert(reason, 0);
-            }
-        }
         let mut sent = 0u64;
         let mut with_fill = 0u64;
         for o in orders {
             if let Some(r) = &o.rejected {
-                *rejected.entry(reason_label(r)).or_default() += 1;
+                *rejected.entry(r.code()).or_default() += 1;
             }
             if !matches!(o.rejected, Some(RejectReason::Risk(_))) {
                 sent += 1;

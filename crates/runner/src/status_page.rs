@@ -23,7 +23,7 @@ use polyedge_engine::decisions::{Decision, DecisionKind, Verdict};
 use serde_json::{Value, json};
 
 use crate::engine_loop::LoopStats;
-use crate::metrics::{market_of, marks};
+use crate::metrics::{fair_and_edge, market_of, marks};
 
 /// The page, embedded.
 pub const PAGE: &str = include_str!("../assets/status.html");
@@ -91,16 +91,9 @@ impl StatusPage {
                     best_ask,
                     verdict,
                 } => {
-                    if let Some(fv) = fair_value {
-                        let fv = px(*fv);
-                        let p_up = match intent.outcome {
-                            Outcome::Up => fv,
-                            Outcome::Down => 1.0 - fv,
-                        };
-                        let edge = match intent.side {
-                            Side::Buy => best_ask.map(|a| fv - px(a)),
-                            Side::Sell => best_bid.map(|b| px(b) - fv),
-                        };
+                    if let Some((fv, p_up, edge)) =
+                        fair_and_edge(intent, *fair_value, *best_bid, *best_ask)
+                    {
                         self.fair.insert(
                             (d.strategy.clone(), intent.window.clone()),
                             (fv, p_up, edge),
@@ -112,7 +105,7 @@ impl StatusPage {
                         "window": intent.window,
                         "what": format!(
                             "{} {} {} @ {}",
-                            match intent.side { Side::Buy => "buy", Side::Sell => "sell" },
+                            intent.side.name(),
                             intent.size,
                             intent.outcome,
                             intent.price
@@ -122,7 +115,7 @@ impl StatusPage {
                         "best_ask": best_ask.map(px),
                         "verdict": match verdict {
                             Verdict::Sent => "sent".to_string(),
-                            Verdict::Refused(r) => format!("refused: {}", crate::metrics::reason_label(r)),
+                            Verdict::Refused(r) => format!("refused: {}", r.code()),
                         },
                     })
                 }
@@ -172,6 +165,9 @@ impl StatusPage {
     fn snapshot(&mut self, engine: &Engine, stats: &LoopStats) -> Value {
         let now = engine.now();
         let active: Vec<&str> = engine.active_windows();
+        // Fair values are shown for trading windows only: forget the ended ones (the map would
+        // otherwise grow by a window every few minutes for as long as the run lives).
+        self.fair.retain(|(_, w), _| active.contains(&w.as_str()));
         let windows: Vec<Value> = engine
             .windows()
             .iter()
@@ -220,7 +216,7 @@ impl StatusPage {
                                 f.price
                             ),
                             "fee": f.fee.to_string(),
-                            "liquidity": format!("{:?}", f.liquidity).to_lowercase(),
+                            "liquidity": f.liquidity.name(),
                         }),
                     ));
                 }
@@ -245,7 +241,7 @@ impl StatusPage {
                             "window": o.window,
                             "what": format!(
                                 "{} {} {} @ {}",
-                                match o.side { Side::Buy => "buy", Side::Sell => "sell" },
+                                o.side.name(),
                                 o.size,
                                 o.outcome,
                                 o.price

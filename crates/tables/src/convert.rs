@@ -119,13 +119,6 @@ pub fn fixed18_to_e8(v: Fixed18, rounded: &mut u64) -> Option<i64> {
     i64::try_from(q).ok()
 }
 
-fn side_name(s: Side) -> &'static str {
-    match s {
-        Side::Buy => "buy",
-        Side::Sell => "sell",
-    }
-}
-
 fn book_side_name(s: BookSide) -> &'static str {
     match s {
         BookSide::Bid => "bid",
@@ -301,7 +294,7 @@ impl TableRows {
                 token: t.token.to_string(),
                 price_e6: price_e6(t.price),
                 size_e6: size_e6(t.size),
-                taker_side: side_name(t.taker_side).to_string(),
+                taker_side: Side::name(t.taker_side).to_string(),
                 fee_rate_bps: t.fee_rate_bps,
             }),
             EventKind::BestBidAsk(b) => self.best_bid_ask.push(BestBidAskRow {
@@ -334,7 +327,7 @@ impl TableRows {
                     symbol: t.symbol.as_str().to_string(),
                     price_e8: e8(t.price)?,
                     qty_e8: e8(t.qty)?,
-                    taker_side: t.taker_side.map(|s| side_name(s).to_string()),
+                    taker_side: t.taker_side.map(|s| Side::name(s).to_string()),
                     trade_id: t.trade_id,
                 };
                 self.spot_trades.push(row);
