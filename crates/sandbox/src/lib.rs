@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 mod conn;
 mod error;
+pub mod exchange;
 mod gamma;
 mod hub;
 pub mod inject;
