@@ -162,6 +162,8 @@ pub struct SandboxConfig {
     pub served_log: Option<PathBuf>,
     /// Time range of the recordings to serve (`from`/`to` only; assets/windows are ignored).
     pub filter: ReplayFilter,
+    /// The CLOB exchange's settings (chain id, starting balance, auth skew, heartbeat).
+    pub exchange: crate::exchange::ExchangeConfig,
 }
 
 impl SandboxConfig {
@@ -175,6 +177,7 @@ impl SandboxConfig {
             faults: Faults::default(),
             served_log: None,
             filter: ReplayFilter::default(),
+            exchange: crate::exchange::ExchangeConfig::default(),
         }
     }
 

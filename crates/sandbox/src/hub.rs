@@ -442,6 +442,10 @@ impl Hub {
                 .map(|(asset, range)| (asset.clone(), item.bytes.slice(range.clone())));
             self.books
                 .apply(&item.updates, recorded, item.recv_ns, &item.stream);
+            if !item.updates.is_empty() {
+                let now = polyedge_core::UnixNanos(item.recv_ns);
+                self.shared.exchange.on_book_updates(&item.updates, now);
+            }
         }
         bump(&self.shared.counters.frames_dispatched);
     }

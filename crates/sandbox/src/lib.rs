@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     pub hub: mpsc::UnboundedSender<Cmd>,
     pub next_conn: AtomicU64,
     pub shutdown: watch::Receiver<bool>,
+    /// The CLOB exchange (`/clob`, `/ws/user`).
+    pub exchange: exchange::Exchange,
 }
 
 impl Shared {
@@ -106,6 +108,21 @@ fn windows_of(recs: &[Recording]) -> Vec<Window> {
     let mut v: Vec<Window> = by_slug.into_values().collect();
     v.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.slug.cmp(&b.slug)));
     v
+}
+
+/// Advances the exchange on the sandbox clock every 20 ms of wall time (expiries, taker
+/// delays, window closes, settlement, heartbeat expiry) until shutdown.
+async fn exchange_ticks(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut every = tokio::time::interval(Duration::from_millis(20));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = every.tick() => {
+                shared.exchange.tick(polyedge_core::UnixNanos(shared.clock.now()));
+            }
+        }
+    }
 }
 
 impl Sandbox {
@@ -161,11 +178,12 @@ impl Sandbox {
             counters: Counters::default(),
             faults: config.faults.clone(),
             gate_wait: config.gate_wait,
-            windows,
+            windows: windows.clone(),
             log: log.as_ref().map(ServedLog::sender).unwrap_or_default(),
             hub: hub_tx,
             next_conn: AtomicU64::new(0),
             shutdown: shutdown_rx.clone(),
+            exchange: exchange::Exchange::new(windows.clone(), &config.exchange),
         });
         if first.is_none() {
             tracing::warn!("sandbox: the recordings hold no frames in the selected time range");
@@ -179,6 +197,7 @@ impl Sandbox {
         let hub = Hub::new(shared.clone(), hub_rx, shutdown_rx, needed);
         let hub = tokio::spawn(hub.run(frames));
         let accept = tokio::spawn(server::accept_loop(listener, shared.clone()));
+        tokio::spawn(exchange_ticks(shared.clone()));
         tracing::info!(%addr, speed = %config.speed, windows = shared.windows.len(), "sandbox: listening");
         Ok(Sandbox {
             addr,
@@ -193,6 +212,12 @@ impl Sandbox {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The exchange's ledger (`GET /sandbox/ledger`): per API key, balance, held pUSD,
+    /// positions, fees, orders and trades.
+    pub fn ledger(&self) -> serde_json::Value {
+        self.shared.exchange.ledger()
     }
 
     /// Sandbox clock (ns since epoch).

@@ -55,7 +55,7 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(req, &shared)) }
+                async move { Ok::<_, Infallible>(route(req, &shared).await) }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -138,9 +138,38 @@ fn is_ws_upgrade(req: &Request<Incoming>) -> bool {
 }
 
 /// Routes one request.
-fn route(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
+async fn route(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
+    if let Some(rest) = path.strip_prefix("/clob") {
+        return clob(req, rest.to_owned(), &path, query.as_deref(), shared).await;
+    }
+    if path == "/ws/user" {
+        if !is_ws_upgrade(&req) {
+            return json_response(426, &json!({"error": "/ws/user is a WebSocket endpoint"}));
+        }
+        let Some(key) = req.headers().get(SEC_WEBSOCKET_KEY).cloned() else {
+            return json_response(400, &json!({"error": "missing Sec-WebSocket-Key"}));
+        };
+        let accept = derive_accept_key(key.as_bytes());
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(up) => {
+                    let cfg = WebSocketConfig::default()
+                        .max_message_size(Some(MAX_CLIENT_MESSAGE))
+                        .max_frame_size(Some(MAX_CLIENT_MESSAGE));
+                    let ws =
+                        WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg))
+                            .await;
+                    crate::exchange::user_ws::run(ws, shared).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "sandbox: user-channel upgrade failed"),
+            }
+        });
+        return switching(&accept);
+    }
     if let Some((endpoint, streams)) = ws_endpoint(&path, query.as_deref()) {
         if !is_ws_upgrade(&req) {
             return json_response(
@@ -207,8 +236,54 @@ fn route(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
     match path.as_str() {
         "/sandbox/time" => json_response(200, &time_json(shared)),
         "/sandbox/status" => json_response(200, &json!(shared.status())),
+        "/sandbox/ledger" => json_response(200, &shared.exchange.ledger()),
         _ => not_found(&path),
     }
+}
+
+fn switching(accept: &str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(accept) {
+        h.insert(SEC_WEBSOCKET_ACCEPT, v);
+    }
+    r
+}
+
+/// A CLOB REST request (`/clob…`): its body read (at most [`MAX_CLIENT_MESSAGE`] bytes), then
+/// answered by the exchange on the sandbox clock.
+async fn clob(
+    req: Request<Incoming>,
+    rest: String,
+    full_path: &str,
+    query: Option<&str>,
+    shared: &Arc<Shared>,
+) -> Resp {
+    use http_body_util::BodyExt as _;
+    let method = req.method().as_str().to_owned();
+    let headers = req.headers().clone();
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_CLIENT_MESSAGE)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return json_response(413, &json!({"error": format!("request body: {e}")})),
+    };
+    let now = polyedge_core::UnixNanos(shared.clock.now());
+    let req = crate::exchange::rest::ClobRequest {
+        method: &method,
+        path: &rest,
+        full_path,
+        query,
+        headers: &headers,
+        body: &body,
+        now,
+    };
+    let (status, value) = crate::exchange::rest::answer(&shared.exchange, &req);
+    json_response(status, &value)
 }
 
 fn time_json(shared: &Shared) -> Value {

@@ -1,6 +1,144 @@
-//! The sandbox as an exchange: Polymarket's CLOB REST (`/clob/…`) and user channel
-//! (`/ws/user`) on loopback, checking every signature as the venue does, matching with the
-//! engine's fill model (`polyedge_engine::SimExecutor`) against the replayed books. Design:
-//! `docs/sandbox.md` §7.
+//! The sandbox as an exchange: Polymarket's CLOB REST under `/clob` and the user channel at
+//! `/ws/user`, on loopback, checking every signature as the venue does ([`sig`]) and matching
+//! with the engine's fill model against the replayed books ([`state`]). Routes: [`rest`];
+//! design and limits: `docs/sandbox.md` §9.
 
+pub mod rest;
 pub mod sig;
+pub mod state;
+pub(crate) mod user_ws;
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use polyedge_core::{Cash, UnixNanos, Window};
+use tokio::sync::broadcast;
+
+pub use state::{State, UserMsg};
+
+/// Settings of the exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeConfig {
+    /// Chain id the signatures are checked for (Polygon: 137).
+    pub chain_id: u64,
+    /// pUSD every new API key starts with (micro-pUSD).
+    pub start_cash: Cash,
+    /// Largest allowed distance between an auth header's `POLY_TIMESTAMP` and the wall clock,
+    /// in seconds (the venue checks freshness but does not document the bound; 30 s here).
+    pub max_skew_s: u64,
+    /// Open orders of a key are cancelled when no heartbeat came for this long after its first
+    /// one (venue: 10 s, protocols.md §2.2).
+    pub heartbeat_timeout: Duration,
+    /// Mixed into the derived API credentials, so two sandboxes give different keys.
+    pub key_salt: String,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        ExchangeConfig {
+            chain_id: 137,
+            start_cash: Cash(1_000_000_000),
+            max_skew_s: 30,
+            heartbeat_timeout: Duration::from_secs(10),
+            key_salt: "polyedge-sandbox".into(),
+        }
+    }
+}
+
+/// The exchange: state behind one lock, and the user-channel broadcast.
+#[derive(Debug)]
+pub struct Exchange {
+    state: Mutex<State>,
+    events: broadcast::Sender<UserMsg>,
+    pub(crate) chain_id: u64,
+    pub(crate) max_skew_s: u64,
+    pub(crate) heartbeat_timeout: Duration,
+    pub(crate) key_salt: String,
+}
+
+impl Exchange {
+    /// An exchange listing `windows`.
+    pub fn new(windows: Vec<Window>, config: &ExchangeConfig) -> Self {
+        let (events, _) = broadcast::channel(4096);
+        Exchange {
+            state: Mutex::new(State::new(windows, config.start_cash)),
+            events,
+            chain_id: config.chain_id,
+            max_skew_s: config.max_skew_s,
+            heartbeat_timeout: config.heartbeat_timeout,
+            key_salt: config.key_salt.clone(),
+        }
+    }
+
+    /// The state (poisoning is ignored: a panicked request leaves the state as it was between
+    /// two whole operations).
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends events to the user channels.
+    pub(crate) fn publish(&self, msgs: Vec<UserMsg>) {
+        for m in msgs {
+            let _ = self.events.send(m);
+        }
+    }
+
+    /// A receiver of every user-channel event.
+    pub fn subscribe(&self) -> broadcast::Receiver<UserMsg> {
+        self.events.subscribe()
+    }
+
+    /// A replayed market frame's book changes, received at `now` (sandbox clock).
+    pub(crate) fn on_book_updates(&self, updates: &[crate::books::BookUpdate], now: UnixNanos) {
+        let mut st = self.lock();
+        st.on_book_updates(updates, now);
+        let out = std::mem::take(&mut st.outbox);
+        drop(st);
+        self.publish(out);
+    }
+
+    /// The clock reached `now`: expiries, taker delays, window closes, settlement, heartbeats.
+    pub(crate) fn tick(&self, now: UnixNanos) {
+        let mut st = self.lock();
+        st.advance(now);
+        st.expire_heartbeats(Instant::now(), now);
+        let out = std::mem::take(&mut st.outbox);
+        drop(st);
+        self.publish(out);
+    }
+
+    /// The ledger: per API key, pUSD balance, pUSD held by open orders, positions, fees paid,
+    /// orders and trades (`GET /sandbox/ledger`).
+    pub fn ledger(&self) -> serde_json::Value {
+        let st = self.lock();
+        let accounts: Vec<serde_json::Value> = st
+            .accounts
+            .values()
+            .map(|a| {
+                let positions: Vec<serde_json::Value> = a
+                    .portfolio
+                    .positions()
+                    .filter(|(_, _, p)| !p.shares.is_zero())
+                    .map(|(w, o, p)| {
+                        serde_json::json!({"window": w, "outcome": o, "shares": p.shares.to_string()})
+                    })
+                    .collect();
+                serde_json::json!({
+                    "api_key": a.api_key,
+                    "address": a.address.to_checksum(None),
+                    "balance_micros": a.portfolio.cash().micros(),
+                    "balance": a.portfolio.cash().to_string(),
+                    "reserved_micros": a.reserved_cash.micros(),
+                    "fees_paid_micros": a.portfolio.fees_paid().micros(),
+                    "positions": positions,
+                    "orders": a.orders.len(),
+                    "open_orders": a.orders.values().filter(|r| r.open).count(),
+                    "trades": a.trades.len(),
+                })
+            })
+            .collect();
+        serde_json::json!({ "accounts": accounts })
+    }
+}

@@ -1,0 +1,12 @@
+//! # polyedge-live
+//!
+//! Live trading on Polymarket's CLOB V2 (`docs/live.md`): the engine's
+//! [`Executor`](polyedge_engine::Executor) carried out by Polymarket's own client crate,
+//! `polymarket_client_sdk_v2` (L1/L2 auth, V2 order building and EIP-712 signing, REST), with
+//! fills from the user channel parsed by `polyedge_venues::polymarket_user`.
+//!
+//! * [`secrets`] — the private key and API credentials, from the environment or `.env` only.
+
+pub mod secrets;
+
+pub use secrets::{LiveSecrets, SecretsError};
