@@ -6,7 +6,9 @@
 //! fills from the user channel parsed by `polyedge_venues::polymarket_user`.
 //!
 //! * [`secrets`] — the private key and API credentials, from the environment or `.env` only.
+//! * [`venue`] — the SDK client: connect, build + sign + post, cancel, open orders, balance.
 
 pub mod secrets;
+pub mod venue;
 
 pub use secrets::{LiveSecrets, SecretsError};

@@ -251,7 +251,9 @@ impl State {
         let mut tokens = HashMap::new();
         let mut books = HashMap::new();
         for (i, w) in windows.iter().enumerate() {
-            if let (Some(up), Some(down)) = (w.up_token, w.down_token) {
+            // A window with one recorded token trades its other side on a stand-in id, as the
+            // engine does (`book_tokens`).
+            if let Some((up, down)) = polyedge_core::book_tokens(w) {
                 tokens.insert(up, (i, Outcome::Up));
                 tokens.insert(down, (i, Outcome::Down));
                 books.insert(w.slug.clone(), WindowBook::new(up, down));

@@ -1,0 +1,400 @@
+//! The CLOB through `polymarket_client_sdk_v2`: connect (L1 create-or-derive of the API key, or
+//! the given credentials), and per order: the SDK's limit-order builder (tick size, amounts,
+//! salt, V2 struct; ExchangeV3 where the server says so), the SDK's EIP-712 signing, and
+//! `POST /order`. Failures are classified ([`VenueError`]) so the executor knows whether an order
+//! certainly did not reach the book (a 4xx answer) or might have (a timeout, a dropped
+//! connection, a 5xx): the ambiguous case is resolved by the order hash, which is known before
+//! sending ([`Prepared::hash`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use alloy_signer::Signer as _;
+use alloy_signer_local::PrivateKeySigner;
+use polyedge_core::{OrderIntent, Price, Side, Size, TimeInForce, TokenId};
+use polymarket_client_sdk_v2::auth::state::Authenticated;
+use polymarket_client_sdk_v2::auth::{Credentials, Normal};
+use polymarket_client_sdk_v2::clob::types::request::{BalanceAllowanceRequest, OrdersRequest};
+use polymarket_client_sdk_v2::clob::types::response::{OpenOrderResponse, PostOrderResponse};
+use polymarket_client_sdk_v2::clob::types::{
+    AssetType, OrderPayload, OrderType, Side as SdkSide, SignedOrder,
+};
+use polymarket_client_sdk_v2::clob::{Client, Config};
+use polymarket_client_sdk_v2::error::Kind;
+use polymarket_client_sdk_v2::types::{Decimal, U256};
+
+use crate::secrets::LiveSecrets;
+
+/// The authenticated SDK client.
+pub type ClobClient = Client<Authenticated<Normal>>;
+
+/// Where the venue is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueConfig {
+    /// CLOB REST base URL, ending in `/` (venue: `https://clob.polymarket.com/`; sandbox:
+    /// `http://ADDR/clob/`).
+    pub clob_url: String,
+    /// User channel URL (venue: `wss://ws-subscriptions-clob.polymarket.com/ws/user`; sandbox:
+    /// `ws://ADDR/ws/user`).
+    pub user_ws_url: String,
+    /// Chain id (137 Polygon, 80002 Amoy).
+    pub chain_id: u64,
+    /// Nonce of the API key to create or derive.
+    pub key_nonce: u32,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// How a request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VenueError {
+    /// The venue answered and refused (HTTP 4xx other than 425/429): the order is not on the
+    /// book. The text is the venue's.
+    #[error("rejected by the venue (HTTP {status}): {message}")]
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// The venue's answer.
+        message: String,
+    },
+    /// Try again later (HTTP 425 engine restart, 429 rate limit, 503): not on the book.
+    #[error("venue busy (HTTP {status}): {message}")]
+    Busy {
+        /// HTTP status.
+        status: u16,
+        /// The venue's answer.
+        message: String,
+    },
+    /// No answer or a 5xx: the order may or may not be on the book.
+    #[error("no clear answer from the venue: {0}")]
+    Ambiguous(String),
+    /// The order could not be built or signed (nothing was sent).
+    #[error("order not built: {0}")]
+    Build(String),
+    /// Connecting or authenticating failed.
+    #[error("connect: {0}")]
+    Connect(String),
+}
+
+fn classify(e: &polymarket_client_sdk_v2::error::Error) -> VenueError {
+    if e.kind() == Kind::Status
+        && let Some(s) = e
+            .inner()
+            .and_then(|i| i.downcast_ref::<polymarket_client_sdk_v2::error::Status>())
+    {
+        let status = s.status_code.as_u16();
+        let message = s.message.clone();
+        return match status {
+            425 | 429 | 503 => VenueError::Busy { status, message },
+            400..=499 => VenueError::Rejected { status, message },
+            _ => VenueError::Ambiguous(format!("HTTP {status}: {message}")),
+        };
+    }
+    match e.kind() {
+        Kind::Validation => VenueError::Build(e.to_string()),
+        _ => VenueError::Ambiguous(e.to_string()),
+    }
+}
+
+/// A signed order ready to send, with its venue id.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The signed order.
+    pub signed: SignedOrder,
+    /// The venue's order id: the EIP-712 order hash, `0x…` lowercase.
+    pub hash: String,
+    /// Shares actually sent: the intent's size rounded down to the venue's lot (0.01 share).
+    pub size: Size,
+}
+
+/// The venue's lot: sizes are whole hundredths of a share (protocols.md §4.4).
+pub const LOT: Size = Size::from_micros(10_000);
+
+/// `size` rounded down to the lot.
+pub fn lot_floor(size: Size) -> Size {
+    Size::from_micros(size.micros() / LOT.micros() * LOT.micros())
+}
+
+fn dec_price(p: Price) -> Decimal {
+    Decimal::new(i64::from(p.micros()), 6).normalize()
+}
+
+fn dec_size(s: Size) -> Decimal {
+    Decimal::new(i64::try_from(s.micros()).unwrap_or(i64::MAX), 6).normalize()
+}
+
+/// The SDK's token id.
+pub fn sdk_token(t: TokenId) -> U256 {
+    U256::from_str(&t.to_string()).unwrap_or(U256::ZERO)
+}
+
+/// The connected venue: SDK client and signer.
+pub struct Venue {
+    client: ClobClient,
+    signer: PrivateKeySigner,
+    config: VenueConfig,
+}
+
+impl std::fmt::Debug for Venue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Venue")
+            .field("address", &self.signer.address())
+            .field("clob_url", &self.config.clob_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Venue {
+    /// Connects: parses the key, and authenticates with the given API credentials or creates
+    /// (else derives) them with an L1 signature. Auth headers carry the server's time (`/time`).
+    ///
+    /// # Errors
+    /// [`VenueError::Connect`] naming what failed (never the secret).
+    pub async fn connect(config: VenueConfig, secrets: &LiveSecrets) -> Result<Venue, VenueError> {
+        let signer = PrivateKeySigner::from_str(&secrets.private_key)
+            .map_err(|_| {
+                VenueError::Connect("the private key is not a valid secp256k1 key".into())
+            })?
+            .with_chain_id(Some(config.chain_id));
+        let sdk_config = Config::builder().use_server_time(true).build();
+        let unauth = Client::new(&config.clob_url, sdk_config)
+            .map_err(|e| VenueError::Connect(format!("{}: {e}", config.clob_url)))?;
+        let builder = unauth.authentication_builder(&signer);
+        let builder = match &secrets.api {
+            Some(api) => {
+                let key = uuid::Uuid::parse_str(&api.key)
+                    .map_err(|_| VenueError::Connect("POLYMARKET_API_KEY is not a UUID".into()))?;
+                builder.credentials(Credentials::new(
+                    key,
+                    api.secret.clone(),
+                    api.passphrase.clone(),
+                ))
+            }
+            None => builder.nonce(config.key_nonce),
+        };
+        let client = builder
+            .authenticate()
+            .await
+            .map_err(|e| VenueError::Connect(format!("authenticate: {}", classify(&e))))?;
+        tracing::info!(address = %signer.address(), api_key = %client.credentials().key(), "live: authenticated with the CLOB");
+        Ok(Venue {
+            client,
+            signer,
+            config,
+        })
+    }
+
+    /// The SDK client.
+    pub fn client(&self) -> &ClobClient {
+        &self.client
+    }
+
+    /// The wallet address.
+    pub fn address(&self) -> String {
+        self.signer.address().to_checksum(None)
+    }
+
+    /// `(api key, secret, passphrase)` for the user channel's `auth`.
+    pub fn ws_auth(&self) -> (String, String, String) {
+        use polymarket_client_sdk_v2::auth::ExposeSecret as _;
+        let c = self.client.credentials();
+        (
+            c.key().to_string(),
+            c.secret().expose_secret().to_string(),
+            c.passphrase().expose_secret().to_string(),
+        )
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &VenueConfig {
+        &self.config
+    }
+
+    /// Builds and signs `intent` for `token` (nothing is sent).
+    ///
+    /// # Errors
+    /// [`VenueError::Build`] (size below one lot, price off the tick the venue reports, …), or
+    /// the classified error of the tick-size/neg-risk/version lookups.
+    pub async fn prepare(
+        &self,
+        intent: &OrderIntent,
+        token: TokenId,
+    ) -> Result<Prepared, VenueError> {
+        let size = lot_floor(intent.size);
+        if size.is_zero() {
+            return Err(VenueError::Build(format!(
+                "size {} is below the venue's lot of 0.01 share",
+                intent.size
+            )));
+        }
+        let (order_type, expiration) = match intent.tif {
+            TimeInForce::Gtc => (OrderType::GTC, None),
+            TimeInForce::Gtd(t) => (
+                OrderType::GTD,
+                chrono::DateTime::from_timestamp(
+                    i64::try_from(t.0 / 1_000_000_000).unwrap_or(i64::MAX),
+                    0,
+                ),
+            ),
+            TimeInForce::Fok => (OrderType::FOK, None),
+            TimeInForce::Fak => (OrderType::FAK, None),
+        };
+        let mut b = self
+            .client
+            .limit_order()
+            .token_id(sdk_token(token))
+            .price(dec_price(intent.price))
+            .size(dec_size(size))
+            .side(match intent.side {
+                Side::Buy => SdkSide::Buy,
+                Side::Sell => SdkSide::Sell,
+            })
+            .order_type(order_type);
+        if let Some(e) = expiration {
+            b = b.expiration(e);
+        }
+        if intent.post_only {
+            b = b.post_only(true);
+        }
+        let signable = b.build().await.map_err(|e| classify(&e))?;
+        let signed = self
+            .client
+            .sign(&self.signer, signable)
+            .await
+            .map_err(|e| classify(&e))?;
+        let hash = order_hash(&signed, self.config.chain_id);
+        Ok(Prepared { signed, hash, size })
+    }
+
+    /// Sends a prepared order.
+    ///
+    /// # Errors
+    /// The classified [`VenueError`].
+    pub async fn post(&self, p: Prepared) -> Result<PostOrderResponse, VenueError> {
+        match tokio::time::timeout(self.config.timeout, self.client.post_order(p.signed)).await {
+            Err(_) => Err(VenueError::Ambiguous("timed out".into())),
+            Ok(Err(e)) => Err(classify(&e)),
+            Ok(Ok(r)) if r.success => Ok(r),
+            Ok(Ok(r)) => Err(VenueError::Rejected {
+                status: 200,
+                message: r.error_msg.unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Cancels one order by hash. `Ok(true)` if the venue says it was cancelled.
+    ///
+    /// # Errors
+    /// The classified [`VenueError`].
+    pub async fn cancel(&self, hash: &str) -> Result<bool, VenueError> {
+        let r = self
+            .client
+            .cancel_order(hash)
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(r.canceled.iter().any(|h| h.eq_ignore_ascii_case(hash)))
+    }
+
+    /// Cancels every open order. Returns the hashes cancelled.
+    ///
+    /// # Errors
+    /// The classified [`VenueError`].
+    pub async fn cancel_all(&self) -> Result<Vec<String>, VenueError> {
+        let r = self
+            .client
+            .cancel_all_orders()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(r.canceled)
+    }
+
+    /// One order by hash (`GET /data/order/{hash}`); `Ok(None)` if the venue does not know it.
+    ///
+    /// # Errors
+    /// The classified [`VenueError`] other than "not found".
+    pub async fn order(&self, hash: &str) -> Result<Option<OpenOrderResponse>, VenueError> {
+        match self.client.order(hash).await {
+            Ok(o) => Ok(Some(o)),
+            Err(e) => match classify(&e) {
+                VenueError::Rejected { status: 404, .. } => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Open orders.
+    ///
+    /// # Errors
+    /// The classified [`VenueError`].
+    pub async fn open_orders(&self) -> Result<Vec<OpenOrderResponse>, VenueError> {
+        let page = self
+            .client
+            .orders(&OrdersRequest::default(), None)
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(page.data)
+    }
+
+    /// pUSD balance (micro-pUSD).
+    ///
+    /// # Errors
+    /// The classified [`VenueError`].
+    pub async fn balance_micros(&self) -> Result<i64, VenueError> {
+        let r = self
+            .client
+            .balance_allowance(
+                BalanceAllowanceRequest::builder()
+                    .asset_type(AssetType::Collateral)
+                    .build(),
+            )
+            .await
+            .map_err(|e| classify(&e))?;
+        let micros = (r.balance).trunc();
+        micros
+            .to_string()
+            .parse::<i64>()
+            .map_err(|_| VenueError::Ambiguous(format!("balance {micros} is not an integer")))
+    }
+}
+
+/// The venue id of a signed order: its EIP-712 hash under the domain it was signed for.
+pub fn order_hash(signed: &SignedOrder, chain_id: u64) -> String {
+    use alloy_sol_types_compat::hash_v2;
+    match &signed.payload {
+        OrderPayload::V2(p) => hash_v2(&p.order, chain_id, false),
+        OrderPayload::V3(p) => hash_v2(&p.order, chain_id, true),
+        _ => String::new(),
+    }
+}
+
+mod alloy_sol_types_compat {
+    use polymarket_client_sdk_v2::clob::types::OrderV2;
+
+    /// The order hash the exchange computes (the SDK's own struct hash under the exchange's
+    /// domain; the neg-risk exchange is not used by the Up/Down markets).
+    pub fn hash_v2(order: &OrderV2, chain_id: u64, v3: bool) -> String {
+        use alloy_sol_types::{SolStruct as _, eip712_domain};
+        let (version, contract) = if v3 {
+            (
+                "3",
+                polymarket_client_sdk_v2::types::address!(
+                    "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
+                ),
+            )
+        } else {
+            (
+                "2",
+                polymarket_client_sdk_v2::types::address!(
+                    "0xE111180000d2663C0091e4f400237545B87B996B"
+                ),
+            )
+        };
+        let domain = eip712_domain! {
+            name: "Polymarket CTF Exchange",
+            version: version,
+            chain_id: chain_id,
+            verifying_contract: contract,
+        };
+        format!("{}", order.eip712_signing_hash(&domain))
+    }
+}

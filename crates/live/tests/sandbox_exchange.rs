@@ -1,0 +1,433 @@
+//! The live client (`polyedge_live::venue`, i.e. Polymarket's SDK) against the sandbox exchange
+//! on 127.0.0.1, over the bundled cronos sample at real speed: API keys created with an L1
+//! signature and derived again, V2 orders signed by the SDK and accepted by the sandbox's own
+//! verifier, a fill reported on the user channel (parsed by our user-channel parser), a resting
+//! order cancelled, and each of the venue's refusals — bad signature, wrong API key, stale
+//! timestamp, off-tick price, below-minimum size, insufficient balance, duplicate submit —
+//! answered as the venue does. The client's balance equals the sandbox ledger's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use polyedge_core::{
+    OrderId, OrderIntent, Outcome, Price, Side, Size, TimeInForce, TokenId, Window,
+};
+use polyedge_live::LiveSecrets;
+use polyedge_live::venue::{Venue, VenueConfig, VenueError};
+use polyedge_sandbox::exchange::sig::l2_signature;
+use polyedge_sandbox::{Sandbox, SandboxConfig, Speed};
+use polyedge_store::NoProgress;
+use polyedge_store::import::{self, ImportKind};
+use polyedge_venues::polymarket_user::{self, TradeStatus, UserEvent};
+use serde_json::{Value, json};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Hardhat account #0 (a public test key) and #1.
+const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+fn sample() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("live-sample-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+        let kind: ImportKind = "cronos".parse().unwrap();
+        import::import(kind, &src, &out, &NoProgress).expect("import the bundled sample");
+        out
+    })
+}
+
+fn secrets(key: &str) -> LiveSecrets {
+    LiveSecrets::from_lookup(|k| {
+        (k == polyedge_live::secrets::PRIVATE_KEY_VAR).then(|| key.to_string())
+    })
+    .unwrap()
+}
+
+fn venue_config(sb: &Sandbox) -> VenueConfig {
+    VenueConfig {
+        clob_url: format!("http://{}/clob/", sb.addr()),
+        user_ws_url: format!("ws://{}/ws/user", sb.addr()),
+        chain_id: 137,
+        key_nonce: 0,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// Starts the sandbox at real speed and a market-channel client that subscribes to every token
+/// (the sandbox clock starts when the market channel has a subscriber) and drains it.
+async fn start() -> (Sandbox, Vec<Window>) {
+    let rec = polyedge_store::Recording::open(sample()).unwrap();
+    let windows: Vec<Window> = rec.windows().to_vec();
+    let mut cfg = SandboxConfig::new(vec![sample().to_path_buf()], Speed::Factor(1.0));
+    cfg.gate_wait = Duration::from_millis(200);
+    // Start at the first window's start (the recording's klines begin minutes earlier).
+    cfg.filter.from = Some(windows[0].start);
+    let sb = Sandbox::start(cfg).await.unwrap();
+    let tokens: Vec<String> = windows
+        .iter()
+        .filter_map(polyedge_core::book_tokens)
+        .flat_map(|(u, d)| [u.to_string(), d.to_string()])
+        .collect();
+    let (mut ws, _) = connect_async(format!("ws://{}/ws/market", sb.addr()))
+        .await
+        .unwrap();
+    ws.send(Message::text(
+        json!({"assets_ids": tokens, "type": "market"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+    (sb, windows)
+}
+
+async fn get(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// The window open now on the sandbox clock whose recorded token has a two-sided book, and that
+/// token, waiting up to 60 s.
+async fn open_window(sb: &Sandbox, windows: &[Window]) -> (Window, TokenId, Outcome, Value) {
+    let t0 = Instant::now();
+    loop {
+        let now = sb.now();
+        for w in windows {
+            if w.start.0 <= now && now + 60_000_000_000 < w.end.0 {
+                let Some((up, down)) = polyedge_core::book_tokens(w) else {
+                    continue;
+                };
+                for (token, outcome) in [(up, Outcome::Up), (down, Outcome::Down)] {
+                    let book =
+                        get(&format!("http://{}/clob/book?token_id={token}", sb.addr())).await;
+                    // A book two-sided and no wider than 10 cents (the first books of a window
+                    // are often 0.01 / 0.99). A recording's missing side has no book of its own.
+                    let two_sided = matches!(
+                        (best(&book, "bids"), best(&book, "asks")),
+                        (Some(b), Some(a)) if a.micros() - b.micros() <= 100_000
+                    );
+                    if two_sided {
+                        return (w.clone(), token, outcome, book);
+                    }
+                }
+            }
+        }
+        if t0.elapsed() > Duration::from_mins(1) {
+            let first = &windows[0];
+            let t = polyedge_core::book_tokens(first).unwrap();
+            panic!(
+                "no open window with a book: now {now}, first window {} {}..{}, books {} / {}, status {:?}",
+                first.slug,
+                first.start.0,
+                first.end.0,
+                get(&format!("http://{}/clob/book?token_id={}", sb.addr(), t.0)).await,
+                get(&format!("http://{}/clob/book?token_id={}", sb.addr(), t.1)).await,
+                sb.status()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The best price of a `/book` side: the venue lists bids ascending and asks descending, so the
+/// best is the last entry.
+fn best(book: &Value, side: &str) -> Option<Price> {
+    book[side]
+        .as_array()
+        .and_then(|l| l.last())
+        .and_then(|l| l["price"].as_str())
+        .and_then(|p| Price::parse(p).ok())
+}
+
+fn intent(id: u64, w: &Window, outcome: Outcome, side: Side, p: Price, shares: u64) -> OrderIntent {
+    OrderIntent {
+        id: OrderId(id),
+        window: w.slug.clone(),
+        outcome,
+        side,
+        price: p,
+        size: Size::from_shares(shares),
+        tif: TimeInForce::Gtc,
+        post_only: false,
+    }
+}
+
+/// L2 headers for a raw request, made with the sandbox's own HMAC (so a test can send what the
+/// SDK never would).
+fn l2(
+    rb: reqwest::RequestBuilder,
+    auth: &(String, String, String),
+    address: &str,
+    ts: u64,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> reqwest::RequestBuilder {
+    let sig = l2_signature(&auth.1, &ts.to_string(), method, path, body).unwrap();
+    rb.header("POLY_ADDRESS", address)
+        .header("POLY_API_KEY", &auth.0)
+        .header("POLY_PASSPHRASE", &auth.2)
+        .header("POLY_SIGNATURE", sig)
+        .header("POLY_TIMESTAMP", ts.to_string())
+        .header("content-type", "application/json")
+}
+
+fn wall() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_orders_fills_cancels_and_every_venue_refusal_against_the_sandbox_exchange() {
+    let (sb, windows) = start().await;
+    let cfg = venue_config(&sb);
+    let venue = Venue::connect(cfg.clone(), &secrets(KEY0)).await.unwrap();
+    let auth = venue.ws_auth();
+    // The same key is derived again (create → exists → derive).
+    let again = Venue::connect(cfg.clone(), &secrets(KEY0)).await.unwrap();
+    assert_eq!(
+        again.ws_auth(),
+        auth,
+        "derive gives the key that create made"
+    );
+    let start_balance = venue.balance_micros().await.unwrap();
+    assert_eq!(start_balance, 1_000_000_000, "1,000 pUSD to start");
+
+    // The user channel, authenticated.
+    let (mut user, _) = connect_async(cfg.user_ws_url.clone()).await.unwrap();
+    user.send(Message::text(
+        json!({"auth": {"apiKey": auth.0, "secret": auth.1, "passphrase": auth.2}, "markets": [], "type": "user"}).to_string(),
+    ))
+    .await
+    .unwrap();
+
+    let (w, token, outcome, book) = open_window(&sb, &windows).await;
+    let best_ask = best(&book, "asks").unwrap();
+    let best_bid = best(&book, "bids").unwrap();
+    eprintln!(
+        "window {} token {token} bid {best_bid} ask {best_ask}",
+        w.slug
+    );
+
+    // A marketable buy of 5 shares at the best ask fills (possibly after the taker delay of the
+    // recording's date).
+    let buy = venue
+        .prepare(&intent(1, &w, outcome, Side::Buy, best_ask, 5), token)
+        .await
+        .unwrap();
+    let buy_hash = buy.hash.clone();
+    let r = venue.post(buy).await.unwrap();
+    assert_eq!(
+        r.order_id, buy_hash,
+        "the venue id is the EIP-712 hash we computed"
+    );
+
+    // A resting buy far below the book, then cancelled.
+    let low = Price::from_micros(10_000).unwrap();
+    let rest = venue
+        .prepare(&intent(2, &w, outcome, Side::Buy, low, 5), token)
+        .await
+        .unwrap();
+    let rest_hash = rest.hash.clone();
+    venue.post(rest).await.unwrap();
+    let open = venue.open_orders().await.unwrap();
+    assert!(
+        open.iter().any(|o| o.id == rest_hash),
+        "the resting order is open"
+    );
+    assert!(venue.cancel(&rest_hash).await.unwrap());
+    let open = venue.open_orders().await.unwrap();
+    assert!(
+        !open.iter().any(|o| o.id == rest_hash),
+        "cancelled order still open"
+    );
+
+    // The fill arrives on the user channel, in the venue's shape, and our parser reads it.
+    let mut statuses = Vec::new();
+    let mut placements = 0;
+    let t0 = Instant::now();
+    while statuses.len() < 3 && t0.elapsed() < Duration::from_secs(15) {
+        let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_secs(5), user.next()).await
+        else {
+            continue;
+        };
+        let mut evs = Vec::new();
+        polymarket_user::parse(t.as_bytes(), polyedge_core::UnixNanos(0), &mut evs)
+            .unwrap_or_else(|e| panic!("our parser refused the sandbox's {t}: {e}"));
+        for e in evs {
+            match e {
+                UserEvent::Trade(tr) if tr.taker_order_id == buy_hash => {
+                    assert_eq!(tr.size, Size::from_shares(5));
+                    statuses.push(tr.status);
+                }
+                UserEvent::Order(o) if o.order_id == buy_hash => placements += 1,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(
+        statuses,
+        vec![
+            TradeStatus::Matched,
+            TradeStatus::Mined,
+            TradeStatus::Confirmed
+        ],
+        "trade lifecycle of the buy"
+    );
+    assert!(placements >= 1, "order events of the buy");
+
+    // The venue's refusals, each with its reason, none of them changing the account.
+    let refused = |r: Result<_, VenueError>, what: &str, needle: &str| match r {
+        Err(VenueError::Rejected { status, message }) => {
+            assert!(
+                message.contains(needle),
+                "{what}: expected '{needle}' in HTTP {status} '{message}'"
+            );
+        }
+        other => panic!("{what}: expected a rejection, got {other:?}"),
+    };
+    // Off tick: the client believes the tick is 0.001; the venue's is 0.01.
+    venue.client().set_tick_size(
+        polyedge_live::venue::sdk_token(token),
+        polymarket_client_sdk_v2::clob::types::TickSize::Thousandth,
+    );
+    let off = Price::from_micros(low.micros() + 5_000).unwrap();
+    let p = venue
+        .prepare(&intent(3, &w, outcome, Side::Buy, off, 5), token)
+        .await
+        .unwrap();
+    refused(
+        venue.post(p).await,
+        "off tick",
+        "INVALID_ORDER_MIN_TICK_SIZE",
+    );
+    venue.client().invalidate_internal_caches();
+    // Below the minimum size (5 shares).
+    let p = venue
+        .prepare(&intent(4, &w, outcome, Side::Buy, low, 1), token)
+        .await
+        .unwrap();
+    refused(
+        venue.post(p).await,
+        "below minimum size",
+        "lower than the minimum",
+    );
+    // Insufficient balance: 100,000 shares at 0.01 = 1,000 pUSD + what the first buy spent.
+    let p = venue
+        .prepare(&intent(5, &w, outcome, Side::Buy, low, 100_000), token)
+        .await
+        .unwrap();
+    refused(
+        venue.post(p).await,
+        "insufficient balance",
+        "not enough balance",
+    );
+    // Selling shares we do not have (the other outcome).
+    let other = venue
+        .prepare(
+            &intent(6, &w, outcome.other(), Side::Sell, best_bid, 5),
+            polyedge_core::book_tokens(&w)
+                .map(|(u, d)| if outcome == Outcome::Up { d } else { u })
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    refused(
+        venue.post(other).await,
+        "sell without shares",
+        "not enough balance",
+    );
+
+    // Raw requests: a duplicate, a bad signature, a wrong key, a stale timestamp.
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/clob/order", sb.addr());
+    let p = venue
+        .prepare(&intent(7, &w, outcome, Side::Buy, low, 5), token)
+        .await
+        .unwrap();
+    let body = serde_json::to_string(&p.signed).unwrap();
+    let send = |body: String, auth: (String, String, String), ts: u64| {
+        let rb = l2(
+            http.post(&url),
+            &auth,
+            &venue.address(),
+            ts,
+            "POST",
+            "/clob/order",
+            &body,
+        );
+        async move {
+            let r = rb.body(body).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (s1, t1) = send(body.clone(), auth.clone(), wall()).await;
+    assert_eq!(s1, 200, "first submit: {t1}");
+    let (s2, t2) = send(body.clone(), auth.clone(), wall()).await;
+    assert_eq!(s2, 400, "duplicate: {t2}");
+    assert!(t2.contains("INVALID_ORDER_DUPLICATED"), "{t2}");
+    // One bit of the signature changed.
+    let mut v: Value = serde_json::from_str(&body).unwrap();
+    let sig = v["order"]["signature"].as_str().unwrap().to_string();
+    let flipped = format!(
+        "{}{}",
+        &sig[..10],
+        if &sig[10..11] == "0" { "1" } else { "0" }
+    ) + &sig[11..];
+    v["order"]["signature"] = json!(flipped);
+    v["order"]["salt"] = json!(12345);
+    let (s3, t3) = send(v.to_string(), auth.clone(), wall()).await;
+    assert_eq!(s3, 400, "bad signature: {t3}");
+    assert!(t3.contains("invalid signature"), "{t3}");
+    // A key the venue never issued.
+    let wrong = (
+        "00000000-0000-4000-8000-000000000000".to_string(),
+        auth.1.clone(),
+        auth.2.clone(),
+    );
+    let (s4, t4) = send(body.clone(), wrong, wall()).await;
+    assert_eq!(s4, 401, "wrong key: {t4}");
+    // A timestamp an hour old.
+    let (s5, t5) = send(body.clone(), auth.clone(), wall() - 3600).await;
+    assert_eq!(s5, 401, "stale timestamp: {t5}");
+    assert!(t5.contains("timestamp"), "{t5}");
+    // The wrong secret (HMAC does not match).
+    let bad_secret = (
+        auth.0.clone(),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_string(),
+        auth.2.clone(),
+    );
+    let (s6, t6) = send(body.clone(), bad_secret, wall()).await;
+    assert_eq!(s6, 401, "bad HMAC: {t6}");
+
+    // Cancel-all clears the one accepted raw order; the ledger equals the client's view.
+    let cancelled = venue.cancel_all().await.unwrap();
+    assert_eq!(cancelled, vec![p.hash.clone()]);
+    let ledger = sb.ledger();
+    let acct = ledger["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["api_key"] == json!(auth.0))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        acct["balance_micros"].as_i64().unwrap(),
+        venue.balance_micros().await.unwrap()
+    );
+    assert!(
+        acct["balance_micros"].as_i64().unwrap() < start_balance,
+        "the buy spent pUSD"
+    );
+    assert_eq!(acct["open_orders"], json!(0));
+    assert_eq!(acct["trades"], json!(1));
+    sb.shutdown().await.unwrap();
+}
