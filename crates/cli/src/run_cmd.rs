@@ -1,4 +1,4 @@
-//! `polyedge run --mode shadow|paper`: the engine on live feeds (or a sandbox). See
+//! `polyedge run --mode shadow|paper|live`: the engine on live feeds (or a sandbox). See
 //! `polyedge_runner` and docs/run.md.
 
 use std::path::PathBuf;
@@ -10,8 +10,9 @@ use polyedge_runner::{Mode, RunConfig, RunOptions};
 /// Arguments of `polyedge run`.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// shadow (decisions logged, nothing placed) or paper (simulated fills on the live books).
-    /// live is not available yet.
+    /// shadow (decisions logged, nothing placed), paper (simulated fills on the live books) or
+    /// live (real signed orders on the CLOB; the private key from POLYMARKET_PRIVATE_KEY or .env,
+    /// see docs/live.md).
     #[arg(long, value_parser = ["shadow", "paper", "live"])]
     mode: String,
     /// polyedge.toml: the recorder's sections ([collect], [endpoints], [feeds.*]) and the
@@ -43,6 +44,10 @@ pub struct RunArgs {
     /// `GET /breakers`. Off by default; non-loopback addresses are refused.
     #[arg(long)]
     control: Option<std::net::SocketAddr>,
+    /// Confirms that `--mode live` places real orders (needed the first time a state directory
+    /// runs live; or `[live] i_understand_live = true`).
+    #[arg(long)]
+    i_understand_live: bool,
     /// Worker threads of the async runtime (the recorder's writer and the engine have their own).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -53,9 +58,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let mode = match args.mode.as_str() {
         "shadow" => Mode::Shadow,
         "paper" => Mode::Paper,
-        _ => bail!(
-            "--mode live is not available yet: polyedge can run shadow (decisions only) and paper (simulated fills) modes"
-        ),
+        "live" => Mode::Live,
+        other => bail!("--mode {other}: expected shadow, paper or live"),
     };
     if !(args.status_secs.is_finite() && args.status_secs > 0.0) {
         bail!("--status-secs must be a positive number of seconds");
@@ -84,6 +88,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         status_every: Duration::from_secs_f64(args.status_secs),
         kill_file: args.kill_file.clone(),
         control: args.control,
+        i_understand_live: args.i_understand_live,
     };
     let outcome = rt
         .block_on(polyedge_runner::run(

@@ -1795,3 +1795,193 @@ fn report_loads_the_decision_log_into_clickhouse() {
         "ClickHouse holds other rows than the decision log"
     );
 }
+
+/// Hardhat account #0: a public test key, never a real wallet.
+const LIVE_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// Every file under `dir` (recursively), as bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.push((p, b));
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balance() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, &sample);
+    let addr = sandbox.addr().to_string();
+    let config = write_config(dir.path(), &addr, 3);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[live]\nclob_url = \"http://{addr}/clob/\"\nuser_ws_url = \"ws://{addr}/ws/user\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let state = dir.path().join("state");
+
+    // Without the key: a clear refusal naming the variable, and nothing sent.
+    let out = bin()
+        .env_remove("POLYMARKET_PRIVATE_KEY")
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--mode",
+            "live",
+            "--strategy",
+            "market_maker",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--state")
+        .arg(dir.path().join("state-nokey"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("POLYMARKET_PRIVATE_KEY"), "{err}");
+    // With the key but without the confirmation: refused, asking for --i-understand-live.
+    let out = bin()
+        .env("POLYMARKET_PRIVATE_KEY", LIVE_KEY)
+        .current_dir(dir.path())
+        .args([
+            "run",
+            "--mode",
+            "live",
+            "--strategy",
+            "market_maker",
+            "--config",
+        ])
+        .arg(&config)
+        .arg("--state")
+        .arg(dir.path().join("state-unconfirmed"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--i-understand-live"), "{err}");
+    assert!(
+        sandbox.ledger()["accounts"].as_array().unwrap().is_empty(),
+        "nothing reached the exchange"
+    );
+
+    let running = spawn_run_env(
+        "live",
+        &config,
+        &state,
+        &["--strategy", "market_maker", "--i-understand-live"],
+        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
+    );
+    wait_until_done(&sandbox, &running, &state);
+    // Let the last cancellations and the settlement reach both sides.
+    std::thread::sleep(Duration::from_secs(2));
+    let stderr = running.stderr();
+    let stdout = running.terminate();
+    let run = results(&state);
+    let ledger = sandbox.ledger();
+    // The API credentials the run used (derived again for the scan below).
+    let api = rt
+        .block_on(async {
+            let v = polyedge_live::venue::Venue::connect(
+                polyedge_live::LiveConfig {
+                    clob_url: format!("http://{addr}/clob/"),
+                    ..Default::default()
+                }
+                .venue(),
+                &polyedge_live::LiveSecrets::from_lookup(|k| {
+                    (k == "POLYMARKET_PRIVATE_KEY").then(|| LIVE_KEY.to_string())
+                })
+                .unwrap(),
+            )
+            .await;
+            v.map(|v| v.ws_auth())
+        })
+        .expect("derive the run's API credentials");
+    rt.block_on(sandbox.shutdown()).unwrap();
+
+    let accounts = ledger["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "one API key: {ledger}");
+    let acct = &accounts[0];
+    let s = &run.strategies[0];
+    assert_eq!(s.name, "market_maker");
+    let fills = s.fills.len();
+    eprintln!(
+        "live run: {} orders, {} fills, net PnL {}, end cash {}; ledger: balance {} ({} micro-pUSD), {} trades, {} orders, fees {}",
+        s.orders.len(),
+        fills,
+        s.net_pnl,
+        s.end_cash,
+        acct["balance"],
+        acct["balance_micros"],
+        acct["trades"],
+        acct["orders"],
+        acct["fees_paid_micros"]
+    );
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &s.orders {
+        if let Some(r) = &o.rejected {
+            *reasons
+                .entry(format!("{r:?}").chars().take(120).collect())
+                .or_default() += 1;
+        }
+    }
+    eprintln!("rejections: {reasons:#?}");
+    assert!(fills > 0, "the live run traded nothing\n{stderr}");
+    assert_eq!(
+        usize::try_from(acct["trades"].as_u64().unwrap()).unwrap(),
+        fills,
+        "every venue trade booked once"
+    );
+    assert_eq!(
+        acct["open_orders"].as_u64(),
+        Some(0),
+        "nothing left resting"
+    );
+    assert_eq!(s.unsettled_windows, 0);
+    assert_eq!(
+        acct["balance_micros"].as_i64().unwrap(),
+        s.end_cash.0,
+        "the engine's cash equals the exchange's ledger to the micro-pUSD"
+    );
+    assert_eq!(acct["fees_paid_micros"].as_i64().unwrap(), s.fees.0, "fees");
+
+    // No secret in any file written or line logged.
+    let secrets = vec![
+        LIVE_KEY.to_string(),
+        LIVE_KEY[2..].to_string(),
+        api.1.clone(),
+        api.2.clone(),
+    ];
+    let mut scanned = 0;
+    for (path, bytes) in files_under(&state) {
+        for sec in &secrets {
+            assert!(!contains(&bytes, sec), "a secret is in {}", path.display());
+        }
+        scanned += 1;
+    }
+    for sec in &secrets {
+        assert!(
+            !stderr.contains(sec.as_str()) && !stdout.contains(sec.as_str()),
+            "a secret was logged"
+        );
+    }
+    eprintln!(
+        "secrets: none of {} values in {scanned} files or the run's output",
+        secrets.len()
+    );
+}

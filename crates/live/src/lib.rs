@@ -6,9 +6,15 @@
 //! fills from the user channel parsed by `polyedge_venues::polymarket_user`.
 //!
 //! * [`secrets`] — the private key and API credentials, from the environment or `.env` only.
+//! * [`config`] — the `[live]` section of `polyedge.toml`.
+//! * [`executor`] — [`LiveExecutor`], the engine's executor on the venue.
 //! * [`venue`] — the SDK client: connect, build + sign + post, cancel, open orders, balance.
 
+pub mod config;
+pub mod executor;
 pub mod secrets;
 pub mod venue;
 
+pub use config::LiveConfig;
+pub use executor::{LiveExecutor, LiveStats};
 pub use secrets::{LiveSecrets, SecretsError};

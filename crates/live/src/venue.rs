@@ -107,6 +107,9 @@ pub struct Prepared {
     pub size: Size,
 }
 
+/// The venue's GTD security threshold in seconds: a GTD order rests until `expiration − 60 s`.
+pub const GTD_THRESHOLD_S: u64 = 60;
+
 /// The venue's lot: sizes are whole hundredths of a share (protocols.md §4.4).
 pub const LOT: Size = Size::from_micros(10_000);
 

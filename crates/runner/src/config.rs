@@ -34,6 +34,7 @@ struct RunFile {
     feeds: Feeds,
     tables: TablesConfig,
     alerts: AlertsConfig,
+    live: polyedge_live::LiveConfig,
     run: Option<Vec<String>>,
     seed: Option<u64>,
     baseline: Option<bool>,
@@ -48,6 +49,8 @@ pub struct RunConfig {
     pub feeds: FeedsConfig,
     /// Strategies, their parameters, the engine (start cash, risk, simulated venue).
     pub strategies: BacktestConfig,
+    /// `[live]`: the CLOB's URLs, chain, API key nonce (secrets come from the environment).
+    pub live: polyedge_live::LiveConfig,
     /// SHA-256 of the file's text (hex; the defaults' text is empty): a restart checks that the
     /// state directory was made with the same configuration.
     pub digest: String,
@@ -60,6 +63,7 @@ impl RunConfig {
         RunConfig {
             feeds: FeedsConfig::default(),
             strategies: BacktestConfig::default(),
+            live: polyedge_live::LiveConfig::default(),
             digest: hex(&Sha256::digest(b"")),
         }
     }
@@ -110,6 +114,7 @@ impl RunConfig {
         Ok(RunConfig {
             feeds,
             strategies,
+            live: f.live,
             digest: hex(&Sha256::digest(text.as_bytes())),
         })
     }

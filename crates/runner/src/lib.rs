@@ -57,6 +57,8 @@ pub enum Mode {
     Shadow,
     /// Orders are matched by [`SimExecutor`] against the live books.
     Paper,
+    /// Real signed orders on the CLOB ([`polyedge_live::LiveExecutor`]).
+    Live,
 }
 
 impl Mode {
@@ -65,6 +67,7 @@ impl Mode {
         match self {
             Mode::Shadow => "shadow",
             Mode::Paper => "paper",
+            Mode::Live => "live",
         }
     }
 }
@@ -119,7 +122,19 @@ pub struct RunOptions {
     /// The loopback control port (`/metrics`, `/health/*`, the kill switch of [`kill`]); when
     /// `None`, `collect.control` of the config; off if neither.
     pub control: Option<std::net::SocketAddr>,
+    /// Live mode: the user confirmed that real orders will be placed (`--i-understand-live`).
+    /// Needed the first time a state directory runs live (or `[live] i_understand_live`).
+    pub i_understand_live: bool,
 }
+
+/// The connected venue and the runtime its tasks run on (live mode).
+pub type LiveVenue = (
+    std::sync::Arc<polyedge_live::venue::Venue>,
+    tokio::runtime::Handle,
+);
+
+/// The marker a state directory gets once live trading was confirmed for it.
+pub const LIVE_CONFIRMED: &str = "LIVE_CONFIRMED";
 
 /// What a finished run did.
 #[derive(Debug)]
@@ -146,6 +161,20 @@ pub fn build_engine(
     strategies: Option<&[String]>,
     seed: Option<u64>,
 ) -> Result<Engine, RunError> {
+    build_engine_with(mode, config, strategies, seed, None)
+}
+
+/// [`build_engine`], with the connected venue for [`Mode::Live`].
+///
+/// # Errors
+/// As [`build_engine`]; [`Mode::Live`] without a venue.
+pub fn build_engine_with(
+    mode: Mode,
+    config: &RunConfig,
+    strategies: Option<&[String]>,
+    seed: Option<u64>,
+    venue: Option<&LiveVenue>,
+) -> Result<Engine, RunError> {
     let cfg = &config.strategies;
     let names = cfg
         .strategy_names(strategies)
@@ -159,6 +188,12 @@ pub fn build_engine(
         let exec: Box<dyn Executor> = match mode {
             Mode::Shadow => Box::new(NoopExecutor::default()),
             Mode::Paper => Box::new(SimExecutor::new(cfg.engine.sim.clone())),
+            Mode::Live => {
+                let Some((v, rt)) = venue else {
+                    return Err(RunError::Config("live mode needs a connected venue".into()));
+                };
+                Box::new(polyedge_live::LiveExecutor::new(v.clone(), rt.clone()))
+            }
         };
         lanes.push((s, exec));
     }
@@ -183,7 +218,31 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
         strategies: names.clone(),
     };
     let state = StateDir::open(&opts.state_dir, &meta)?;
-    let engine = build_engine(opts.mode, &opts.config, Some(names.as_slice()), Some(seed))?;
+    let venue = if opts.mode == Mode::Live {
+        Some((
+            connect_live(&opts, &state, &names).await?,
+            tokio::runtime::Handle::current(),
+        ))
+    } else {
+        None
+    };
+    let mut opts = opts;
+    if let Some((v, _)) = &venue {
+        // The engine's books start from what the venue holds.
+        let balance = v
+            .balance_micros()
+            .await
+            .map_err(|e| RunError::Config(format!("live: reading the pUSD balance: {e}")))?;
+        tracing::info!(balance_pusd = %polyedge_core::Cash(balance), configured = %opts.config.strategies.engine.start_cash, "live: the engine starts from the venue's pUSD balance");
+        opts.config.strategies.engine.start_cash = polyedge_core::Cash(balance);
+    }
+    let engine = build_engine_with(
+        opts.mode,
+        &opts.config,
+        Some(names.as_slice()),
+        Some(seed),
+        venue.as_ref(),
+    )?;
     let mut status = Status::new(
         opts.mode.name(),
         opts.status_every,
@@ -340,6 +399,62 @@ pub async fn run(opts: RunOptions, stop: impl Future<Output = ()>) -> Result<Run
         rebuilt_from: earlier,
         frames_recorded: collected.writer.summary.frames.values().sum(),
     })
+}
+
+/// Live mode's checks and connection: the secrets from the environment, the confirmation, one
+/// strategy, a fresh state directory; then the venue, whose open orders are cancelled before
+/// the first new order (startup reconciliation: orders the engine does not know about would
+/// otherwise trade against its books).
+async fn connect_live(
+    opts: &RunOptions,
+    state: &StateDir,
+    names: &[String],
+) -> Result<std::sync::Arc<polyedge_live::venue::Venue>, RunError> {
+    let secrets =
+        polyedge_live::LiveSecrets::from_env().map_err(|e| RunError::Config(e.to_string()))?;
+    let marker = state.dir().join(LIVE_CONFIRMED);
+    let confirmed = opts.i_understand_live || opts.config.live.i_understand_live || marker.exists();
+    if !confirmed {
+        return Err(RunError::Config(format!(
+            "live mode places real, signed orders with real money on {}. Run again with \
+             --i-understand-live (or `[live] i_understand_live = true`) to confirm; this state \
+             directory will remember it",
+            opts.config.live.clob_url
+        )));
+    }
+    if names.len() != 1 {
+        return Err(RunError::Config(format!(
+            "live mode runs one strategy per account (got {}: {}); choose one with --strategy",
+            names.len(),
+            names.join(", ")
+        )));
+    }
+    if !state.recordings()?.is_empty() {
+        return Err(RunError::State {
+            dir: state.dir().to_path_buf(),
+            message: "restarting a live run from its state directory is not supported yet (a \
+                      rebuild would replay decisions that the venue already executed); start with \
+                      a new --state directory"
+                .into(),
+        });
+    }
+    let venue = polyedge_live::venue::Venue::connect(opts.config.live.venue(), &secrets)
+        .await
+        .map_err(|e| RunError::Config(format!("live: {e}")))?;
+    std::fs::write(&marker, "live trading confirmed\n")
+        .map_err(|e| RunError::Io(format!("{}: {e}", marker.display())))?;
+    let stray = venue
+        .cancel_all()
+        .await
+        .map_err(|e| RunError::Config(format!("live: startup cancel-all: {e}")))?;
+    if !stray.is_empty() {
+        tracing::warn!(
+            cancelled = stray.len(),
+            "live: open orders found at startup were cancelled"
+        );
+    }
+    tracing::info!(address = %venue.address(), "live: connected; startup reconciliation done");
+    Ok(std::sync::Arc::new(venue))
 }
 
 /// The state directory a run uses by default: `polyedge-run/`.

@@ -28,6 +28,9 @@ use serde_json::{Value, json};
 
 use crate::books::BookUpdate;
 
+/// The venue's GTD security threshold (s): an order rests until `expiration − 60 s`.
+pub const GTD_THRESHOLD_S: u64 = 60;
+
 /// A message for one account's user channel (`/ws/user`).
 #[derive(Debug, Clone)]
 pub struct UserMsg {
@@ -458,14 +461,18 @@ impl State {
         }
         let tif = match order_type {
             "GTD" => {
-                let min_exp = secs(now) + 60;
-                if expiration_s < min_exp {
+                // The venue's one-minute security threshold (protocols.md §2.2): an order with
+                // `expiration` E rests until E − 60 s, and E must be at least a minute ahead.
+                let min_exp = secs(now) + GTD_THRESHOLD_S;
+                if expiration_s <= min_exp {
                     return Err(OrderError::BadExpiration(format!(
-                        "{expiration_s} is less than one minute ahead of {}",
+                        "{expiration_s} is not more than one minute after {} (the order would expire at once)",
                         secs(now)
                     )));
                 }
-                TimeInForce::Gtd(UnixNanos(expiration_s.saturating_mul(1_000_000_000)))
+                TimeInForce::Gtd(UnixNanos(
+                    (expiration_s - GTD_THRESHOLD_S).saturating_mul(1_000_000_000),
+                ))
             }
             "FOK" => TimeInForce::Fok,
             "FAK" => TimeInForce::Fak,

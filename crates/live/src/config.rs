@@ -1,0 +1,66 @@
+//! `[live]` of `polyedge.toml`: where the CLOB is and how to authenticate. No secrets here: the
+//! key and API credentials come from the environment ([`crate::secrets`]).
+//!
+//! ```toml
+//! [live]
+//! clob_url = "https://clob.polymarket.com/"                              # default
+//! user_ws_url = "wss://ws-subscriptions-clob.polymarket.com/ws/user"    # default
+//! chain_id = 137            # Polygon (80002: Amoy)
+//! key_nonce = 0             # nonce of the API key created or derived with the private key
+//! request_timeout_ms = 10000
+//! i_understand_live = false # the config equivalent of --i-understand-live
+//! ```
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::venue::VenueConfig;
+
+/// The `[live]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// CLOB REST base URL (a trailing `/` is added if missing).
+    pub clob_url: String,
+    /// User channel URL.
+    pub user_ws_url: String,
+    /// Chain id the orders are signed for.
+    pub chain_id: u64,
+    /// API key nonce.
+    pub key_nonce: u32,
+    /// Per-request timeout (ms): a submit without an answer by then is resolved by its hash.
+    pub request_timeout_ms: u64,
+    /// Confirms that live trading places real orders (as `--i-understand-live`).
+    pub i_understand_live: bool,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            clob_url: "https://clob.polymarket.com/".into(),
+            user_ws_url: "wss://ws-subscriptions-clob.polymarket.com/ws/user".into(),
+            chain_id: 137,
+            key_nonce: 0,
+            request_timeout_ms: 10_000,
+            i_understand_live: false,
+        }
+    }
+}
+
+impl LiveConfig {
+    /// The venue settings.
+    pub fn venue(&self) -> VenueConfig {
+        let mut clob_url = self.clob_url.clone();
+        if !clob_url.ends_with('/') {
+            clob_url.push('/');
+        }
+        VenueConfig {
+            clob_url,
+            user_ws_url: self.user_ws_url.clone(),
+            chain_id: self.chain_id,
+            key_nonce: self.key_nonce,
+            timeout: Duration::from_millis(self.request_timeout_ms.max(1)),
+        }
+    }
+}

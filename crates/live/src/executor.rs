@@ -1,0 +1,641 @@
+//! [`LiveExecutor`]: the engine's [`Executor`] on the real CLOB (or the sandbox exchange).
+//!
+//! The engine is synchronous and never waits on the network; the executor hands each order to a
+//! task on the run's tokio runtime and learns what happened from three sources, all drained in
+//! [`Executor::poll`] into [`ExecReport`]s stamped with the engine's clock:
+//!
+//! 1. **the REST answer** of `POST /order`: accepted (→ `Accepted`), refused (→ `Rejected` with
+//!    the venue's text), or *ambiguous* (timeout, dropped connection, 5xx: the task then asks
+//!    `GET /data/order/{hash}` — the hash is known before sending — until the venue says whether
+//!    it has the order);
+//! 2. **the user channel** (`/ws/user`, parsed by `polyedge_venues::polymarket_user`): trades
+//!    become `Filled` once per trade id (at `MATCHED`; a later `FAILED` halts the executor: the
+//!    venue's books no longer match ours), order cancellations become `Cancelled`;
+//! 3. **REST reconciliation** after the user channel dropped: the trades the venue reports that
+//!    the channel did not deliver, and cancellations of orders no longer open.
+//!
+//! Fees are not on the wire (V2 sets them at match time): a fill's fee is the taker fee of the
+//! window's schedule at the fill (`fee_schedule_at`), the same function the simulated venue and
+//! the sandbox charge with. Sizes are sent rounded down to the venue's lot (0.01 share); what
+//! the rounding leaves is reported `Cancelled` when the order is done.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use polyedge_core::{
+    ExecReport, Fill, Liquidity, OrderId, OrderIntent, Outcome, Price, RejectReason, Size, TokenId,
+    UnixNanos, Window, WindowBook, book_tokens, fee_schedule_at,
+};
+use polyedge_engine::{ExecError, Executor, ExecutorKind, RiskApproved};
+use polyedge_venues::polymarket_user::{self, OrderEventType, TradeStatus, UserEvent};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::venue::{Venue, VenueError};
+
+/// What the executor has done (for the status line, metrics and tests).
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    /// Orders sent.
+    pub submitted: AtomicU64,
+    /// Refused by the venue.
+    pub rejected: AtomicU64,
+    /// Submits without a clear answer, later resolved by the order hash.
+    pub ambiguous: AtomicU64,
+    /// Fills booked.
+    pub fills: AtomicU64,
+    /// Fills learned from REST reconciliation (the user channel missed them).
+    pub fills_reconciled: AtomicU64,
+    /// User-channel (re)connections.
+    pub user_connects: AtomicU64,
+    /// User-channel frames our parser refused (counted, logged, skipped).
+    pub user_malformed: AtomicU64,
+    /// Trades the venue reported `FAILED` after we booked them.
+    pub failed_trades: AtomicU64,
+}
+
+enum Event {
+    Prepared {
+        id: OrderId,
+        hash: String,
+        sent: Size,
+    },
+    Posted {
+        id: OrderId,
+        result: Result<(), VenueError>,
+    },
+    Resolved {
+        id: OrderId,
+        on_venue: bool,
+    },
+    User(UserEvent),
+    /// After a user-channel reconnect: the venue's trades and open orders.
+    Reconciled {
+        trades: Vec<polyedge_venues::polymarket_user::TradeUpdate>,
+        open: HashSet<String>,
+    },
+}
+
+struct LiveOrder {
+    intent: OrderIntent,
+    window: Window,
+    hash: Option<String>,
+    sent: Size,
+    filled: Size,
+    accepted: bool,
+    done: bool,
+}
+
+/// Shared by the executor and its tasks.
+struct Shared {
+    venue: Arc<Venue>,
+    tx: Mutex<Sender<Event>>,
+    pending: AtomicBool,
+    stats: LiveStats,
+}
+
+impl Shared {
+    fn send(&self, e: Event) {
+        if let Ok(tx) = self.tx.lock() {
+            let _ = tx.send(e);
+        }
+        self.pending.store(true, Ordering::Release);
+    }
+}
+
+/// The live executor of one engine lane. See the [module docs](self).
+pub struct LiveExecutor {
+    shared: Arc<Shared>,
+    rt: tokio::runtime::Handle,
+    rx: Receiver<Event>,
+    orders: BTreeMap<OrderId, LiveOrder>,
+    by_hash: HashMap<String, OrderId>,
+    trades_seen: HashSet<(String, OrderId)>,
+    halted: Option<String>,
+}
+
+impl std::fmt::Debug for LiveExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveExecutor")
+            .field("orders", &self.orders.len())
+            .field("halted", &self.halted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveExecutor {
+    /// An executor sending through `venue`, running its tasks on `rt`, and listening on the
+    /// user channel of `venue.config().user_ws_url` (reconnecting, and reconciling over REST
+    /// after every reconnect).
+    pub fn new(venue: Arc<Venue>, rt: tokio::runtime::Handle) -> Self {
+        let (tx, rx) = channel();
+        let shared = Arc::new(Shared {
+            venue,
+            tx: Mutex::new(tx),
+            pending: AtomicBool::new(false),
+            stats: LiveStats::default(),
+        });
+        rt.spawn(user_channel(shared.clone()));
+        LiveExecutor {
+            shared,
+            rt,
+            rx,
+            orders: BTreeMap::new(),
+            by_hash: HashMap::new(),
+            trades_seen: HashSet::new(),
+            halted: None,
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &LiveStats {
+        &self.shared.stats
+    }
+
+    /// Why the executor stopped taking orders, if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+
+    fn drain(&mut self, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        self.shared.pending.store(false, Ordering::Release);
+        while let Ok(e) = self.rx.try_recv() {
+            self.apply(e, now, out);
+        }
+    }
+
+    fn apply(&mut self, e: Event, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        match e {
+            Event::Prepared { id, hash, sent } => {
+                if let Some(o) = self.orders.get_mut(&id) {
+                    o.hash = Some(hash.clone());
+                    o.sent = sent;
+                }
+                self.by_hash.insert(hash, id);
+            }
+            Event::Posted { id, result } => match result {
+                Ok(()) => self.accept(id, now, out),
+                Err(VenueError::Ambiguous(why)) => {
+                    tracing::warn!(order = id.0, %why, "live: no clear answer to a submit; resolving by the order hash");
+                }
+                Err(e) => {
+                    self.shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    self.finish_rejected(id, &e.to_string(), now, out);
+                }
+            },
+            Event::Resolved { id, on_venue } => {
+                if on_venue {
+                    self.accept(id, now, out);
+                } else {
+                    self.finish_rejected(
+                        id,
+                        "not on the venue after a submit without a clear answer",
+                        now,
+                        out,
+                    );
+                }
+            }
+            Event::User(UserEvent::Trade(t)) => self.on_trade(&t, false, now, out),
+            Event::User(UserEvent::Order(o)) => {
+                let Some(&id) = self.by_hash.get(&o.order_id) else {
+                    return;
+                };
+                match o.event {
+                    OrderEventType::Placement => self.accept(id, now, out),
+                    OrderEventType::Cancellation => self.finish_cancelled(id, now, out),
+                    _ => {}
+                }
+            }
+            Event::Reconciled { trades, open } => {
+                for t in &trades {
+                    self.on_trade(t, true, now, out);
+                }
+                let gone: Vec<OrderId> = self
+                    .orders
+                    .iter()
+                    .filter(|(_, o)| o.accepted && !o.done)
+                    .filter(|(_, o)| o.hash.as_ref().is_some_and(|h| !open.contains(h)))
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in gone {
+                    self.finish_cancelled(id, now, out);
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, id: OrderId, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        if let Some(o) = self.orders.get_mut(&id)
+            && !o.accepted
+            && !o.done
+        {
+            o.accepted = true;
+            out.push(ExecReport::Accepted { order: id, at: now });
+        }
+    }
+
+    fn finish_rejected(
+        &mut self,
+        id: OrderId,
+        why: &str,
+        now: UnixNanos,
+        out: &mut Vec<ExecReport>,
+    ) {
+        if let Some(o) = self.orders.get_mut(&id)
+            && !o.done
+        {
+            o.done = true;
+            out.push(ExecReport::Rejected {
+                order: id,
+                reason: RejectReason::Other(why.to_string()),
+                at: now,
+            });
+        }
+    }
+
+    fn finish_cancelled(&mut self, id: OrderId, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        if let Some(o) = self.orders.get_mut(&id)
+            && !o.done
+        {
+            if !o.accepted {
+                o.accepted = true;
+                out.push(ExecReport::Accepted { order: id, at: now });
+            }
+            o.done = true;
+            out.push(ExecReport::Cancelled {
+                order: id,
+                unfilled: o.intent.size.saturating_sub(o.filled),
+                at: now,
+            });
+        }
+    }
+
+    /// Our part of a trade: the taker order, or our entry among `maker_orders`.
+    fn on_trade(
+        &mut self,
+        t: &polyedge_venues::polymarket_user::TradeUpdate,
+        reconciled: bool,
+        now: UnixNanos,
+        out: &mut Vec<ExecReport>,
+    ) {
+        let mut ours: Vec<(OrderId, Size, Price, Liquidity)> = Vec::new();
+        if let Some(&id) = self.by_hash.get(&t.taker_order_id) {
+            ours.push((id, t.size, t.price, Liquidity::Taker));
+        }
+        for m in &t.maker_orders {
+            if let Some(&id) = self.by_hash.get(&m.order_id) {
+                ours.push((id, m.matched_amount, m.price, Liquidity::Maker));
+            }
+        }
+        for (id, size, price, liquidity) in ours {
+            let key = (t.trade_id.clone(), id);
+            if matches!(t.status, TradeStatus::Failed) {
+                if self.trades_seen.contains(&key) {
+                    self.shared
+                        .stats
+                        .failed_trades
+                        .fetch_add(1, Ordering::Relaxed);
+                    let why = format!(
+                        "trade {} of order {} FAILED on chain after it was booked; trading halted until reconciled",
+                        t.trade_id, id.0
+                    );
+                    tracing::error!("live: {why}");
+                    self.halted = Some(why);
+                }
+                continue;
+            }
+            if !self.trades_seen.insert(key) {
+                continue;
+            }
+            let Some(o) = self.orders.get_mut(&id) else {
+                continue;
+            };
+            if !o.accepted {
+                o.accepted = true;
+                out.push(ExecReport::Accepted { order: id, at: now });
+            }
+            let schedule = fee_schedule_at(now, o.window.duration, o.window.fee_schedule.as_ref());
+            let fee = match liquidity {
+                Liquidity::Taker => schedule.taker_fee(size, price),
+                Liquidity::Maker => schedule.maker_fee(size, price),
+            };
+            o.filled = o.filled.saturating_add(size);
+            out.push(ExecReport::Filled(Fill {
+                order: id,
+                window: o.intent.window.clone(),
+                outcome: o.intent.outcome,
+                side: o.intent.side,
+                price,
+                size,
+                fee,
+                liquidity,
+                at: now,
+            }));
+            self.shared.stats.fills.fetch_add(1, Ordering::Relaxed);
+            if reconciled {
+                self.shared
+                    .stats
+                    .fills_reconciled
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            // Completely matched at the lot-rounded size: the rounding remainder is done.
+            if o.filled >= o.sent && !o.done {
+                o.done = true;
+                if o.filled < o.intent.size {
+                    out.push(ExecReport::Cancelled {
+                        order: id,
+                        unfilled: o.intent.size.saturating_sub(o.filled),
+                        at: now,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn token_of(window: &Window, outcome: Outcome) -> Option<TokenId> {
+    book_tokens(window).map(|(u, d)| match outcome {
+        Outcome::Up => u,
+        Outcome::Down => d,
+    })
+}
+
+impl Executor for LiveExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Live
+    }
+
+    fn submit(
+        &mut self,
+        order: RiskApproved,
+        window: &Window,
+        _book: &WindowBook,
+        _now: UnixNanos,
+    ) -> Result<(), ExecError> {
+        if let Some(why) = &self.halted {
+            return Err(ExecError::Unavailable(why.clone()));
+        }
+        let intent = order.into_intent();
+        if intent.window != window.slug {
+            return Err(ExecError::WindowMismatch {
+                intent: intent.window,
+                window: window.slug.clone(),
+            });
+        }
+        if self.orders.contains_key(&intent.id) {
+            return Err(ExecError::DuplicateOrder(intent.id));
+        }
+        let Some(token) = token_of(window, intent.outcome) else {
+            return Err(ExecError::Unavailable(format!(
+                "window {} has no token ids",
+                window.slug
+            )));
+        };
+        let id = intent.id;
+        self.orders.insert(
+            id,
+            LiveOrder {
+                intent: intent.clone(),
+                window: window.clone(),
+                hash: None,
+                sent: Size::ZERO,
+                filled: Size::ZERO,
+                accepted: false,
+                done: false,
+            },
+        );
+        let shared = self.shared.clone();
+        self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        self.rt.spawn(async move {
+            let prepared = match shared.venue.prepare(&intent, token).await {
+                Ok(p) => p,
+                Err(e) => {
+                    shared.send(Event::Posted { id, result: Err(e) });
+                    return;
+                }
+            };
+            let hash = prepared.hash.clone();
+            shared.send(Event::Prepared {
+                id,
+                hash: hash.clone(),
+                sent: prepared.size,
+            });
+            let result = shared.venue.post(prepared).await.map(|_| ());
+            let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
+            shared.send(Event::Posted { id, result });
+            if ambiguous {
+                shared.stats.ambiguous.fetch_add(1, Ordering::Relaxed);
+                resolve_by_hash(&shared, id, &hash).await;
+            }
+        });
+        Ok(())
+    }
+
+    fn cancel(&mut self, order: OrderId, _now: UnixNanos) {
+        let Some(hash) = self
+            .orders
+            .get(&order)
+            .filter(|o| !o.done)
+            .and_then(|o| o.hash.clone())
+        else {
+            return;
+        };
+        let shared = self.shared.clone();
+        self.rt.spawn(async move {
+            if let Err(e) = shared.venue.cancel(&hash).await {
+                tracing::warn!(order = order.0, error = %e, "live: cancel failed");
+            }
+        });
+    }
+
+    fn market_update(
+        &mut self,
+        _window: &str,
+        _book: &WindowBook,
+        now: UnixNanos,
+        out: &mut Vec<ExecReport>,
+    ) {
+        self.drain(now, out);
+    }
+
+    fn poll(&mut self, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        self.drain(now, out);
+    }
+
+    fn next_wakeup(&self) -> Option<UnixNanos> {
+        // Something arrived from the network: poll at once.
+        self.shared
+            .pending
+            .load(Ordering::Acquire)
+            .then_some(UnixNanos(0))
+    }
+
+    fn open_orders(&self) -> Vec<OrderIntent> {
+        self.orders
+            .values()
+            .filter(|o| !o.done)
+            .map(|o| OrderIntent {
+                size: o.intent.size.saturating_sub(o.filled),
+                ..o.intent.clone()
+            })
+            .collect()
+    }
+
+    fn merge(&mut self, window: &str, _shares: Size, _now: UnixNanos) -> Result<(), ExecError> {
+        Err(ExecError::Unavailable(format!(
+            "merging complete sets of {window} on chain is not implemented in live mode yet; the sets are held to resolution"
+        )))
+    }
+}
+
+/// Asks the venue for `hash` until it answers (found or not), backing off from 200 ms to 5 s.
+async fn resolve_by_hash(shared: &Shared, id: OrderId, hash: &str) {
+    let mut wait = Duration::from_millis(200);
+    for _ in 0..20 {
+        match shared.venue.order(hash).await {
+            Ok(found) => {
+                tracing::info!(
+                    order = id.0,
+                    on_venue = found.is_some(),
+                    "live: ambiguous submit resolved by the order hash"
+                );
+                shared.send(Event::Resolved {
+                    id,
+                    on_venue: found.is_some(),
+                });
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(order = id.0, error = %e, "live: order lookup failed; retrying");
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+    tracing::error!(
+        order = id.0,
+        "live: the venue never said whether it has the order"
+    );
+}
+
+/// The user channel: connect, authenticate, forward parsed events; after every reconnect,
+/// reconcile over REST. Runs until the runtime stops.
+async fn user_channel(shared: Arc<Shared>) {
+    let url = shared.venue.config().user_ws_url.clone();
+    let (key, secret, passphrase) = shared.venue.ws_auth();
+    let sub = serde_json::json!({
+        "auth": {"apiKey": key, "secret": secret, "passphrase": passphrase},
+        "markets": [],
+        "type": "user",
+    })
+    .to_string();
+    let mut wait = Duration::from_millis(100);
+    let mut first = true;
+    loop {
+        match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((mut ws, _)) => {
+                shared.stats.user_connects.fetch_add(1, Ordering::Relaxed);
+                if ws.send(Message::text(sub.clone())).await.is_ok() {
+                    wait = Duration::from_millis(100);
+                    if !first {
+                        reconcile(&shared).await;
+                    }
+                    first = false;
+                    let mut ping = tokio::time::interval(Duration::from_secs(10));
+                    loop {
+                        tokio::select! {
+                            _ = ping.tick() => {
+                                if ws.send(Message::text("PING")).await.is_err() { break; }
+                            }
+                            m = ws.next() => {
+                                let Some(Ok(m)) = m else { break };
+                                let bytes = match &m {
+                                    Message::Text(t) => t.as_bytes().to_vec(),
+                                    Message::Binary(b) => b.to_vec(),
+                                    Message::Close(_) => break,
+                                    _ => continue,
+                                };
+                                let mut evs = Vec::new();
+                                match polymarket_user::parse(&bytes, UnixNanos(0), &mut evs) {
+                                    Ok(_) => {
+                                        for e in evs {
+                                            shared.send(Event::User(e));
+                                        }
+                                    }
+                                    Err(e) => {
+                                        shared.stats.user_malformed.fetch_add(1, Ordering::Relaxed);
+                                        tracing::warn!(error = %e, frame = %String::from_utf8_lossy(&bytes[..bytes.len().min(200)]), "live: user-channel frame not understood; skipped");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                tracing::warn!("live: user channel closed; reconnecting");
+            }
+            Err(e) => tracing::warn!(error = %e, %url, "live: user channel connect failed"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// What the venue knows: its trades (as user-channel trade updates) and open order hashes.
+async fn reconcile(shared: &Shared) {
+    use polymarket_client_sdk_v2::clob::types::request::TradesRequest;
+    let client = shared.venue.client();
+    let trades = match client.trades(&TradesRequest::default(), None).await {
+        Ok(p) => p.data,
+        Err(e) => {
+            tracing::warn!(error = %e, "live: reconcile: trades request failed");
+            return;
+        }
+    };
+    let open = match shared.venue.open_orders().await {
+        Ok(o) => o.into_iter().map(|o| o.id).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "live: reconcile: open orders request failed");
+            return;
+        }
+    };
+    let trades: Vec<_> = trades
+        .into_iter()
+        .filter_map(|t| {
+            // Through the user-channel parser, so both paths read a trade the same way.
+            let v = serde_json::json!({
+                "event_type": "trade",
+                "id": t.id,
+                "taker_order_id": t.taker_order_id,
+                "market": t.market.to_string(),
+                "asset_id": t.asset_id.to_string(),
+                "side": t.side.to_string().to_ascii_uppercase(),
+                "size": t.size.to_string(),
+                "price": t.price.to_string(),
+                "status": t.status.to_string(),
+                "outcome": t.outcome,
+                "trader_side": serde_json::to_value(&t.trader_side).unwrap_or_default(),
+                "maker_orders": t.maker_orders.iter().map(|m| serde_json::json!({
+                    "order_id": m.order_id,
+                    "matched_amount": m.matched_amount.to_string(),
+                    "price": m.price.to_string(),
+                    "asset_id": m.asset_id.to_string(),
+                    "outcome": m.outcome,
+                })).collect::<Vec<_>>(),
+            });
+            let mut evs = Vec::new();
+            polymarket_user::parse(v.to_string().as_bytes(), UnixNanos(0), &mut evs).ok()?;
+            evs.into_iter().find_map(|e| match e {
+                UserEvent::Trade(t) => Some(t),
+                UserEvent::Order(_) => None,
+            })
+        })
+        .collect();
+    tracing::info!(
+        trades = trades.len(),
+        "live: reconciled over REST after a user-channel reconnect"
+    );
+    shared.send(Event::Reconciled { trades, open });
+}
