@@ -1,7 +1,8 @@
 //! Order build + EIP-712 sign through `polymarket_client_sdk_v2`, as the live executor does it:
 //! `limit_order()…build()` (tick size, amounts, salt, V2 struct; the tick size, neg-risk flag
 //! and server version cached after the first order, as in a running session) then
-//! `Client::sign` (secp256k1 over the EIP-712 digest). A tiny loopback server answers the one
+//! `Client::sign` (secp256k1 over the EIP-712 digest), with alloy's k256 `PrivateKeySigner` and
+//! with our libsecp256k1 `FastSigner` (what the live executor uses). A tiny loopback server answers the one
 //! `/version` request the first build makes. Target (issue 10): median ≤ 25 µs.
 //!
 //! `cargo bench -p polyedge-live --bench sign`
@@ -31,8 +32,15 @@ async fn version_server() -> String {
             };
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let body = r#"{"version":2}"#;
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]);
+                let body = if req.contains("/tick-size") {
+                    r#"{"minimum_tick_size":0.01}"#
+                } else if req.contains("/neg-risk") {
+                    r#"{"neg_risk":false}"#
+                } else {
+                    r#"{"version":2}"#
+                };
                 let resp = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
@@ -113,6 +121,75 @@ fn bench(c: &mut Criterion) {
                     .await
                     .unwrap();
                 client.sign(&signer, o).await.unwrap()
+            })
+        });
+    });
+    let fast = polyedge_live::signer::FastSigner::from_hex(KEY)
+        .unwrap()
+        .with_chain_id(Some(137));
+    g.bench_function("build_and_sign_libsecp256k1", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let o = client
+                    .limit_order()
+                    .token_id(token)
+                    .price(Decimal::new(52, 2))
+                    .size(Decimal::new(1000, 2))
+                    .side(Side::Buy)
+                    .order_type(OrderType::GTC)
+                    .build()
+                    .await
+                    .unwrap();
+                client.sign(&fast, o).await.unwrap()
+            })
+        });
+    });
+    let digest = polymarket_client_sdk_v2::types::B256::repeat_byte(7);
+    g.bench_function("ecdsa_only_libsecp256k1", |b| {
+        b.iter(|| fast.sign_digest(&digest));
+    });
+    let k = PrivateKeySigner::from_str(KEY).unwrap();
+    g.bench_function("ecdsa_only_k256", |b| {
+        b.iter(|| alloy_signer::SignerSync::sign_hash_sync(&k, &digest).unwrap());
+    });
+    // Intent → request body, as the live executor does it (`Venue::prepare`: lot rounding, the
+    // SDK's builder, libsecp256k1 signing, the order hash; then the JSON body).
+    let venue = rt.block_on(async {
+        let host = version_server().await;
+        let secrets = polyedge_live::LiveSecrets::from_lookup(|k| match k {
+            "POLYMARKET_PRIVATE_KEY" => Some(KEY.to_string()),
+            "POLYMARKET_API_KEY" => Some("00000000-0000-4000-8000-000000000000".into()),
+            "POLYMARKET_API_SECRET" => Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".into()),
+            "POLYMARKET_API_PASSPHRASE" => Some("pass".into()),
+            _ => None,
+        })
+        .unwrap();
+        let cfg = polyedge_live::LiveConfig {
+            clob_url: host,
+            heartbeat_interval_ms: 3_600_000,
+            ..Default::default()
+        };
+        polyedge_live::venue::Venue::connect(cfg.venue(), &secrets)
+            .await
+            .unwrap()
+    });
+    let intent = polyedge_core::OrderIntent {
+        id: polyedge_core::OrderId(1),
+        window: "btc-updown-5m-1776257400".into(),
+        outcome: polyedge_core::Outcome::Up,
+        side: polyedge_core::Side::Buy,
+        price: polyedge_core::Price::from_micros(520_000).unwrap(),
+        size: polyedge_core::Size::from_shares(10),
+        tif: polyedge_core::TimeInForce::Gtc,
+        post_only: false,
+    };
+    let tok = polyedge_core::TokenId::parse(&token.to_string()).unwrap();
+    rt.block_on(venue.prepare(&intent, tok)).unwrap();
+    g.bench_function("intent_to_request_body", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let p = venue.prepare(&intent, tok).await.unwrap();
+                serde_json::to_vec(&p.signed).unwrap()
             })
         });
     });

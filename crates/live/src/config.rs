@@ -8,6 +8,7 @@
 //! chain_id = 137            # Polygon (80002: Amoy)
 //! key_nonce = 0             # nonce of the API key created or derived with the private key
 //! request_timeout_ms = 10000
+//! heartbeat_interval_ms = 5000 # the venue cancels open orders 10 s after the last heartbeat
 //! i_understand_live = false # the config equivalent of --i-understand-live
 //! ```
 
@@ -31,6 +32,9 @@ pub struct LiveConfig {
     pub key_nonce: u32,
     /// Per-request timeout (ms): a submit without an answer by then is resolved by its hash.
     pub request_timeout_ms: u64,
+    /// Interval of the CLOB heartbeat (ms); the venue cancels a key's orders 10 s after the
+    /// last one.
+    pub heartbeat_interval_ms: u64,
     /// Confirms that live trading places real orders (as `--i-understand-live`).
     pub i_understand_live: bool,
 }
@@ -43,6 +47,7 @@ impl Default for LiveConfig {
             chain_id: 137,
             key_nonce: 0,
             request_timeout_ms: 10_000,
+            heartbeat_interval_ms: 5_000,
             i_understand_live: false,
         }
     }
@@ -61,6 +66,7 @@ impl LiveConfig {
             chain_id: self.chain_id,
             key_nonce: self.key_nonce,
             timeout: Duration::from_millis(self.request_timeout_ms.max(1)),
+            heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.clamp(100, 9_000)),
         }
     }
 }

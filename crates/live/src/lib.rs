@@ -8,11 +8,13 @@
 //! * [`secrets`] — the private key and API credentials, from the environment or `.env` only.
 //! * [`config`] — the `[live]` section of `polyedge.toml`.
 //! * [`executor`] — [`LiveExecutor`], the engine's executor on the venue.
+//! * [`signer`] — [`signer::FastSigner`], libsecp256k1 behind alloy's `Signer`.
 //! * [`venue`] — the SDK client: connect, build + sign + post, cancel, open orders, balance.
 
 pub mod config;
 pub mod executor;
 pub mod secrets;
+pub mod signer;
 pub mod venue;
 
 pub use config::LiveConfig;

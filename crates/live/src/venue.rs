@@ -10,7 +10,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use alloy_signer::Signer as _;
-use alloy_signer_local::PrivateKeySigner;
 use polyedge_core::{OrderIntent, Price, Side, Size, TimeInForce, TokenId};
 use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::auth::{Credentials, Normal};
@@ -24,6 +23,7 @@ use polymarket_client_sdk_v2::error::Kind;
 use polymarket_client_sdk_v2::types::{Decimal, U256};
 
 use crate::secrets::LiveSecrets;
+use crate::signer::FastSigner;
 
 /// The authenticated SDK client.
 pub type ClobClient = Client<Authenticated<Normal>>;
@@ -43,6 +43,9 @@ pub struct VenueConfig {
     pub key_nonce: u32,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Interval of the CLOB heartbeat (venue: orders are cancelled 10 s after the last one;
+    /// the SDK's default is 5 s).
+    pub heartbeat_interval: Duration,
 }
 
 /// How a request failed.
@@ -131,11 +134,43 @@ pub fn sdk_token(t: TokenId) -> U256 {
     U256::from_str(&t.to_string()).unwrap_or(U256::ZERO)
 }
 
-/// The connected venue: SDK client and signer.
+/// The connected venue: SDK client and signer, and the heartbeat task (stopped when the venue
+/// is dropped).
 pub struct Venue {
     client: ClobClient,
-    signer: PrivateKeySigner,
+    signer: FastSigner,
     config: VenueConfig,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Venue {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+/// The CLOB's dead-man switch (`POST /v1/heartbeats` every `every`; the venue cancels a key's
+/// open orders 10 s after its last heartbeat, protocols.md §2.2).
+///
+/// Ours rather than the SDK's: with its `heartbeats` feature (0.9.0) every order builder holds
+/// a clone of the client's cancellation token, and dropping the builder after `build()` cancels
+/// it — the SDK's heartbeat stops after the first order, and the venue then cancels every open
+/// order 10 s later. Found with the sandbox exchange (`crates/live/tests/sandbox_exchange.rs`,
+/// cancel-on-disconnect) and left for an upstream report.
+async fn heartbeats(client: ClobClient, every: Duration) {
+    let mut id = None;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match client.post_heartbeat(id).await {
+            Ok(r) => id = Some(r.heartbeat_id),
+            Err(e) => {
+                tracing::warn!(error = %classify(&e), "live: heartbeat failed");
+                id = None;
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Venue {
@@ -154,10 +189,8 @@ impl Venue {
     /// # Errors
     /// [`VenueError::Connect`] naming what failed (never the secret).
     pub async fn connect(config: VenueConfig, secrets: &LiveSecrets) -> Result<Venue, VenueError> {
-        let signer = PrivateKeySigner::from_str(&secrets.private_key)
-            .map_err(|_| {
-                VenueError::Connect("the private key is not a valid secp256k1 key".into())
-            })?
+        let signer = FastSigner::from_hex(&secrets.private_key)
+            .map_err(|e| VenueError::Connect(e.to_string()))?
             .with_chain_id(Some(config.chain_id));
         let sdk_config = Config::builder().use_server_time(true).build();
         let unauth = Client::new(&config.clob_url, sdk_config)
@@ -179,11 +212,13 @@ impl Venue {
             .authenticate()
             .await
             .map_err(|e| VenueError::Connect(format!("authenticate: {}", classify(&e))))?;
+        let heartbeat = tokio::spawn(heartbeats(client.clone(), config.heartbeat_interval));
         tracing::info!(address = %signer.address(), api_key = %client.credentials().key(), "live: authenticated with the CLOB");
         Ok(Venue {
             client,
             signer,
             config,
+            heartbeat,
         })
     }
 

@@ -27,8 +27,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Hardhat account #0 (a public test key) and #1.
+/// Hardhat accounts #0 and #1 (public test keys).
 const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const KEY1: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
 fn sample() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -57,6 +58,8 @@ fn venue_config(sb: &Sandbox) -> VenueConfig {
         chain_id: 137,
         key_nonce: 0,
         timeout: Duration::from_secs(10),
+        // The sandbox in this test cancels a key's orders 1 s after its last heartbeat.
+        heartbeat_interval: Duration::from_millis(200),
     }
 }
 
@@ -67,6 +70,7 @@ async fn start() -> (Sandbox, Vec<Window>) {
     let windows: Vec<Window> = rec.windows().to_vec();
     let mut cfg = SandboxConfig::new(vec![sample().to_path_buf()], Speed::Factor(1.0));
     cfg.gate_wait = Duration::from_millis(200);
+    cfg.exchange.heartbeat_timeout = Duration::from_secs(1);
     // Start at the first window's start (the recording's klines begin minutes earlier).
     cfg.filter.from = Some(windows[0].start);
     let sb = Sandbox::start(cfg).await.unwrap();
@@ -429,5 +433,40 @@ async fn sdk_orders_fills_cancels_and_every_venue_refusal_against_the_sandbox_ex
     );
     assert_eq!(acct["open_orders"], json!(0));
     assert_eq!(acct["trades"], json!(1));
+
+    // Cancel-on-disconnect: a second key rests an order, then its client goes away (its
+    // heartbeats stop); the exchange cancels the order within its 1 s timeout.
+    let other = Venue::connect(cfg.clone(), &secrets(KEY1)).await.unwrap();
+    let p = other
+        .prepare(&intent(8, &w, outcome, Side::Buy, low, 5), token)
+        .await
+        .unwrap();
+    let hash = p.hash.clone();
+    other.post(p).await.unwrap();
+    let open_of = |key: &str| {
+        sb.ledger()["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["api_key"] == json!(key))
+            .map(|a| a["open_orders"].as_u64().unwrap())
+    };
+    let key1 = other.ws_auth().0;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        open_of(&key1),
+        Some(1),
+        "heartbeats keep the order alive: {hash}"
+    );
+    drop(other);
+    let t0 = Instant::now();
+    while open_of(&key1) != Some(0) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the order outlived its client's heartbeats"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("cancel-on-disconnect after {:?}", t0.elapsed());
     sb.shutdown().await.unwrap();
 }

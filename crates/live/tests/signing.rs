@@ -2,7 +2,9 @@
 //! SDK's own path (`Client::sign`: EIP-712 under the V2, neg-risk V2 or ExchangeV3 domain, and
 //! the POLY_1271 deposit-wallet wrapper) reproduces the expected signature byte for byte. The
 //! client is authenticated with given credentials and told the neg-risk flag, so nothing is
-//! sent over the network.
+//! sent over the network. Each vector is signed twice, by alloy's k256 signer and by our
+//! libsecp256k1 `FastSigner`, which must agree. Each vector is signed twice, by alloy's k256 signer and by our
+//! libsecp256k1 `FastSigner`, which must agree.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -10,6 +12,7 @@ use std::str::FromStr;
 
 use alloy_signer::Signer as _;
 use alloy_signer_local::PrivateKeySigner;
+use polyedge_live::signer::FastSigner;
 use polymarket_client_sdk_v2::auth::Credentials;
 use polymarket_client_sdk_v2::clob::types::{OrderPayload, OrderType, OrderV2, SignableOrder};
 use polymarket_client_sdk_v2::clob::{Client, Config};
@@ -53,8 +56,8 @@ fn order(common: &Value, case: &Value) -> OrderV2 {
     o
 }
 
-async fn client(
-    signer: &PrivateKeySigner,
+async fn client<S: alloy_signer::Signer + Sync>(
+    signer: &S,
 ) -> Client<
     polymarket_client_sdk_v2::auth::state::Authenticated<polymarket_client_sdk_v2::auth::Normal>,
 > {
@@ -72,23 +75,42 @@ async fn client(
         .unwrap()
 }
 
+/// Signs `payload` with alloy's `PrivateKeySigner` (k256) and with our `FastSigner`
+/// (libsecp256k1); both must give the same signature, which is returned.
 async fn sign(
     signer: &PrivateKeySigner,
     payload: OrderPayload,
     neg_risk: bool,
     token: U256,
 ) -> String {
+    let signable = || {
+        SignableOrder::builder()
+            .payload(payload.clone())
+            .order_type(OrderType::GTC)
+            .build()
+    };
     let c = client(signer).await;
     c.set_neg_risk(token, neg_risk);
-    let signable = SignableOrder::builder()
-        .payload(payload)
-        .order_type(OrderType::GTC)
-        .build();
-    c.sign(signer, signable)
+    let k256 = c
+        .sign(signer, signable())
         .await
         .unwrap()
         .signature
-        .to_string()
+        .to_string();
+    let hex = alloy_primitives::hex::encode(signer.to_bytes().0);
+    let fast = FastSigner::from_hex(&hex)
+        .unwrap()
+        .with_chain_id(signer.chain_id());
+    let c = client(&fast).await;
+    c.set_neg_risk(token, neg_risk);
+    let secp = c
+        .sign(&fast, signable())
+        .await
+        .unwrap()
+        .signature
+        .to_string();
+    assert_eq!(secp, k256, "libsecp256k1 and k256 signatures differ");
+    k256
 }
 
 #[tokio::test]

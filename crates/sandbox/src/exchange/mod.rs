@@ -136,6 +136,7 @@ impl Exchange {
                     "orders": a.orders.len(),
                     "open_orders": a.orders.values().filter(|r| r.open).count(),
                     "trades": a.trades.len(),
+                    "heartbeat_id": a.heartbeat.as_ref().map(|(id, _)| id.clone()),
                 })
             })
             .collect();

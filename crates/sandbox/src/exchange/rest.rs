@@ -616,7 +616,8 @@ fn l2_route(
         }
         ("GET", "/balance-allowance/update") => (200, json!({})),
         ("POST", "/v1/heartbeats" | "/heartbeats") => {
-            let id = format!("hb-{}", wall_secs());
+            // The venue answers a UUID (the SDK parses one).
+            let id = format!("00000000-0000-4000-8000-{:012x}", wall_secs());
             let mut st = ex.lock();
             if let Some(a) = st.accounts.get_mut(key) {
                 a.heartbeat = Some((id.clone(), Instant::now() + ex.heartbeat_timeout));
