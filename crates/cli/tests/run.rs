@@ -232,8 +232,18 @@ impl Running {
 
 /// The sandbox serving `recording` at max speed.
 fn start_sandbox(rt: &tokio::runtime::Runtime, recording: &Path) -> Sandbox {
+    start_sandbox_with(rt, recording, |_| {})
+}
+
+/// [`start_sandbox`], its configuration changed by `f` first.
+fn start_sandbox_with(
+    rt: &tokio::runtime::Runtime,
+    recording: &Path,
+    f: impl FnOnce(&mut SandboxConfig),
+) -> Sandbox {
     let mut cfg = SandboxConfig::new(vec![recording.to_path_buf()], Speed::Max);
     cfg.gate_wait = Duration::from_secs(5);
+    f(&mut cfg);
     rt.block_on(Sandbox::start(cfg)).unwrap()
 }
 
@@ -1796,6 +1806,123 @@ fn report_loads_the_decision_log_into_clickhouse() {
     );
 }
 
+/// `polyedge.toml` for a live run against the sandbox at `addr`: [`write_config`] and `[live]`.
+fn write_live_config(dir: &Path, addr: &str) -> PathBuf {
+    let config = write_config(dir, addr, 3);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[live]\nclob_url = \"http://{addr}/clob/\"\nuser_ws_url = \"ws://{addr}/ws/user\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// The live run's books against the exchange's ledger: one account, every venue trade booked
+/// once, nothing resting, every window settled, the same cash to the micro-pUSD, the same fees.
+fn assert_books_agree(run: &RunResult, ledger: &Value, stderr: &str) {
+    let accounts = ledger["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "one API key: {ledger}");
+    let acct = &accounts[0];
+    let s = &run.strategies[0];
+    assert_eq!(s.name, "market_maker");
+    let fills = s.fills.len();
+    eprintln!(
+        "live run: {} orders, {} fills, net PnL {}, end cash {}; ledger: balance {} ({} micro-pUSD), {} trades, {} orders, fees {}; faults {}",
+        s.orders.len(),
+        fills,
+        s.net_pnl,
+        s.end_cash,
+        acct["balance"],
+        acct["balance_micros"],
+        acct["trades"],
+        acct["orders"],
+        acct["fees_paid_micros"],
+        ledger["faults"]
+    );
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &s.orders {
+        if let Some(r) = &o.rejected {
+            let text = format!("{r:?}");
+            // The venue's code (`INVALID_ORDER_EXPIRATION`, `MARKET_NOT_READY`, …).
+            let key: String = ["INVALID_ORDER_", "MARKET_"]
+                .iter()
+                .find_map(|p| text.find(p))
+                .map_or(text.chars().take(40).collect(), |i| {
+                    text[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect()
+                });
+            *reasons.entry(key).or_default() += 1;
+        }
+    }
+    eprintln!("venue rejections: {reasons:?}");
+    assert!(fills > 0, "the live run traded nothing\n{stderr}");
+    assert_eq!(
+        usize::try_from(acct["trades"].as_u64().unwrap()).unwrap(),
+        fills,
+        "every venue trade booked once"
+    );
+    assert_eq!(
+        acct["open_orders"].as_u64(),
+        Some(0),
+        "nothing left resting"
+    );
+    assert_eq!(s.unsettled_windows, 0);
+    assert_eq!(
+        acct["balance_micros"].as_i64().unwrap(),
+        s.end_cash.0,
+        "the engine's cash equals the exchange's ledger to the micro-pUSD"
+    );
+    assert_eq!(acct["fees_paid_micros"].as_i64().unwrap(), s.fees.0, "fees");
+}
+
+#[test]
+fn a_live_run_reconciles_withheld_answers_and_user_channel_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    // Every 4th accepted order: placed, but the connection closes without an answer; the user
+    // channel closes after every 10 events.
+    let sandbox = start_sandbox_with(&rt, &sample, |c| {
+        c.exchange.drop_after_accept_every = Some(4);
+        c.exchange.user_drop_every = Some(10);
+    });
+    let addr = sandbox.addr().to_string();
+    let config = write_live_config(dir.path(), &addr);
+    let state = dir.path().join("state");
+    let running = spawn_run_env(
+        "live",
+        &config,
+        &state,
+        &["--strategy", "market_maker", "--i-understand-live"],
+        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
+    );
+    wait_until_done(&sandbox, &running, &state);
+    std::thread::sleep(Duration::from_secs(2));
+    let stderr = running.stderr();
+    running.terminate();
+    let run = results(&state);
+    let ledger = sandbox.ledger();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    let withheld = ledger["faults"]["answers_withheld"].as_u64().unwrap();
+    let drops = ledger["faults"]["user_channel_drops"].as_u64().unwrap();
+    assert!(withheld > 0 && drops > 0, "the faults fired: {ledger}");
+    let resolved = stderr.matches("resolving by the order hash").count();
+    let reconnects = stderr.matches("user channel closed; reconnecting").count();
+    eprintln!(
+        "faults: {withheld} answers withheld ({resolved} submits resolved by hash), {drops} user-channel drops ({reconnects} reconnects)"
+    );
+    assert_eq!(
+        usize::try_from(withheld).unwrap(),
+        resolved,
+        "every withheld answer resolved"
+    );
+    assert!(reconnects >= usize::try_from(drops).unwrap());
+    // No order lost or doubled: the books still agree with the exchange's.
+    assert_books_agree(&run, &ledger, &stderr);
+}
+
 /// Hardhat account #0: a public test key, never a real wallet.
 const LIVE_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
@@ -1827,12 +1954,7 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
     let rt = runtime();
     let sandbox = start_sandbox(&rt, &sample);
     let addr = sandbox.addr().to_string();
-    let config = write_config(dir.path(), &addr, 3);
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "\n[live]\nclob_url = \"http://{addr}/clob/\"\nuser_ws_url = \"ws://{addr}/ws/user\"\n"
-    ));
-    std::fs::write(&config, text).unwrap();
+    let config = write_live_config(dir.path(), &addr);
     let state = dir.path().join("state");
 
     // Without the key: a clear refusal naming the variable, and nothing sent.
@@ -1914,51 +2036,7 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
         .expect("derive the run's API credentials");
     rt.block_on(sandbox.shutdown()).unwrap();
 
-    let accounts = ledger["accounts"].as_array().unwrap();
-    assert_eq!(accounts.len(), 1, "one API key: {ledger}");
-    let acct = &accounts[0];
-    let s = &run.strategies[0];
-    assert_eq!(s.name, "market_maker");
-    let fills = s.fills.len();
-    eprintln!(
-        "live run: {} orders, {} fills, net PnL {}, end cash {}; ledger: balance {} ({} micro-pUSD), {} trades, {} orders, fees {}",
-        s.orders.len(),
-        fills,
-        s.net_pnl,
-        s.end_cash,
-        acct["balance"],
-        acct["balance_micros"],
-        acct["trades"],
-        acct["orders"],
-        acct["fees_paid_micros"]
-    );
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for o in &s.orders {
-        if let Some(r) = &o.rejected {
-            *reasons
-                .entry(format!("{r:?}").chars().take(120).collect())
-                .or_default() += 1;
-        }
-    }
-    eprintln!("rejections: {reasons:#?}");
-    assert!(fills > 0, "the live run traded nothing\n{stderr}");
-    assert_eq!(
-        usize::try_from(acct["trades"].as_u64().unwrap()).unwrap(),
-        fills,
-        "every venue trade booked once"
-    );
-    assert_eq!(
-        acct["open_orders"].as_u64(),
-        Some(0),
-        "nothing left resting"
-    );
-    assert_eq!(s.unsettled_windows, 0);
-    assert_eq!(
-        acct["balance_micros"].as_i64().unwrap(),
-        s.end_cash.0,
-        "the engine's cash equals the exchange's ledger to the micro-pUSD"
-    );
-    assert_eq!(acct["fees_paid_micros"].as_i64().unwrap(), s.fees.0, "fees");
+    assert_books_agree(&run, &ledger, &stderr);
 
     // No secret in any file written or line logged.
     let secrets = vec![

@@ -3,7 +3,6 @@
 //!
 //! New REST routes (the trading issue's CLOB REST side: `/clob/…`) are added in [`route`].
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -55,7 +54,7 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(req, &shared).await) }
+                async move { route(req, &shared).await }
             });
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
@@ -137,13 +136,32 @@ fn is_ws_upgrade(req: &Request<Incoming>) -> bool {
     has_token(CONNECTION, "upgrade") && has_token(UPGRADE, "websocket")
 }
 
-/// Routes one request.
-async fn route(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
+/// The connection is closed without an answer (the exchange's `drop_after_accept_every`).
+#[derive(Debug)]
+struct Withheld;
+
+impl std::fmt::Display for Withheld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("answer withheld (fault injection)")
+    }
+}
+
+impl std::error::Error for Withheld {}
+
+/// Routes one request; `Err` closes the connection without an answer.
+async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Resp, Withheld> {
     let path = req.uri().path().to_owned();
-    let query = req.uri().query().map(str::to_owned);
     if let Some(rest) = path.strip_prefix("/clob") {
+        let query = req.uri().query().map(str::to_owned);
         return clob(req, rest.to_owned(), &path, query.as_deref(), shared).await;
     }
+    Ok(route_other(req, shared))
+}
+
+/// Every route but the CLOB's.
+fn route_other(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
     if path == "/ws/user" {
         if !is_ws_upgrade(&req) {
             return json_response(426, &json!({"error": "/ws/user is a WebSocket endpoint"}));
@@ -261,7 +279,7 @@ async fn clob(
     full_path: &str,
     query: Option<&str>,
     shared: &Arc<Shared>,
-) -> Resp {
+) -> Result<Resp, Withheld> {
     use http_body_util::BodyExt as _;
     let method = req.method().as_str().to_owned();
     let headers = req.headers().clone();
@@ -270,7 +288,12 @@ async fn clob(
         .await
     {
         Ok(b) => b.to_bytes(),
-        Err(e) => return json_response(413, &json!({"error": format!("request body: {e}")})),
+        Err(e) => {
+            return Ok(json_response(
+                413,
+                &json!({"error": format!("request body: {e}")}),
+            ));
+        }
     };
     let now = polyedge_core::UnixNanos(shared.clock.now());
     let req = crate::exchange::rest::ClobRequest {
@@ -283,7 +306,11 @@ async fn clob(
         now,
     };
     let (status, value) = crate::exchange::rest::answer(&shared.exchange, &req);
-    json_response(status, &value)
+    if status == 200 && method == "POST" && rest == "/order" && shared.exchange.withhold_answer() {
+        tracing::info!("sandbox exchange: order accepted, answer withheld (fault)");
+        return Err(Withheld);
+    }
+    Ok(json_response(status, &value))
 }
 
 fn time_json(shared: &Shared) -> Value {

@@ -31,6 +31,11 @@ pub struct ExchangeConfig {
     pub heartbeat_timeout: Duration,
     /// Mixed into the derived API credentials, so two sandboxes give different keys.
     pub key_salt: String,
+    /// Fault: every Nth order accepted by `POST /order` is placed, but the connection is closed
+    /// without an answer (the client cannot tell whether the order is on the book).
+    pub drop_after_accept_every: Option<u64>,
+    /// Fault: the user channel is closed after every N events written on a connection.
+    pub user_drop_every: Option<u64>,
 }
 
 impl Default for ExchangeConfig {
@@ -41,6 +46,8 @@ impl Default for ExchangeConfig {
             max_skew_s: 30,
             heartbeat_timeout: Duration::from_secs(10),
             key_salt: "polyedge-sandbox".into(),
+            drop_after_accept_every: None,
+            user_drop_every: None,
         }
     }
 }
@@ -54,6 +61,13 @@ pub struct Exchange {
     pub(crate) max_skew_s: u64,
     pub(crate) heartbeat_timeout: Duration,
     pub(crate) key_salt: String,
+    pub(crate) drop_after_accept_every: Option<u64>,
+    pub(crate) user_drop_every: Option<u64>,
+    accepted: std::sync::atomic::AtomicU64,
+    /// Answers withheld by `drop_after_accept_every`.
+    pub dropped_answers: std::sync::atomic::AtomicU64,
+    /// User-channel connections closed by `user_drop_every`.
+    pub user_drops: std::sync::atomic::AtomicU64,
 }
 
 impl Exchange {
@@ -67,6 +81,27 @@ impl Exchange {
             max_skew_s: config.max_skew_s,
             heartbeat_timeout: config.heartbeat_timeout,
             key_salt: config.key_salt.clone(),
+            drop_after_accept_every: config.drop_after_accept_every.filter(|n| *n > 0),
+            user_drop_every: config.user_drop_every.filter(|n| *n > 0),
+            accepted: std::sync::atomic::AtomicU64::new(0),
+            dropped_answers: std::sync::atomic::AtomicU64::new(0),
+            user_drops: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the answer to this accepted `POST /order` is to be withheld (the fault
+    /// `drop_after_accept_every`).
+    pub(crate) fn withhold_answer(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let Some(n) = self.drop_after_accept_every else {
+            return false;
+        };
+        let k = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+        if k.is_multiple_of(n) {
+            self.dropped_answers.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            false
         }
     }
 
@@ -140,6 +175,12 @@ impl Exchange {
                 })
             })
             .collect();
-        serde_json::json!({ "accounts": accounts })
+        serde_json::json!({
+            "accounts": accounts,
+            "faults": {
+                "answers_withheld": self.dropped_answers.load(std::sync::atomic::Ordering::Relaxed),
+                "user_channel_drops": self.user_drops.load(std::sync::atomic::Ordering::Relaxed),
+            },
+        })
     }
 }

@@ -29,6 +29,7 @@ where
     let mut shutdown = shared.shutdown.clone();
     let mut key: Option<String> = None;
     let mut markets: BTreeSet<String> = BTreeSet::new();
+    let mut written: u64 = 0;
     loop {
         tokio::select! {
             _ = shutdown.changed() => {
@@ -82,6 +83,12 @@ where
                 if key.as_deref() != Some(m.api_key.as_str()) { continue; }
                 if !markets.is_empty() && !markets.contains(&m.market.to_ascii_lowercase()) { continue; }
                 if ws.send(Message::text(m.json)).await.is_err() { return; }
+                written += 1;
+                if ex.user_drop_every.is_some_and(|n| written.is_multiple_of(n)) {
+                    ex.user_drops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(written, "sandbox exchange: user channel dropped (fault)");
+                    return;
+                }
             }
         }
     }
