@@ -172,10 +172,19 @@ impl Portfolio {
 
     /// Books a fill (ours, from any executor).
     ///
+    /// A fill of a window already settled with a known outcome (live trading: a trade learned
+    /// late, e.g. by REST reconciliation after the user channel dropped) is booked and settled at
+    /// once ([`Self::apply_late_fill`]).
+    ///
     /// # Errors
     /// [`PortfolioError::InsufficientShares`] for a sell of more than held,
-    /// [`PortfolioError::WindowClosed`] after the window was settled.
+    /// [`PortfolioError::WindowClosed`] after the window was settled with an unknown outcome.
     pub fn apply_fill(&mut self, fill: &Fill) -> Result<(), PortfolioError> {
+        if let Some(Some(outcome)) = self.closed.get(&fill.window) {
+            let outcome = *outcome;
+            self.apply_late_fill(fill, outcome);
+            return Ok(());
+        }
         self.ensure_open(&fill.window)?;
         let key = (fill.window.clone(), fill.outcome);
         let notional = fill.price.notional(fill.size);
@@ -223,6 +232,32 @@ impl Portfolio {
         } else {
             self.positions.insert(key, pos);
         }
+    }
+
+    /// How `window` was settled: `None` while open, `Some(None)` settled with an unknown outcome,
+    /// `Some(Some(o))` settled with outcome `o`.
+    pub fn settlement(&self, window: &str) -> Option<Option<Outcome>> {
+        self.closed.get(window).copied()
+    }
+
+    /// Books `fill` of a window settled with `outcome`, and settles it at once: a buy pays
+    /// notional + fee and its shares redeem (1 pUSD each if they won); a sell receives notional −
+    /// fee, and takes back what the settlement paid for the shares it sold (they were counted as
+    /// held). Cash and realized PnL move by the same amount; the fee counts as paid.
+    pub fn apply_late_fill(&mut self, fill: &Fill, outcome: Outcome) {
+        let notional = fill.price.notional(fill.size);
+        let payout = if fill.outcome == outcome {
+            dollars(fill.size)
+        } else {
+            Cash::ZERO
+        };
+        let delta = match fill.side {
+            Side::Buy => payout - notional - fill.fee,
+            Side::Sell => notional - fill.fee - payout,
+        };
+        self.cash += delta;
+        self.realize(&fill.window, fill.at, delta);
+        self.fees_paid += fill.fee;
     }
 
     /// Adds an estimated maker rebate (kept apart from cash, fees and PnL).

@@ -80,7 +80,28 @@ fn settle_up_pays_up_holders() {
         pf.settle(W, Some(Outcome::Down), AT),
         Err(PortfolioError::WindowClosed(W.to_string()))
     );
-    assert!(pf.apply_fill(&f1).is_err());
+    // A fill learned after settlement (live: a trade recovered by reconciliation) is booked and
+    // settled at once: 10 Up at 0.40 + 0.168 fee, redeemed at 1 → +10 − 4 − 0.168.
+    let before = pf.cash();
+    pf.apply_fill(&f1).unwrap();
+    assert_eq!(pf.cash() - before, Cash::parse("5.832").unwrap());
+    assert_eq!(pf.cash(), pf.start_cash() + pf.realized_pnl());
+    pf.check_invariant().unwrap();
+    // A late sell gives back what the settlement paid for the shares it sold: 5 Down sold at
+    // 0.55 (Down lost: nothing was paid for them) → + 2.75 − fee.
+    let sell = fill(W, Outcome::Down, Side::Sell, "0.55", sh(5), Cash(86_620));
+    let before = pf.cash();
+    pf.apply_fill(&sell).unwrap();
+    assert_eq!(pf.cash() - before, Cash::parse("2.66338").unwrap());
+    pf.check_invariant().unwrap();
+    // With an unknown outcome the shares have no known value: refused.
+    let mut unknown = Portfolio::new(Cash::parse("10").unwrap());
+    unknown.settle("other", None, AT).unwrap();
+    let f3 = fill("other", Outcome::Up, Side::Buy, "0.40", sh(1), Cash::ZERO);
+    assert_eq!(
+        unknown.apply_fill(&f3),
+        Err(PortfolioError::WindowClosed("other".to_string()))
+    );
 }
 
 #[test]
@@ -260,8 +281,11 @@ proptest! {
                 Op::Buy { w, up, tick, micros, fee } => {
                     let f = Fill { order: OrderId(i as u64), window: slug(w), outcome: outcome(up), side: Side::Buy,
                         price: price(tick), size: Size::from_micros(micros), fee: Cash(fee), liquidity: Liquidity::Taker, at };
+                    // Refused only for a window settled with an unknown outcome; a late fill of a
+                    // window with a known outcome is booked and settled at once.
+                    let unknown = pf.settlement(&slug(w)) == Some(None);
                     let r = pf.apply_fill(&f);
-                    prop_assert_eq!(r.is_err(), pf.is_settled(&slug(w)));
+                    prop_assert_eq!(r.is_err(), unknown);
                 }
                 Op::Sell { w, up, tick, frac, fee } => {
                     let held = pf.position(&slug(w), outcome(up)).shares;

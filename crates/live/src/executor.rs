@@ -72,10 +72,13 @@ enum Event {
         on_venue: bool,
     },
     User(UserEvent),
-    /// After a user-channel reconnect: the venue's trades and open orders.
+    /// The venue's trades and open orders (200 ms after a user-channel reconnect, then every second);
+    /// `upto`: how many acceptances the executor had booked before the request went out (later
+    /// ones may not be in `open` yet).
     Reconciled {
         trades: Vec<polyedge_venues::polymarket_user::TradeUpdate>,
         open: HashSet<String>,
+        upto: u64,
     },
 }
 
@@ -86,6 +89,8 @@ struct LiveOrder {
     sent: Size,
     filled: Size,
     accepted: bool,
+    /// The executor's acceptance count when this order was accepted.
+    accept_seq: u64,
     done: bool,
 }
 
@@ -95,6 +100,8 @@ struct Shared {
     tx: Mutex<Sender<Event>>,
     pending: AtomicBool,
     stats: LiveStats,
+    /// Acceptances booked so far (see [`Event::Reconciled`]).
+    accepts: AtomicU64,
 }
 
 impl Shared {
@@ -137,6 +144,7 @@ impl LiveExecutor {
             tx: Mutex::new(tx),
             pending: AtomicBool::new(false),
             stats: LiveStats::default(),
+            accepts: AtomicU64::new(0),
         });
         rt.spawn(user_channel(shared.clone()));
         LiveExecutor {
@@ -209,14 +217,14 @@ impl LiveExecutor {
                     _ => {}
                 }
             }
-            Event::Reconciled { trades, open } => {
+            Event::Reconciled { trades, open, upto } => {
                 for t in &trades {
                     self.on_trade(t, true, now, out);
                 }
                 let gone: Vec<OrderId> = self
                     .orders
                     .iter()
-                    .filter(|(_, o)| o.accepted && !o.done)
+                    .filter(|(_, o)| o.accepted && !o.done && o.accept_seq <= upto)
                     .filter(|(_, o)| o.hash.as_ref().is_some_and(|h| !open.contains(h)))
                     .map(|(id, _)| *id)
                     .collect();
@@ -233,6 +241,7 @@ impl LiveExecutor {
             && !o.done
         {
             o.accepted = true;
+            o.accept_seq = self.shared.accepts.fetch_add(1, Ordering::AcqRel) + 1;
             out.push(ExecReport::Accepted { order: id, at: now });
         }
     }
@@ -262,6 +271,7 @@ impl LiveExecutor {
         {
             if !o.accepted {
                 o.accepted = true;
+                o.accept_seq = self.shared.accepts.fetch_add(1, Ordering::AcqRel) + 1;
                 out.push(ExecReport::Accepted { order: id, at: now });
             }
             o.done = true;
@@ -315,6 +325,7 @@ impl LiveExecutor {
             };
             if !o.accepted {
                 o.accepted = true;
+                o.accept_seq = self.shared.accepts.fetch_add(1, Ordering::AcqRel) + 1;
                 out.push(ExecReport::Accepted { order: id, at: now });
             }
             let schedule = fee_schedule_at(now, o.window.duration, o.window.fee_schedule.as_ref());
@@ -404,6 +415,7 @@ impl Executor for LiveExecutor {
                 sent: Size::ZERO,
                 filled: Size::ZERO,
                 accepted: false,
+                accept_seq: 0,
                 done: false,
             },
         );
@@ -540,16 +552,26 @@ async fn user_channel(shared: Arc<Shared>) {
                 shared.stats.user_connects.fetch_add(1, Ordering::Relaxed);
                 if ws.send(Message::text(sub.clone())).await.is_ok() {
                     wait = Duration::from_millis(100);
-                    if !first {
-                        reconcile(&shared).await;
-                    }
+                    // Reconcile over REST shortly after every (re)connect — once the venue has
+                    // taken the subscription, so nothing falls between the two — and then
+                    // periodically (events can be lost without the socket closing).
+                    let first_after = if first {
+                        RECONCILE_EVERY
+                    } else {
+                        Duration::from_millis(200)
+                    };
                     first = false;
+                    let mut check = tokio::time::interval_at(
+                        tokio::time::Instant::now() + first_after,
+                        RECONCILE_EVERY,
+                    );
                     let mut ping = tokio::time::interval(Duration::from_secs(10));
                     loop {
                         tokio::select! {
                             _ = ping.tick() => {
                                 if ws.send(Message::text("PING")).await.is_err() { break; }
                             }
+                            _ = check.tick() => reconcile(&shared).await,
                             m = ws.next() => {
                                 let Some(Ok(m)) = m else { break };
                                 let bytes = match &m {
@@ -583,9 +605,62 @@ async fn user_channel(shared: Arc<Shared>) {
     }
 }
 
+/// A trade of `GET /data/trades` as the user channel would have sent it, read by the same
+/// parser, so both paths book a trade the same way.
+///
+/// # Errors
+/// The parser's message when a field is missing or malformed.
+pub fn trade_update_of(
+    t: &polymarket_client_sdk_v2::clob::types::response::TradeResponse,
+) -> Result<polyedge_venues::polymarket_user::TradeUpdate, String> {
+    let v = serde_json::json!({
+        "event_type": "trade",
+        "id": t.id,
+        "taker_order_id": t.taker_order_id,
+        "market": t.market.to_string(),
+        "asset_id": t.asset_id.to_string(),
+        "side": serde_json::to_value(t.side).unwrap_or_default(),
+        "size": t.size.to_string(),
+        "price": t.price.to_string(),
+        "status": serde_json::to_value(&t.status).unwrap_or_default(),
+        "outcome": t.outcome,
+        "trader_side": serde_json::to_value(&t.trader_side).unwrap_or_default(),
+        "maker_orders": t.maker_orders.iter().map(|m| serde_json::json!({
+            "order_id": m.order_id,
+            "matched_amount": m.matched_amount.to_string(),
+            "price": m.price.to_string(),
+            "asset_id": m.asset_id.to_string(),
+            "outcome": m.outcome,
+            "side": serde_json::to_value(m.side).unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+    });
+    let mut evs = Vec::new();
+    polymarket_user::parse(v.to_string().as_bytes(), UnixNanos(0), &mut evs)
+        .map_err(|e| format!("{e} in {v}"))?;
+    evs.into_iter()
+        .find_map(|e| match e {
+            UserEvent::Trade(t) => Some(t),
+            UserEvent::Order(_) => None,
+        })
+        .ok_or_else(|| format!("no trade in {v}"))
+}
+
+/// How often the executor reconciles with the venue over REST while the user channel is up.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
+
 /// What the venue knows: its trades (as user-channel trade updates) and open order hashes.
+/// Open orders are read first and trades second, so an order that left the book between the two
+/// requests because it filled has its trade in the list.
 async fn reconcile(shared: &Shared) {
     use polymarket_client_sdk_v2::clob::types::request::TradesRequest;
+    let upto = shared.accepts.load(Ordering::Acquire);
+    let open = match shared.venue.open_orders().await {
+        Ok(o) => o.into_iter().map(|o| o.id).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "live: reconcile: open orders request failed");
+            return;
+        }
+    };
     let client = shared.venue.client();
     let trades = match client.trades(&TradesRequest::default(), None).await {
         Ok(p) => p.data,
@@ -594,48 +669,17 @@ async fn reconcile(shared: &Shared) {
             return;
         }
     };
-    let open = match shared.venue.open_orders().await {
-        Ok(o) => o.into_iter().map(|o| o.id).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "live: reconcile: open orders request failed");
-            return;
-        }
-    };
     let trades: Vec<_> = trades
-        .into_iter()
-        .filter_map(|t| {
-            // Through the user-channel parser, so both paths read a trade the same way.
-            let v = serde_json::json!({
-                "event_type": "trade",
-                "id": t.id,
-                "taker_order_id": t.taker_order_id,
-                "market": t.market.to_string(),
-                "asset_id": t.asset_id.to_string(),
-                "side": t.side.to_string().to_ascii_uppercase(),
-                "size": t.size.to_string(),
-                "price": t.price.to_string(),
-                "status": t.status.to_string(),
-                "outcome": t.outcome,
-                "trader_side": serde_json::to_value(&t.trader_side).unwrap_or_default(),
-                "maker_orders": t.maker_orders.iter().map(|m| serde_json::json!({
-                    "order_id": m.order_id,
-                    "matched_amount": m.matched_amount.to_string(),
-                    "price": m.price.to_string(),
-                    "asset_id": m.asset_id.to_string(),
-                    "outcome": m.outcome,
-                })).collect::<Vec<_>>(),
-            });
-            let mut evs = Vec::new();
-            polymarket_user::parse(v.to_string().as_bytes(), UnixNanos(0), &mut evs).ok()?;
-            evs.into_iter().find_map(|e| match e {
-                UserEvent::Trade(t) => Some(t),
-                UserEvent::Order(_) => None,
-            })
+        .iter()
+        .filter_map(|t| match trade_update_of(t) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                shared.stats.user_malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(trade = %t.id, error = %e, "live: reconcile: a REST trade was not understood; skipped");
+                None
+            }
         })
         .collect();
-    tracing::info!(
-        trades = trades.len(),
-        "live: reconciled over REST after a user-channel reconnect"
-    );
-    shared.send(Event::Reconciled { trades, open });
+    tracing::debug!(trades = trades.len(), "live: reconciled over REST");
+    shared.send(Event::Reconciled { trades, open, upto });
 }

@@ -287,6 +287,20 @@ async fn sdk_orders_fills_cancels_and_every_venue_refusal_against_the_sandbox_ex
         "trade lifecycle of the buy"
     );
     assert!(placements >= 1, "order events of the buy");
+    // The same trade over REST, read as the executor reconciles it.
+    let rest = venue
+        .client()
+        .trades(
+            &polymarket_client_sdk_v2::clob::types::request::TradesRequest::default(),
+            None,
+        )
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(rest.len(), 1);
+    let t = polyedge_live::executor::trade_update_of(&rest[0]).unwrap();
+    assert_eq!(t.taker_order_id, buy_hash);
+    assert_eq!(t.size, Size::from_shares(5));
 
     // The venue's refusals, each with its reason, none of them changing the account.
     let refused = |r: Result<_, VenueError>, what: &str, needle: &str| match r {

@@ -172,6 +172,17 @@ impl Exchange {
                     "open_orders": a.orders.values().filter(|r| r.open).count(),
                     "trades": a.trades.len(),
                     "heartbeat_id": a.heartbeat.as_ref().map(|(id, _)| id.clone()),
+                    "fills": a.trades.iter().map(|t| serde_json::json!({
+                        "trade": t.id,
+                        "order": t.order,
+                        "window": t.fill.window,
+                        "outcome": t.fill.outcome,
+                        "side": t.fill.side.name(),
+                        "price": t.fill.price.to_string(),
+                        "size": t.fill.size.to_string(),
+                        "fee": t.fill.fee.to_string(),
+                        "at": t.fill.at.0,
+                    })).collect::<Vec<_>>(),
                 })
             })
             .collect();
