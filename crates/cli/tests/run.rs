@@ -1903,10 +1903,11 @@ fn a_live_run_reconciles_withheld_answers_and_user_channel_drops() {
     let sample = sample_recording(dir.path());
     let rt = runtime();
     // Every 4th accepted order: placed, but the connection closes without an answer; the user
-    // channel closes after every 10 events.
+    // channel closes after every 10 events; every 7th submit is answered 429 and not placed.
     let sandbox = start_sandbox_with(&rt, &sample, |c| {
         c.exchange.drop_after_accept_every = Some(4);
         c.exchange.user_drop_every = Some(10);
+        c.exchange.busy_every = Some(7);
     });
     let addr = sandbox.addr().to_string();
     let config = write_live_config(dir.path(), &addr);
@@ -1938,6 +1939,11 @@ fn a_live_run_reconciles_withheld_answers_and_user_channel_drops() {
         resolved,
         "every withheld answer resolved"
     );
+    let busy = ledger["faults"]["busy_answers"].as_u64().unwrap();
+    let retried = stderr.matches("live: venue busy; retrying").count();
+    eprintln!("faults: {busy} submits answered 429, {retried} retried");
+    assert!(busy > 0, "the 429 fault fired");
+    assert_eq!(usize::try_from(busy).unwrap(), retried, "every 429 retried");
     assert!(reconnects >= usize::try_from(drops).unwrap());
     // No order lost or doubled: the books still agree with the exchange's.
     assert_books_agree(&run, &ledger, &stderr);

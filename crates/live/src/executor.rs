@@ -5,7 +5,8 @@
 //! [`Executor::poll`] into [`ExecReport`]s stamped with the engine's clock:
 //!
 //! 1. **the REST answer** of `POST /order`: accepted (→ `Accepted`), refused (→ `Rejected` with
-//!    the venue's text), or *ambiguous* (timeout, dropped connection, 5xx: the task then asks
+//!    the venue's text), busy (425/429/503: sent again, rebuilt, after 0.25, 0.5, 1, 2 s; then
+//!    `Rejected`), or *ambiguous* (timeout, dropped connection, 5xx: the task then asks
 //!    `GET /data/order/{hash}` — the hash is known before sending — until the venue says whether
 //!    it has the order);
 //! 2. **the user channel** (`/ws/user`, parsed by `polyedge_venues::polymarket_user`): trades
@@ -55,7 +56,19 @@ pub struct LiveStats {
     pub user_malformed: AtomicU64,
     /// Trades the venue reported `FAILED` after we booked them.
     pub failed_trades: AtomicU64,
+    /// Submits sent again after a 425/429/503 answer.
+    pub busy_retries: AtomicU64,
 }
+
+/// Metric: `POST /order` sent → the venue's answer (or the timeout), seconds, by `answer`
+/// (`accepted`, `rejected`, `busy`, `ambiguous`, `error`). Recorded only when a metrics recorder
+/// is installed (`polyedge run --control`).
+pub const ORDER_ROUNDTRIP: &str = "polyedge_order_roundtrip_seconds";
+
+/// How many times a submit answered 425/429/503 is tried again before it is reported rejected.
+pub const BUSY_RETRIES: u32 = 4;
+/// The first pause before such a retry (doubling, at most 5 s).
+pub const BUSY_FIRST_PAUSE: Duration = Duration::from_millis(250);
 
 enum Event {
     Prepared {
@@ -422,25 +435,52 @@ impl Executor for LiveExecutor {
         let shared = self.shared.clone();
         self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
         self.rt.spawn(async move {
-            let prepared = match shared.venue.prepare(&intent, token).await {
-                Ok(p) => p,
-                Err(e) => {
-                    shared.send(Event::Posted { id, result: Err(e) });
-                    return;
+            // 425 (engine restart), 429 (rate limit) and 503 mean the order is not on the book:
+            // try again, rebuilt (a new salt, so a new hash), after a growing pause.
+            let mut pause = BUSY_FIRST_PAUSE;
+            let mut attempt = 0;
+            loop {
+                let prepared = match shared.venue.prepare(&intent, token).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        shared.send(Event::Posted { id, result: Err(e) });
+                        return;
+                    }
+                };
+                let hash = prepared.hash.clone();
+                shared.send(Event::Prepared {
+                    id,
+                    hash: hash.clone(),
+                    sent: prepared.size,
+                });
+                let sent = std::time::Instant::now();
+                let result = shared.venue.post(prepared).await.map(|_| ());
+                let answer = match &result {
+                    Ok(()) => "accepted",
+                    Err(VenueError::Rejected { .. }) => "rejected",
+                    Err(VenueError::Busy { .. }) => "busy",
+                    Err(VenueError::Ambiguous(_)) => "ambiguous",
+                    Err(VenueError::Build(_) | VenueError::Connect(_)) => "error",
+                };
+                metrics::histogram!(ORDER_ROUNDTRIP, "answer" => answer)
+                    .record(sent.elapsed().as_secs_f64());
+                if let Err(VenueError::Busy { status, message }) = &result
+                    && attempt < BUSY_RETRIES
+                {
+                    attempt += 1;
+                    shared.stats.busy_retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(order = id.0, status, %message, attempt, pause_ms = pause.as_millis(), "live: venue busy; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    continue;
                 }
-            };
-            let hash = prepared.hash.clone();
-            shared.send(Event::Prepared {
-                id,
-                hash: hash.clone(),
-                sent: prepared.size,
-            });
-            let result = shared.venue.post(prepared).await.map(|_| ());
-            let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
-            shared.send(Event::Posted { id, result });
-            if ambiguous {
-                shared.stats.ambiguous.fetch_add(1, Ordering::Relaxed);
-                resolve_by_hash(&shared, id, &hash).await;
+                let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
+                shared.send(Event::Posted { id, result });
+                if ambiguous {
+                    shared.stats.ambiguous.fetch_add(1, Ordering::Relaxed);
+                    resolve_by_hash(&shared, id, &hash).await;
+                }
+                return;
             }
         });
         Ok(())

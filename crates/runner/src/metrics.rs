@@ -103,6 +103,11 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Frame received to the decisions it caused, seconds"
     );
+    describe_histogram!(
+        polyedge_live::executor::ORDER_ROUNDTRIP,
+        metrics::Unit::Seconds,
+        "Live mode: POST /order sent to the venue's answer, seconds, by answer"
+    );
     describe_gauge!(MODEL_P_UP, "P(Up) at the strategy's last order decision");
     describe_gauge!(
         EDGE,

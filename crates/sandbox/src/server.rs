@@ -296,6 +296,12 @@ async fn clob(
         }
     };
     let now = polyedge_core::UnixNanos(shared.clock.now());
+    if method == "POST" && rest == "/order" && shared.exchange.busy_now() {
+        return Ok(json_response(
+            429,
+            &json!({"error": "Too Many Requests: rate limited (fault injection)"}),
+        ));
+    }
     let req = crate::exchange::rest::ClobRequest {
         method: &method,
         path: &rest,

@@ -36,6 +36,8 @@ pub struct ExchangeConfig {
     pub drop_after_accept_every: Option<u64>,
     /// Fault: the user channel is closed after every N events written on a connection.
     pub user_drop_every: Option<u64>,
+    /// Fault: every Nth `POST /order` is answered 429 (rate limited) and not placed.
+    pub busy_every: Option<u64>,
 }
 
 impl Default for ExchangeConfig {
@@ -48,6 +50,7 @@ impl Default for ExchangeConfig {
             key_salt: "polyedge-sandbox".into(),
             drop_after_accept_every: None,
             user_drop_every: None,
+            busy_every: None,
         }
     }
 }
@@ -63,6 +66,10 @@ pub struct Exchange {
     pub(crate) key_salt: String,
     pub(crate) drop_after_accept_every: Option<u64>,
     pub(crate) user_drop_every: Option<u64>,
+    busy_every: Option<u64>,
+    posts: std::sync::atomic::AtomicU64,
+    /// `POST /order` answered 429 by `busy_every`.
+    pub busy_answers: std::sync::atomic::AtomicU64,
     accepted: std::sync::atomic::AtomicU64,
     /// Answers withheld by `drop_after_accept_every`.
     pub dropped_answers: std::sync::atomic::AtomicU64,
@@ -83,9 +90,28 @@ impl Exchange {
             key_salt: config.key_salt.clone(),
             drop_after_accept_every: config.drop_after_accept_every.filter(|n| *n > 0),
             user_drop_every: config.user_drop_every.filter(|n| *n > 0),
+            busy_every: config.busy_every.filter(|n| *n > 0),
+            posts: std::sync::atomic::AtomicU64::new(0),
+            busy_answers: std::sync::atomic::AtomicU64::new(0),
             accepted: std::sync::atomic::AtomicU64::new(0),
             dropped_answers: std::sync::atomic::AtomicU64::new(0),
             user_drops: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this `POST /order` is to be answered 429 without being placed (the fault
+    /// `busy_every`).
+    pub(crate) fn busy_now(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let Some(n) = self.busy_every else {
+            return false;
+        };
+        let k = self.posts.fetch_add(1, Ordering::Relaxed) + 1;
+        if k.is_multiple_of(n) {
+            self.busy_answers.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            false
         }
     }
 
@@ -191,6 +217,7 @@ impl Exchange {
             "faults": {
                 "answers_withheld": self.dropped_answers.load(std::sync::atomic::Ordering::Relaxed),
                 "user_channel_drops": self.user_drops.load(std::sync::atomic::Ordering::Relaxed),
+                "busy_answers": self.busy_answers.load(std::sync::atomic::Ordering::Relaxed),
             },
         })
     }
