@@ -1872,6 +1872,11 @@ fn assert_books_agree(run: &RunResult, ledger: &Value, stderr: &str) {
         "nothing left resting"
     );
     assert_eq!(s.unsettled_windows, 0);
+    assert_eq!(
+        s.open_cost,
+        polyedge_core::Cash::ZERO,
+        "no position left unsettled"
+    );
     let engine_fills: Vec<String> = s
         .fills
         .iter()

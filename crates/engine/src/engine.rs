@@ -1556,6 +1556,14 @@ impl Engine {
                     unsettled_cost: p.unsettled_cost(),
                     realized_pnl: p.realized_pnl(),
                 });
+            } else if settle
+                && let Some(o) = outcome
+                && lane.exec.kind() == ExecutorKind::Live
+            {
+                // Not traded (yet) on the venue: a fill it reports later (a trade learned late)
+                // still settles at once. Simulated executors never report a fill after the
+                // window closed, so backtests and paper runs are unchanged.
+                lane.portfolio.mark_resolved(&slug, o);
             }
             for r in queue {
                 lane.dispatch(k, market, &env, Call::Report(r), &mut out);

@@ -234,6 +234,20 @@ impl Portfolio {
         }
     }
 
+    /// Records that `window` resolved to `outcome` for an account that holds nothing in it (it
+    /// never traded it): no cash, PnL, window entry or unsettled count changes, but a fill of the window that
+    /// arrives later (live trading: a trade learned late) is then booked and settled at once
+    /// ([`Self::apply_late_fill`]) instead of opening a position nobody settles. Does nothing if
+    /// the window is settled already or a position in it is open.
+    pub fn mark_resolved(&mut self, window: &str, outcome: Outcome) {
+        let holds = [Outcome::Up, Outcome::Down]
+            .iter()
+            .any(|o| self.positions.contains_key(&(window.to_string(), *o)));
+        if !holds && !self.closed.contains_key(window) {
+            self.closed.insert(window.to_string(), Some(outcome));
+        }
+    }
+
     /// How `window` was settled: `None` while open, `Some(None)` settled with an unknown outcome,
     /// `Some(Some(o))` settled with outcome `o`.
     pub fn settlement(&self, window: &str) -> Option<Option<Outcome>> {

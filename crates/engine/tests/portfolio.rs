@@ -94,6 +94,24 @@ fn settle_up_pays_up_holders() {
     pf.apply_fill(&sell).unwrap();
     assert_eq!(pf.cash() - before, Cash::parse("2.66338").unwrap());
     pf.check_invariant().unwrap();
+    // A window the account never traded, resolved Up: a fill learned later settles at once too,
+    // and marking it changed nothing else.
+    let mut idle = Portfolio::new(Cash::parse("10").unwrap());
+    idle.mark_resolved("late", Outcome::Up);
+    assert_eq!(idle.realized_pnl(), Cash::ZERO);
+    assert_eq!(idle.unsettled_count(), 0);
+    idle.apply_fill(&fill(
+        "late",
+        Outcome::Up,
+        Side::Buy,
+        "0.40",
+        sh(5),
+        Cash::ZERO,
+    ))
+    .unwrap();
+    assert_eq!(idle.cash(), Cash::parse("13").unwrap());
+    assert_eq!(idle.open_cost(), Cash::ZERO);
+    idle.check_invariant().unwrap();
     // With an unknown outcome the shares have no known value: refused.
     let mut unknown = Portfolio::new(Cash::parse("10").unwrap());
     unknown.settle("other", None, AT).unwrap();
