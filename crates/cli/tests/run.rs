@@ -1817,6 +1817,55 @@ fn write_live_config(dir: &Path, addr: &str) -> PathBuf {
     config
 }
 
+/// A `market_maker` run in `mode` against `sandbox` until the sample is done, and 2 s more for the
+/// last cancellations and the settlement to reach both sides; returns its stderr and stdout.
+fn run_market_maker_to_end(
+    mode: &str,
+    sandbox: &Sandbox,
+    config: &Path,
+    state: &Path,
+) -> (String, String) {
+    let running = spawn_run_env(
+        mode,
+        config,
+        state,
+        &["--strategy", "market_maker", "--i-understand-live"],
+        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
+    );
+    wait_until_done(sandbox, &running, state);
+    std::thread::sleep(Duration::from_secs(2));
+    let stderr = running.stderr();
+    let stdout = running.terminate();
+    (stderr, stdout)
+}
+
+/// `polyedge run --mode live` without `--i-understand-live`, with `key` as the private key (or
+/// none): it must fail; returns its stderr.
+fn refused_live_run(dir: &Path, config: &Path, key: Option<&str>, state: &str) -> String {
+    let mut cmd = bin();
+    match key {
+        Some(k) => cmd.env("POLYMARKET_PRIVATE_KEY", k),
+        None => cmd.env_remove("POLYMARKET_PRIVATE_KEY"),
+    };
+    let out = cmd
+        .current_dir(dir)
+        .args([
+            "run",
+            "--mode",
+            "live",
+            "--strategy",
+            "market_maker",
+            "--config",
+        ])
+        .arg(config)
+        .arg("--state")
+        .arg(dir.join(state))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the live run started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// The live run's books against the exchange's ledger: one account, every venue trade booked
 /// once, nothing resting, every window settled, the same cash to the micro-pUSD, the same fees.
 fn assert_books_agree(run: &RunResult, ledger: &Value, stderr: &str) {
@@ -1917,17 +1966,7 @@ fn a_live_run_reconciles_withheld_answers_and_user_channel_drops() {
     let addr = sandbox.addr().to_string();
     let config = write_live_config(dir.path(), &addr);
     let state = dir.path().join("state");
-    let running = spawn_run_env(
-        "live",
-        &config,
-        &state,
-        &["--strategy", "market_maker", "--i-understand-live"],
-        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
-    );
-    wait_until_done(&sandbox, &running, &state);
-    std::thread::sleep(Duration::from_secs(2));
-    let stderr = running.stderr();
-    running.terminate();
+    let (stderr, _) = run_market_maker_to_end("live", &sandbox, &config, &state);
     let run = results(&state);
     let ledger = sandbox.ledger();
     rt.block_on(sandbox.shutdown()).unwrap();
@@ -1989,62 +2028,17 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
     let state = dir.path().join("state");
 
     // Without the key: a clear refusal naming the variable, and nothing sent.
-    let out = bin()
-        .env_remove("POLYMARKET_PRIVATE_KEY")
-        .current_dir(dir.path())
-        .args([
-            "run",
-            "--mode",
-            "live",
-            "--strategy",
-            "market_maker",
-            "--config",
-        ])
-        .arg(&config)
-        .arg("--state")
-        .arg(dir.path().join("state-nokey"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_live_run(dir.path(), &config, None, "state-nokey");
     assert!(err.contains("POLYMARKET_PRIVATE_KEY"), "{err}");
     // With the key but without the confirmation: refused, asking for --i-understand-live.
-    let out = bin()
-        .env("POLYMARKET_PRIVATE_KEY", LIVE_KEY)
-        .current_dir(dir.path())
-        .args([
-            "run",
-            "--mode",
-            "live",
-            "--strategy",
-            "market_maker",
-            "--config",
-        ])
-        .arg(&config)
-        .arg("--state")
-        .arg(dir.path().join("state-unconfirmed"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused_live_run(dir.path(), &config, Some(LIVE_KEY), "state-unconfirmed");
     assert!(err.contains("--i-understand-live"), "{err}");
     assert!(
         sandbox.ledger()["accounts"].as_array().unwrap().is_empty(),
         "nothing reached the exchange"
     );
 
-    let running = spawn_run_env(
-        "live",
-        &config,
-        &state,
-        &["--strategy", "market_maker", "--i-understand-live"],
-        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
-    );
-    wait_until_done(&sandbox, &running, &state);
-    // Let the last cancellations and the settlement reach both sides.
-    std::thread::sleep(Duration::from_secs(2));
-    let stderr = running.stderr();
-    let stdout = running.terminate();
+    let (stderr, stdout) = run_market_maker_to_end("live", &sandbox, &config, &state);
     let run = results(&state);
     let ledger = sandbox.ledger();
     // The API credentials the run used (derived again for the scan below).
@@ -2133,16 +2127,7 @@ fn live_and_paper_against_the_same_sandbox_list_and_explain_every_difference() {
         std::fs::create_dir_all(&sub).unwrap();
         let config = write_live_config(&sub, &addr);
         let state = sub.join("state");
-        let running = spawn_run_env(
-            mode,
-            &config,
-            &state,
-            &["--strategy", "market_maker", "--i-understand-live"],
-            &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
-        );
-        wait_until_done(&sandbox, &running, &state);
-        std::thread::sleep(Duration::from_secs(2));
-        running.terminate();
+        run_market_maker_to_end(mode, &sandbox, &config, &state);
         rt.block_on(sandbox.shutdown()).unwrap();
         out.push(results(&state));
     }

@@ -92,34 +92,23 @@ fn bench(c: &mut Criterion) {
         c
     });
     let mut g = c.benchmark_group("clob_v2_order");
+    // The benchmarked order: a limit BUY of 10 shares at 0.52, GTC.
+    let order = || {
+        client
+            .limit_order()
+            .token_id(token)
+            .price(Decimal::new(52, 2))
+            .size(Decimal::new(1000, 2))
+            .side(Side::Buy)
+            .order_type(OrderType::GTC)
+    };
     g.bench_function("build", |b| {
-        b.iter(|| {
-            rt.block_on(
-                client
-                    .limit_order()
-                    .token_id(token)
-                    .price(Decimal::new(52, 2))
-                    .size(Decimal::new(1000, 2))
-                    .side(Side::Buy)
-                    .order_type(OrderType::GTC)
-                    .build(),
-            )
-            .unwrap()
-        });
+        b.iter(|| rt.block_on(order().build()).unwrap());
     });
     g.bench_function("build_and_sign", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let o = client
-                    .limit_order()
-                    .token_id(token)
-                    .price(Decimal::new(52, 2))
-                    .size(Decimal::new(1000, 2))
-                    .side(Side::Buy)
-                    .order_type(OrderType::GTC)
-                    .build()
-                    .await
-                    .unwrap();
+                let o = order().build().await.unwrap();
                 client.sign(&signer, o).await.unwrap()
             })
         });
@@ -130,16 +119,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("build_and_sign_libsecp256k1", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let o = client
-                    .limit_order()
-                    .token_id(token)
-                    .price(Decimal::new(52, 2))
-                    .size(Decimal::new(1000, 2))
-                    .side(Side::Buy)
-                    .order_type(OrderType::GTC)
-                    .build()
-                    .await
-                    .unwrap();
+                let o = order().build().await.unwrap();
                 client.sign(&fast, o).await.unwrap()
             })
         });
@@ -196,16 +176,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("build_sign_serialize", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let o = client
-                    .limit_order()
-                    .token_id(token)
-                    .price(Decimal::new(52, 2))
-                    .size(Decimal::new(1000, 2))
-                    .side(Side::Buy)
-                    .order_type(OrderType::GTC)
-                    .build()
-                    .await
-                    .unwrap();
+                let o = order().build().await.unwrap();
                 let signed = client.sign(&signer, o).await.unwrap();
                 serde_json::to_vec(&signed).unwrap()
             })

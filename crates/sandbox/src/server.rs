@@ -174,15 +174,7 @@ fn route_other(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
         let shared = shared.clone();
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(up) => {
-                    let cfg = WebSocketConfig::default()
-                        .max_message_size(Some(MAX_CLIENT_MESSAGE))
-                        .max_frame_size(Some(MAX_CLIENT_MESSAGE));
-                    let ws =
-                        WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg))
-                            .await;
-                    crate::exchange::user_ws::run(ws, shared).await;
-                }
+                Ok(up) => crate::exchange::user_ws::run(server_ws(up).await, shared).await,
                 Err(e) => tracing::warn!(error = %e, "sandbox: user-channel upgrade failed"),
             }
         });
@@ -215,15 +207,7 @@ fn route_other(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
         let shared = shared.clone();
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(up) => {
-                    let cfg = WebSocketConfig::default()
-                        .max_message_size(Some(MAX_CLIENT_MESSAGE))
-                        .max_frame_size(Some(MAX_CLIENT_MESSAGE));
-                    let ws =
-                        WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg))
-                            .await;
-                    conn::run(ws, info, shared).await;
-                }
+                Ok(up) => conn::run(server_ws(up).await, info, shared).await,
                 Err(e) => {
                     shared
                         .counters
@@ -233,15 +217,7 @@ fn route_other(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
                 }
             }
         });
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        let h = r.headers_mut();
-        h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
-        if let Ok(v) = HeaderValue::from_str(&accept) {
-            h.insert(SEC_WEBSOCKET_ACCEPT, v);
-        }
-        return r;
+        return switching(&accept);
     }
     if req.method() != Method::GET {
         return json_response(405, &json!({"error": "only GET is served here"}));
@@ -259,6 +235,17 @@ fn route_other(mut req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
     }
 }
 
+/// The server side of an upgraded connection, with the sandbox's message size limits.
+async fn server_ws(
+    up: hyper::upgrade::Upgraded,
+) -> WebSocketStream<TokioIo<hyper::upgrade::Upgraded>> {
+    let cfg = WebSocketConfig::default()
+        .max_message_size(Some(MAX_CLIENT_MESSAGE))
+        .max_frame_size(Some(MAX_CLIENT_MESSAGE));
+    WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, Some(cfg)).await
+}
+
+/// The `101 Switching Protocols` answer to a WebSocket upgrade.
 fn switching(accept: &str) -> Resp {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -195,6 +195,24 @@ pub fn verify_l1(
     }
 }
 
+/// The HMAC-SHA256 state after `timestamp + method + path + body` (the clients replace `'` by
+/// `"` in the body first) under the base64url-decoded `secret`.
+fn l2_mac(
+    secret: &str,
+    timestamp: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> Result<Hmac<Sha256>, SigError> {
+    let key = URL_SAFE.decode(secret).map_err(|_| SigError::BadSecret)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SigError::BadSecret)?;
+    mac.update(timestamp.as_bytes());
+    mac.update(method.as_bytes());
+    mac.update(path.as_bytes());
+    mac.update(body.replace('\'', "\"").as_bytes());
+    Ok(mac)
+}
+
 /// The L2 signature of a request: base64url(HMAC-SHA256(secret, ts + method + path + body)).
 ///
 /// # Errors
@@ -206,12 +224,7 @@ pub fn l2_signature(
     path: &str,
     body: &str,
 ) -> Result<String, SigError> {
-    let key = URL_SAFE.decode(secret).map_err(|_| SigError::BadSecret)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SigError::BadSecret)?;
-    mac.update(timestamp.as_bytes());
-    mac.update(method.as_bytes());
-    mac.update(path.as_bytes());
-    mac.update(body.replace('\'', "\"").as_bytes());
+    let mac = l2_mac(secret, timestamp, method, path, body)?;
     Ok(URL_SAFE.encode(mac.finalize().into_bytes()))
 }
 
@@ -227,12 +240,7 @@ pub fn verify_l2(
     body: &str,
     signature: &str,
 ) -> Result<(), SigError> {
-    let key = URL_SAFE.decode(secret).map_err(|_| SigError::BadSecret)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|_| SigError::BadSecret)?;
-    mac.update(timestamp.as_bytes());
-    mac.update(method.as_bytes());
-    mac.update(path.as_bytes());
-    mac.update(body.replace('\'', "\"").as_bytes());
+    let mac = l2_mac(secret, timestamp, method, path, body)?;
     let given = URL_SAFE.decode(signature).map_err(|_| SigError::BadHmac)?;
     mac.verify_slice(&given).map_err(|_| SigError::BadHmac)
 }
