@@ -1817,26 +1817,36 @@ fn write_live_config(dir: &Path, addr: &str) -> PathBuf {
     config
 }
 
-/// A `market_maker` run in `mode` against `sandbox` until the sample is done, and 2 s more for the
-/// last cancellations and the settlement to reach both sides; returns its stderr and stdout.
+/// A `market_maker` run in `mode` against `sandbox` (control port on) until the sample is done,
+/// and 2 s more for the last cancellations and the settlement to reach both sides; returns its
+/// stderr, stdout and its `/metrics` text just before it stopped.
 fn run_market_maker_to_end(
     mode: &str,
     sandbox: &Sandbox,
     config: &Path,
     state: &Path,
-) -> (String, String) {
+) -> (String, String, String) {
     let running = spawn_run_env(
         mode,
         config,
         state,
-        &["--strategy", "market_maker", "--i-understand-live"],
+        &[
+            "--strategy",
+            "market_maker",
+            "--i-understand-live",
+            "--control",
+            "127.0.0.1:0",
+        ],
         &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
     );
     wait_until_done(sandbox, &running, state);
     std::thread::sleep(Duration::from_secs(2));
+    let control = std::fs::read_to_string(state.join("control.addr")).unwrap();
+    let (status, metrics) = http_get(control.trim(), "/metrics");
+    assert_eq!(status, 200);
     let stderr = running.stderr();
     let stdout = running.terminate();
-    (stderr, stdout)
+    (stderr, stdout, metrics)
 }
 
 /// `polyedge run --mode live` without `--i-understand-live`, with `key` as the private key (or
@@ -1966,7 +1976,7 @@ fn a_live_run_reconciles_withheld_answers_and_user_channel_drops() {
     let addr = sandbox.addr().to_string();
     let config = write_live_config(dir.path(), &addr);
     let state = dir.path().join("state");
-    let (stderr, _) = run_market_maker_to_end("live", &sandbox, &config, &state);
+    let (stderr, _, _) = run_market_maker_to_end("live", &sandbox, &config, &state);
     let run = results(&state);
     let ledger = sandbox.ledger();
     rt.block_on(sandbox.shutdown()).unwrap();
@@ -2038,7 +2048,7 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
         "nothing reached the exchange"
     );
 
-    let (stderr, stdout) = run_market_maker_to_end("live", &sandbox, &config, &state);
+    let (stderr, stdout, metrics) = run_market_maker_to_end("live", &sandbox, &config, &state);
     let run = results(&state);
     let ledger = sandbox.ledger();
     // The API credentials the run used (derived again for the scan below).
@@ -2062,6 +2072,24 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
     rt.block_on(sandbox.shutdown()).unwrap();
 
     assert_books_agree(&run, &ledger, &stderr);
+    // The live executor's metrics: its fills and the round trips of its submits.
+    let fills = metric(&metrics, "polyedge_live_events_total", r#"kind="fills""#);
+    assert_eq!(
+        fills,
+        Some(run.strategies[0].fills.len() as f64),
+        "{metrics}"
+    );
+    let sent = metric(
+        &metrics,
+        "polyedge_live_events_total",
+        r#"kind="submitted""#,
+    )
+    .unwrap();
+    let roundtrips = metric(&metrics, "polyedge_order_roundtrip_seconds_count", "").unwrap();
+    assert!(
+        roundtrips > 0.0 && roundtrips <= sent,
+        "{roundtrips} round trips, {sent} submits"
+    );
 
     // No secret in any file written or line logged.
     let secrets = vec![

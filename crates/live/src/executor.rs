@@ -60,6 +60,17 @@ pub struct LiveStats {
     pub busy_retries: AtomicU64,
 }
 
+/// Metric: the executor's events (the [`LiveStats`] counters), by `kind` (`submitted`,
+/// `rejected`, `ambiguous`, `fills`, `fills_reconciled`, `user_connects`, `user_malformed`,
+/// `failed_trades`, `busy_retries`).
+pub const LIVE_EVENTS: &str = "polyedge_live_events_total";
+
+/// Counts one event in `counter` and in the [`LIVE_EVENTS`] metric.
+fn bump(counter: &AtomicU64, kind: &'static str) {
+    counter.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!(LIVE_EVENTS, "kind" => kind).increment(1);
+}
+
 /// Metric: `POST /order` sent → the venue's answer (or the timeout), seconds, by `answer`
 /// (`accepted`, `rejected`, `busy`, `ambiguous`, `error`). Recorded only when a metrics recorder
 /// is installed (`polyedge run --control`).
@@ -203,7 +214,7 @@ impl LiveExecutor {
                     tracing::warn!(order = id.0, %why, "live: no clear answer to a submit; resolving by the order hash");
                 }
                 Err(e) => {
-                    self.shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    bump(&self.shared.stats.rejected, "rejected");
                     self.finish_rejected(id, &e.to_string(), now, out);
                 }
             },
@@ -317,10 +328,7 @@ impl LiveExecutor {
             let key = (t.trade_id.clone(), id);
             if matches!(t.status, TradeStatus::Failed) {
                 if self.trades_seen.contains(&key) {
-                    self.shared
-                        .stats
-                        .failed_trades
-                        .fetch_add(1, Ordering::Relaxed);
+                    bump(&self.shared.stats.failed_trades, "failed_trades");
                     let why = format!(
                         "trade {} of order {} FAILED on chain after it was booked; trading halted until reconciled",
                         t.trade_id, id.0
@@ -358,12 +366,9 @@ impl LiveExecutor {
                 liquidity,
                 at: now,
             }));
-            self.shared.stats.fills.fetch_add(1, Ordering::Relaxed);
+            bump(&self.shared.stats.fills, "fills");
             if reconciled {
-                self.shared
-                    .stats
-                    .fills_reconciled
-                    .fetch_add(1, Ordering::Relaxed);
+                bump(&self.shared.stats.fills_reconciled, "fills_reconciled");
             }
             // Completely matched at the lot-rounded size: the rounding remainder is done.
             if o.filled >= o.sent && !o.done {
@@ -433,7 +438,7 @@ impl Executor for LiveExecutor {
             },
         );
         let shared = self.shared.clone();
-        self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        bump(&self.shared.stats.submitted, "submitted");
         self.rt.spawn(async move {
             // 425 (engine restart), 429 (rate limit) and 503 mean the order is not on the book:
             // try again, rebuilt (a new salt, so a new hash), after a growing pause.
@@ -468,7 +473,7 @@ impl Executor for LiveExecutor {
                     && attempt < BUSY_RETRIES
                 {
                     attempt += 1;
-                    shared.stats.busy_retries.fetch_add(1, Ordering::Relaxed);
+                    bump(&shared.stats.busy_retries, "busy_retries");
                     tracing::warn!(order = id.0, status, %message, attempt, pause_ms = pause.as_millis(), "live: venue busy; retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
@@ -477,7 +482,7 @@ impl Executor for LiveExecutor {
                 let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
                 shared.send(Event::Posted { id, result });
                 if ambiguous {
-                    shared.stats.ambiguous.fetch_add(1, Ordering::Relaxed);
+                    bump(&shared.stats.ambiguous, "ambiguous");
                     resolve_by_hash(&shared, id, &hash).await;
                 }
                 return;
@@ -589,7 +594,7 @@ async fn user_channel(shared: Arc<Shared>) {
     loop {
         match tokio_tungstenite::connect_async(url.as_str()).await {
             Ok((mut ws, _)) => {
-                shared.stats.user_connects.fetch_add(1, Ordering::Relaxed);
+                bump(&shared.stats.user_connects, "user_connects");
                 if ws.send(Message::text(sub.clone())).await.is_ok() {
                     wait = Duration::from_millis(100);
                     // Reconcile over REST shortly after every (re)connect — once the venue has
@@ -628,7 +633,7 @@ async fn user_channel(shared: Arc<Shared>) {
                                         }
                                     }
                                     Err(e) => {
-                                        shared.stats.user_malformed.fetch_add(1, Ordering::Relaxed);
+                                        bump(&shared.stats.user_malformed, "user_malformed");
                                         tracing::warn!(error = %e, frame = %String::from_utf8_lossy(&bytes[..bytes.len().min(200)]), "live: user-channel frame not understood; skipped");
                                     }
                                 }
@@ -714,7 +719,7 @@ async fn reconcile(shared: &Shared) {
         .filter_map(|t| match trade_update_of(t) {
             Ok(u) => Some(u),
             Err(e) => {
-                shared.stats.user_malformed.fetch_add(1, Ordering::Relaxed);
+                bump(&shared.stats.user_malformed, "user_malformed");
                 tracing::warn!(trade = %t.id, error = %e, "live: reconcile: a REST trade was not understood; skipped");
                 None
             }

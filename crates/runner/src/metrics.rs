@@ -108,6 +108,10 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Live mode: POST /order sent to the venue's answer, seconds, by answer"
     );
+    describe_counter!(
+        polyedge_live::executor::LIVE_EVENTS,
+        "Live mode: executor events by kind (submits, venue rejections, ambiguous submits, fills, fills found by reconciliation, user-channel connects and malformed frames, failed trades, busy retries)"
+    );
     describe_gauge!(MODEL_P_UP, "P(Up) at the strategy's last order decision");
     describe_gauge!(
         EDGE,
