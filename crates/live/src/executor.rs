@@ -5,8 +5,8 @@
 //! [`Executor::poll`] into [`ExecReport`]s stamped with the engine's clock:
 //!
 //! 1. **the REST answer** of `POST /order`: accepted (→ `Accepted`), refused (→ `Rejected` with
-//!    the venue's text), busy (425/429/503: sent again, rebuilt, after 0.25, 0.5, 1, 2 s; then
-//!    `Rejected`), or *ambiguous* (timeout, dropped connection, 5xx: the task then asks
+//!    the venue's text), busy (425/429/503: sent again, rebuilt, up to 4 times, after pauses
+//!    from 0.25 s doubling with jitter; then `Rejected`), or *ambiguous* (timeout, dropped connection, 5xx: the task then asks
 //!    `GET /data/order/{hash}` — the hash is known before sending — until the venue says whether
 //!    it has the order);
 //! 2. **the user channel** (`/ws/user`, parsed by `polyedge_venues::polymarket_user`): trades
@@ -21,9 +21,9 @@
 //! the rounding leaves is reported `Cancelled` when the order is done.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -77,8 +77,9 @@ fn bump(counter: &AtomicU64, kind: &'static str) {
 pub const ORDER_ROUNDTRIP: &str = "polyedge_order_roundtrip_seconds";
 
 /// How many times a submit answered 425/429/503 is tried again before it is reported rejected.
-pub const BUSY_RETRIES: u32 = 4;
-/// The first pause before such a retry (doubling, at most 5 s).
+pub const BUSY_RETRIES: usize = 4;
+/// The first pause before such a retry (doubling with jitter, at most 5 s: the project's
+/// `polyedge_feeds::ws::backoff`).
 pub const BUSY_FIRST_PAUSE: Duration = Duration::from_millis(250);
 
 enum Event {
@@ -108,7 +109,9 @@ enum Event {
 
 struct LiveOrder {
     intent: OrderIntent,
-    window: Window,
+    /// The window's length and recorded fee schedule (what the fee of a fill needs).
+    duration: polyedge_core::WindowDuration,
+    fee_schedule: Option<polyedge_core::FeeSchedule>,
     hash: Option<String>,
     sent: Size,
     filled: Size,
@@ -121,7 +124,7 @@ struct LiveOrder {
 /// Shared by the executor and its tasks.
 struct Shared {
     venue: Arc<Venue>,
-    tx: Mutex<Sender<Event>>,
+    tx: Sender<Event>,
     pending: AtomicBool,
     stats: LiveStats,
     /// Acceptances booked so far (see [`Event::Reconciled`]).
@@ -130,9 +133,7 @@ struct Shared {
 
 impl Shared {
     fn send(&self, e: Event) {
-        if let Ok(tx) = self.tx.lock() {
-            let _ = tx.send(e);
-        }
+        let _ = self.tx.send(e);
         self.pending.store(true, Ordering::Release);
     }
 }
@@ -165,7 +166,7 @@ impl LiveExecutor {
         let (tx, rx) = channel();
         let shared = Arc::new(Shared {
             venue,
-            tx: Mutex::new(tx),
+            tx,
             pending: AtomicBool::new(false),
             stats: LiveStats::default(),
             accepts: AtomicU64::new(0),
@@ -349,7 +350,7 @@ impl LiveExecutor {
                 o.accept_seq = self.shared.accepts.fetch_add(1, Ordering::AcqRel) + 1;
                 out.push(ExecReport::Accepted { order: id, at: now });
             }
-            let schedule = fee_schedule_at(now, o.window.duration, o.window.fee_schedule.as_ref());
+            let schedule = fee_schedule_at(now, o.duration, o.fee_schedule.as_ref());
             let fee = match liquidity {
                 Liquidity::Taker => schedule.taker_fee(size, price),
                 Liquidity::Maker => schedule.maker_fee(size, price),
@@ -428,7 +429,8 @@ impl Executor for LiveExecutor {
             id,
             LiveOrder {
                 intent: intent.clone(),
-                window: window.clone(),
+                duration: window.duration,
+                fee_schedule: window.fee_schedule,
                 hash: None,
                 sent: Size::ZERO,
                 filled: Size::ZERO,
@@ -442,8 +444,9 @@ impl Executor for LiveExecutor {
         self.rt.spawn(async move {
             // 425 (engine restart), 429 (rate limit) and 503 mean the order is not on the book:
             // try again, rebuilt (a new salt, so a new hash), after a growing pause.
-            let mut pause = BUSY_FIRST_PAUSE;
-            let mut attempt = 0;
+            let mut pauses =
+                polyedge_feeds::ws::backoff(BUSY_FIRST_PAUSE, Duration::from_secs(5))
+                    .take(BUSY_RETRIES);
             loop {
                 let prepared = match shared.venue.prepare(&intent, token).await {
                     Ok(p) => p,
@@ -470,13 +473,11 @@ impl Executor for LiveExecutor {
                 metrics::histogram!(ORDER_ROUNDTRIP, "answer" => answer)
                     .record(sent.elapsed().as_secs_f64());
                 if let Err(VenueError::Busy { status, message }) = &result
-                    && attempt < BUSY_RETRIES
+                    && let Some(pause) = pauses.next()
                 {
-                    attempt += 1;
                     bump(&shared.stats.busy_retries, "busy_retries");
-                    tracing::warn!(order = id.0, status, %message, attempt, pause_ms = pause.as_millis(), "live: venue busy; retrying");
+                    tracing::warn!(order = id.0, status, %message, pause_ms = pause.as_millis(), "live: venue busy; retrying");
                     tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
                     continue;
                 }
                 let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
@@ -548,9 +549,11 @@ impl Executor for LiveExecutor {
     }
 }
 
-/// Asks the venue for `hash` until it answers (found or not), backing off from 200 ms to 5 s.
+/// Asks the venue for `hash` until it answers (found or not): at most 20 tries, backing off
+/// from 200 ms to 5 s with jitter.
 async fn resolve_by_hash(shared: &Shared, id: OrderId, hash: &str) {
-    let mut wait = Duration::from_millis(200);
+    let mut pauses =
+        polyedge_feeds::ws::backoff(Duration::from_millis(200), Duration::from_secs(5));
     for _ in 0..20 {
         match shared.venue.order(hash).await {
             Ok(found) => {
@@ -569,8 +572,9 @@ async fn resolve_by_hash(shared: &Shared, id: OrderId, hash: &str) {
                 tracing::warn!(order = id.0, error = %e, "live: order lookup failed; retrying");
             }
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
+        if let Some(pause) = pauses.next() {
+            tokio::time::sleep(pause).await;
+        }
     }
     tracing::error!(
         order = id.0,
@@ -589,14 +593,16 @@ async fn user_channel(shared: Arc<Shared>) {
         "type": "user",
     })
     .to_string();
-    let mut wait = Duration::from_millis(100);
+    let reconnect =
+        || polyedge_feeds::ws::backoff(Duration::from_millis(100), Duration::from_secs(5));
+    let mut pauses = reconnect();
     let mut first = true;
     loop {
         match tokio_tungstenite::connect_async(url.as_str()).await {
             Ok((mut ws, _)) => {
                 bump(&shared.stats.user_connects, "user_connects");
                 if ws.send(Message::text(sub.clone())).await.is_ok() {
-                    wait = Duration::from_millis(100);
+                    pauses = reconnect();
                     // Reconcile over REST shortly after every (re)connect — once the venue has
                     // taken the subscription, so nothing falls between the two — and then
                     // periodically (events can be lost without the socket closing).
@@ -645,8 +651,9 @@ async fn user_channel(shared: Arc<Shared>) {
             }
             Err(e) => tracing::warn!(error = %e, %url, "live: user channel connect failed"),
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
+        if let Some(pause) = pauses.next() {
+            tokio::time::sleep(pause).await;
+        }
     }
 }
 

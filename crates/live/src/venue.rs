@@ -6,7 +6,6 @@
 //! connection, a 5xx): the ambiguous case is resolved by the order hash, which is known before
 //! sending ([`Prepared::hash`]).
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use alloy_signer::Signer as _;
@@ -129,9 +128,9 @@ fn dec_size(s: Size) -> Decimal {
     Decimal::new(i64::try_from(s.micros()).unwrap_or(i64::MAX), 6).normalize()
 }
 
-/// The SDK's token id.
+/// The SDK's token id (both are 256-bit little-endian limbs).
 pub fn sdk_token(t: TokenId) -> U256 {
-    U256::from_str(&t.to_string()).unwrap_or(U256::ZERO)
+    U256::from_limbs(t.limbs())
 }
 
 /// The connected venue: SDK client and signer, and the heartbeat task (stopped when the venue
@@ -395,44 +394,27 @@ impl Venue {
     }
 }
 
-/// The venue id of a signed order: its EIP-712 hash under the domain it was signed for.
+/// The venue id of a signed order: its EIP-712 hash under the domain it was signed for (the
+/// exchange addresses from the SDK's own contract table; the Up/Down markets are not neg-risk).
+/// Empty for a V1 order or a chain the SDK does not know.
 pub fn order_hash(signed: &SignedOrder, chain_id: u64) -> String {
-    use alloy_sol_types_compat::hash_v2;
-    match &signed.payload {
-        OrderPayload::V2(p) => hash_v2(&p.order, chain_id, false),
-        OrderPayload::V3(p) => hash_v2(&p.order, chain_id, true),
-        _ => String::new(),
-    }
-}
-
-mod alloy_sol_types_compat {
-    use polymarket_client_sdk_v2::clob::types::OrderV2;
-
-    /// The order hash the exchange computes (the SDK's own struct hash under the exchange's
-    /// domain; the neg-risk exchange is not used by the Up/Down markets).
-    pub fn hash_v2(order: &OrderV2, chain_id: u64, v3: bool) -> String {
-        use alloy_sol_types::{SolStruct as _, eip712_domain};
-        let (version, contract) = if v3 {
-            (
-                "3",
-                polymarket_client_sdk_v2::types::address!(
-                    "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"
-                ),
-            )
-        } else {
-            (
-                "2",
-                polymarket_client_sdk_v2::types::address!(
-                    "0xE111180000d2663C0091e4f400237545B87B996B"
-                ),
-            )
-        };
-        let domain = eip712_domain! {
-            name: "Polymarket CTF Exchange",
-            version: version,
-            chain_id: chain_id,
-            verifying_contract: contract,
-        };
-        format!("{}", order.eip712_signing_hash(&domain))
-    }
+    use alloy_sol_types::{SolStruct as _, eip712_domain};
+    let Some(contracts) = polymarket_client_sdk_v2::contract_config(chain_id, false) else {
+        return String::new();
+    };
+    let (order, version, contract) = match &signed.payload {
+        OrderPayload::V2(p) => (&p.order, "2", contracts.exchange_v2),
+        OrderPayload::V3(p) => (&p.order, "3", contracts.exchange_v3),
+        _ => return String::new(),
+    };
+    let Some(contract) = contract else {
+        return String::new();
+    };
+    let domain = eip712_domain! {
+        name: "Polymarket CTF Exchange",
+        version: version,
+        chain_id: chain_id,
+        verifying_contract: contract,
+    };
+    format!("{}", order.eip712_signing_hash(&domain))
 }

@@ -8,6 +8,7 @@ pub mod sig;
 pub mod state;
 pub(crate) mod user_ws;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,42 @@ impl Default for ExchangeConfig {
     }
 }
 
+/// A fault that fires on every Nth event (never when N is unset or 0), counting its hits.
+#[derive(Debug)]
+struct EveryNth {
+    n: Option<u64>,
+    seen: AtomicU64,
+    hits: AtomicU64,
+}
+
+impl EveryNth {
+    fn new(n: Option<u64>) -> Self {
+        EveryNth {
+            n: n.filter(|n| *n > 0),
+            seen: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one event; `true` on every Nth.
+    fn hit(&self) -> bool {
+        let Some(n) = self.n else {
+            return false;
+        };
+        let k = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+        let fire = k.is_multiple_of(n);
+        if fire {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        fire
+    }
+
+    /// How often it fired.
+    fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
 /// The exchange: state behind one lock, and the user-channel broadcast.
 #[derive(Debug)]
 pub struct Exchange {
@@ -64,15 +101,9 @@ pub struct Exchange {
     pub(crate) max_skew_s: u64,
     pub(crate) heartbeat_timeout: Duration,
     pub(crate) key_salt: String,
-    pub(crate) drop_after_accept_every: Option<u64>,
+    withhold: EveryNth,
     pub(crate) user_drop_every: Option<u64>,
-    busy_every: Option<u64>,
-    posts: std::sync::atomic::AtomicU64,
-    /// `POST /order` answered 429 by `busy_every`.
-    pub busy_answers: std::sync::atomic::AtomicU64,
-    accepted: std::sync::atomic::AtomicU64,
-    /// Answers withheld by `drop_after_accept_every`.
-    pub dropped_answers: std::sync::atomic::AtomicU64,
+    busy: EveryNth,
     /// User-channel connections closed by `user_drop_every`.
     pub user_drops: std::sync::atomic::AtomicU64,
 }
@@ -88,13 +119,9 @@ impl Exchange {
             max_skew_s: config.max_skew_s,
             heartbeat_timeout: config.heartbeat_timeout,
             key_salt: config.key_salt.clone(),
-            drop_after_accept_every: config.drop_after_accept_every.filter(|n| *n > 0),
+            withhold: EveryNth::new(config.drop_after_accept_every),
             user_drop_every: config.user_drop_every.filter(|n| *n > 0),
-            busy_every: config.busy_every.filter(|n| *n > 0),
-            posts: std::sync::atomic::AtomicU64::new(0),
-            busy_answers: std::sync::atomic::AtomicU64::new(0),
-            accepted: std::sync::atomic::AtomicU64::new(0),
-            dropped_answers: std::sync::atomic::AtomicU64::new(0),
+            busy: EveryNth::new(config.busy_every),
             user_drops: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -102,33 +129,13 @@ impl Exchange {
     /// Whether this `POST /order` is to be answered 429 without being placed (the fault
     /// `busy_every`).
     pub(crate) fn busy_now(&self) -> bool {
-        use std::sync::atomic::Ordering;
-        let Some(n) = self.busy_every else {
-            return false;
-        };
-        let k = self.posts.fetch_add(1, Ordering::Relaxed) + 1;
-        if k.is_multiple_of(n) {
-            self.busy_answers.fetch_add(1, Ordering::Relaxed);
-            true
-        } else {
-            false
-        }
+        self.busy.hit()
     }
 
     /// Whether the answer to this accepted `POST /order` is to be withheld (the fault
     /// `drop_after_accept_every`).
     pub(crate) fn withhold_answer(&self) -> bool {
-        use std::sync::atomic::Ordering;
-        let Some(n) = self.drop_after_accept_every else {
-            return false;
-        };
-        let k = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
-        if k.is_multiple_of(n) {
-            self.dropped_answers.fetch_add(1, Ordering::Relaxed);
-            true
-        } else {
-            false
-        }
+        self.withhold.hit()
     }
 
     /// The state (poisoning is ignored: a panicked request leaves the state as it was between
@@ -215,9 +222,9 @@ impl Exchange {
         serde_json::json!({
             "accounts": accounts,
             "faults": {
-                "answers_withheld": self.dropped_answers.load(std::sync::atomic::Ordering::Relaxed),
+                "answers_withheld": self.withhold.hits(),
                 "user_channel_drops": self.user_drops.load(std::sync::atomic::Ordering::Relaxed),
-                "busy_answers": self.busy_answers.load(std::sync::atomic::Ordering::Relaxed),
+                "busy_answers": self.busy.hits(),
             },
         })
     }

@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, U256};
 use hyper::HeaderMap;
-use polyedge_core::{Outcome, Side, TokenId, UnixNanos};
+use polyedge_core::{Side, TokenId, UnixNanos};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -445,7 +445,7 @@ fn order_json(acct_key: &str, address: Address, r: &OrderRec) -> Value {
         "size_matched": r.matched.to_string(),
         "price": r.intent.price.to_string(),
         "associate_trades": r.trades,
-        "outcome": match r.intent.outcome { Outcome::Up => "Up", Outcome::Down => "Down" },
+        "outcome": r.intent.outcome.to_string(),
         "created_at": r.created_s,
         "expiration": r.expiration_s.to_string(),
         "order_type": r.order_type,

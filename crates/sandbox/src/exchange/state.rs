@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use alloy_primitives::Address;
 use polyedge_core::{
-    Cash, ExecReport, Fill, Liquidity, MarketEvent, OrderId, OrderIntent, Outcome, Price,
-    RejectReason, Side, Size, TimeInForce, TokenId, UnixNanos, Window, WindowBook,
+    Cash, ExecReport, Fill, Liquidity, MarketEvent, OrderId, OrderIntent, Outcome, Price, Side,
+    Size, TimeInForce, TokenId, UnixNanos, Window, WindowBook,
 };
 use polyedge_engine::{Portfolio, SimConfig, SimExecutor};
 use serde_json::{Value, json};
@@ -113,6 +113,13 @@ pub struct Account {
     pub trades: Vec<TradeRec>,
     /// Last heartbeat id and when it expires (wall clock); `None` until the first heartbeat.
     pub heartbeat: Option<(String, Instant)>,
+}
+
+impl Account {
+    /// Free pUSD (balance − what open buys hold), micro-pUSD.
+    pub fn free_cash(&self) -> Cash {
+        self.portfolio.cash() - self.reserved_cash
+    }
 }
 
 /// Why an order was refused before it reached the book, with the venue's wording
@@ -237,13 +244,6 @@ fn market_of(w: &Window) -> String {
         .map_or_else(|| format!("0x{:064x}", 0), ToString::to_string)
 }
 
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Up => "Up",
-        Outcome::Down => "Down",
-    }
-}
-
 fn secs(t: UnixNanos) -> u64 {
     t.0 / 1_000_000_000
 }
@@ -341,15 +341,18 @@ impl State {
                 changed.push(slug);
             }
         }
+        if changed.is_empty() || self.accounts.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = self.accounts.keys().cloned().collect();
         for slug in changed {
-            let keys: Vec<String> = self.accounts.keys().cloned().collect();
-            for key in keys {
-                let (Some(a), Some(book)) = (self.accounts.get_mut(&key), self.books.get(&slug))
+            for key in &keys {
+                let (Some(a), Some(book)) = (self.accounts.get_mut(key), self.books.get(&slug))
                 else {
                     continue;
                 };
                 let reports = a.sim.on_book(&slug, now, book);
-                self.apply_reports(&key, reports, now);
+                self.apply_reports(key, reports, now);
             }
         }
     }
@@ -385,11 +388,6 @@ impl State {
     /// `true` once `slug` was settled.
     pub fn is_settled(&self, slug: &str) -> bool {
         self.settled.contains(slug)
-    }
-
-    /// Free pUSD of an account (balance − what open buys hold), micro-pUSD.
-    pub fn free_cash(a: &Account) -> Cash {
-        a.portfolio.cash() - a.reserved_cash
     }
 
     /// Places a verified order for `api_key` at `now` (sandbox clock).
@@ -486,7 +484,7 @@ impl State {
             Side::Buy => {
                 // The most a buy can cost: notional plus the taker fee at its price.
                 let needed = price.notional(size);
-                let free = State::free_cash(acct);
+                let free = acct.free_cash();
                 if needed > free {
                     return Err(OrderError::Insufficient {
                         needed: needed.micros(),
@@ -522,13 +520,12 @@ impl State {
             tif,
             post_only,
         };
-        let book = self
-            .books
-            .get(&window.slug)
-            .cloned()
-            .unwrap_or_else(|| WindowBook::new(token, token));
+        // Every window with token ids has a book (`State::new`), and `token` is one of them.
+        let Some(book) = self.books.get(&window.slug) else {
+            return Err(OrderError::UnknownToken(token.to_string()));
+        };
         acct.sim
-            .place(intent.clone(), now, &window, &book)
+            .place(intent.clone(), now, &window, book)
             .map_err(|e| OrderError::Matcher(e.to_string()))?;
         match side {
             Side::Buy => acct.reserved_cash += price.notional(size),
@@ -773,7 +770,7 @@ fn order_event(
         "market": rec.market,
         "asset_id": rec.token.to_string(),
         "side": rec.intent.side.name().to_ascii_uppercase(),
-        "outcome": outcome_name(rec.intent.outcome),
+        "outcome": rec.intent.outcome.to_string(),
         "price": rec.intent.price.to_string(),
         "original_size": rec.intent.size.to_string(),
         "size_matched": rec.matched.to_string(),
@@ -819,7 +816,7 @@ pub fn trade_json(
             "price": f.price.to_string(),
             "fee_rate_bps": fee_bps,
             "asset_id": t.token.to_string(),
-            "outcome": outcome_name(f.outcome),
+            "outcome": f.outcome.to_string(),
             "side": side,
         }])
     } else {
@@ -841,7 +838,7 @@ pub fn trade_json(
         "match_time": secs(f.at).to_string(),
         "last_update": secs(now).to_string(),
         "timestamp": (now.0 / 1_000_000).to_string(),
-        "outcome": outcome_name(f.outcome),
+        "outcome": f.outcome.to_string(),
         "bucket_index": 0,
         "owner": api_key,
         "trade_owner": api_key,
@@ -864,9 +861,4 @@ fn trade_event(
         market: t.market.clone(),
         json: trade_json(api_key, address, t, status, now).to_string(),
     }
-}
-
-/// The rejection code text of a matcher rejection (for `CANCELED_<reason>`).
-pub fn reject_code(r: &RejectReason) -> &'static str {
-    r.code()
 }
