@@ -37,6 +37,7 @@ fn inputs(rec: &Path, baseline: bool) -> Inputs {
     config.baseline = baseline;
     Inputs {
         recordings: vec![rec.to_path_buf()],
+        clickhouse: None,
         config,
         ..Inputs::default()
     }

@@ -6,6 +6,7 @@
 //!
 //! * [`config`] — the TOML configuration (`[engine]`, `[strategies.<name>]`, `run`, `seed`).
 //! * [`runner`] — recordings → replay → engine (pass 1: strategies; pass 2: random twins).
+//! * [`source`] — where the recordings are read: directories or ClickHouse.
 //! * [`baseline`] — the random twin of each strategy.
 //! * [`metrics`] — every figure of a strategy (definitions and conventions there and in
 //!   `docs/backtest.md`).
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod plots;
 pub mod report;
 pub mod runner;
+pub mod source;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
@@ -45,4 +47,5 @@ pub mod walkforward;
 pub use config::{BacktestConfig, ConfigError};
 pub use report::{REPORT_FILES, ReportError, write_report};
 pub use runner::{Backtest, BacktestError, Inputs, run};
+pub use source::ClickHouseSource;
 pub use summary::Summary;

@@ -1,7 +1,10 @@
 //! Recordings → [`EventReplay`] → [`Engine`]: the backtest run itself.
 //!
-//! 1. The recordings are opened; their window indices are merged (the first recording naming a
-//!    slug wins) and restricted to windows lying wholly inside `[from, to]`, sorted by start.
+//! 1. The recordings are opened (directories, or names in ClickHouse: [`crate::source`]); their
+//!    window indices are merged (the first recording naming a slug wins) and restricted to
+//!    windows lying wholly inside `[from, to]`, sorted by start. Several recordings are merged
+//!    by receive time and each event is taken from one of them only
+//!    ([`polyedge_store::dedup`]: the same rule, first given wins, for the windows' market data).
 //! 2. **Pass 1** replays the recordings (frames received in `[from, to)`) once through one
 //!    [`Engine`] running every selected strategy, each with its own simulated executor and
 //!    portfolio.
@@ -17,14 +20,13 @@ use std::path::{Path, PathBuf};
 
 use polyedge_core::{MarketEvent, OutcomeSource, UnixNanos, Window};
 use polyedge_engine::{CounterSignal, Engine, EngineConfig, ReplayDriver, RunResult};
-use polyedge_store::{
-    EventReplay, Progress, Recording, ReplayFilter, ReplayStats, SkippedSpan, StoreError,
-};
+use polyedge_store::{Progress, ReplayFilter, ReplayStats, SkippedSpan, StoreError};
 use polyedge_strategies::Strategy;
 use serde::Serialize;
 
 use crate::baseline::{self, RandomTwin};
 use crate::config::{BacktestConfig, ConfigError};
+use crate::source::{self, ClickHouseSource, Opened};
 
 /// Why a backtest could not run.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,9 @@ pub enum BacktestError {
     /// Reading the recordings failed during the replay (corrupt segment, I/O).
     #[error("replay: {0}")]
     Replay(StoreError),
+    /// Reading recordings from ClickHouse failed (unknown name, request failure, bad row).
+    #[error("{0}")]
+    ClickHouse(polyedge_tables::TableError),
     /// Nothing to run on.
     #[error("{0}")]
     Usage(String),
@@ -51,8 +56,11 @@ pub enum BacktestError {
 /// What to run.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
-    /// Recording directories (at least one).
+    /// Recording directories (at least one, unless `clickhouse` is given). Several are merged
+    /// by receive time, each event taken from one of them ([`polyedge_store::dedup`]).
     pub recordings: Vec<PathBuf>,
+    /// Read the recordings from ClickHouse instead of `recordings`.
+    pub clickhouse: Option<ClickHouseSource>,
     /// Strategies named on the command line (override the file's `run`); `None` or empty: the
     /// file's `run`, else all registered strategies.
     pub strategies: Option<Vec<String>>,
@@ -103,6 +111,10 @@ pub struct ReplaySummary {
     pub torn_tails: u64,
     /// Frames received earlier than the previous one.
     pub out_of_order: u64,
+    /// Events dropped because an earlier recording supplies the same data (several
+    /// overlapping recordings; the rule: [`polyedge_store::dedup`]). Absent when zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicate_events: u64,
     /// Damaged data skipped (`--skip-corrupt`; paths relative to the recording).
     pub skipped: Vec<SkippedSpan>,
 }
@@ -115,6 +127,7 @@ impl From<&ReplayStats> for ReplaySummary {
             parse_errors: s.parse_errors,
             torn_tails: s.torn_tails,
             out_of_order: s.out_of_order,
+            duplicate_events: s.duplicate_events,
             skipped: s.skipped.iter().map(SkippedSpan::without_dirs).collect(),
         }
     }
@@ -164,13 +177,18 @@ pub struct Backtest {
     pub counterfactuals: Vec<polyedge_engine::Counterfactual>,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Replay events as an iterator for the engine: reports progress in frames and keeps the first
 /// read error (which ends the iteration).
 struct Events<'a> {
-    replay: EventReplay,
+    replay: source::Events,
     progress: &'a dyn Progress,
     reported: u64,
-    error: Option<StoreError>,
+    error: Option<BacktestError>,
 }
 
 impl Iterator for Events<'_> {
@@ -199,23 +217,21 @@ impl Events<'_> {
         let frames = self.replay.stats().frames;
         self.progress.inc(frames.saturating_sub(self.reported));
         match self.error {
-            Some(e) => Err(BacktestError::Replay(e)),
+            Some(e) => Err(e),
             None => Ok(ReplaySummary::from(self.replay.stats())),
         }
     }
 }
 
 fn replay_through(
-    recs: &[Recording],
+    recs: &Opened,
     filter: &ReplayFilter,
     skip_corrupt: bool,
     driver: ReplayDriver,
     progress: &dyn Progress,
     decision_log: Option<&Path>,
 ) -> Result<(RunResult, ReplaySummary, Vec<Window>, Vec<CounterSignal>), BacktestError> {
-    let replay = EventReplay::open(recs, filter.clone())
-        .map_err(BacktestError::Replay)?
-        .with_skip_corrupt(skip_corrupt);
+    let replay = recs.events(filter, skip_corrupt)?;
     let mut events = Events {
         replay,
         progress,
@@ -299,10 +315,12 @@ pub fn source_name(w: &Window) -> &'static str {
 /// [`BacktestError`]: bad configuration or strategy names, unreadable recordings, a read error
 /// during replay, or no recordings.
 pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, BacktestError> {
-    if inputs.recordings.is_empty() {
+    if inputs.recordings.is_empty() && inputs.clickhouse.is_none() {
         return Err(BacktestError::Usage("no recordings given".to_string()));
     }
-    check_distinct(&inputs.recordings)?;
+    if inputs.clickhouse.is_none() {
+        check_distinct(&inputs.recordings)?;
+    }
     if let (Some(f), Some(t)) = (inputs.from, inputs.to)
         && f >= t
     {
@@ -333,45 +351,31 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         });
     }
 
-    let recs = inputs
-        .recordings
-        .iter()
-        .map(|p| {
-            Recording::open(p).map_err(|error| BacktestError::Recording {
-                path: p.clone(),
-                error,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for (r, p) in recs.iter().zip(&inputs.recordings) {
-        let streams = r
-            .manifest()
-            .streams
-            .iter()
-            .map(|(name, s)| (name.as_str(), s.frames));
+    let recs = Opened::open(&inputs.recordings, inputs.clickhouse.as_ref())?;
+    for (m, name) in recs.manifests.iter().zip(&recs.names) {
+        let streams = m.streams.iter().map(|(name, s)| (name.as_str(), s.frames));
         if top_of_book_only(streams) {
             return Err(BacktestError::Usage(format!(
-                "recording {} ({}) holds only top-of-book quotes (stream {TOP_OF_BOOK_STREAM}: best \
+                "recording {name} ({}) holds only top-of-book quotes (stream {TOP_OF_BOOK_STREAM}: best \
                  bid/ask, no sizes, no depth): the fill model matches orders against book depth, so \
                  every strategy would place zero trades. Backtest a recording with order books \
                  (`polyedge import cronos`, or one made by `polyedge collect`)",
-                p.display(),
-                r.meta().created_by
+                m.meta.created_by
             )));
         }
     }
     let infos = recs
+        .manifests
         .iter()
-        .map(|r| RecordingInfo {
-            name: r.dir().file_name().map_or_else(
-                || r.dir().display().to_string(),
-                |n| n.to_string_lossy().into(),
-            ),
-            created_by: r.meta().created_by.clone(),
-            sources: r.meta().sources.clone(),
-            caveats: r.meta().caveats.clone(),
-            frames: r.manifest().streams.values().map(|s| s.frames).sum(),
-            windows: r.windows().len(),
+        .zip(&recs.names)
+        .zip(&recs.windows)
+        .map(|((m, name), ws)| RecordingInfo {
+            name: name.clone(),
+            created_by: m.meta.created_by.clone(),
+            sources: m.meta.sources.clone(),
+            caveats: m.meta.caveats.clone(),
+            frames: m.streams.values().map(|s| s.frames).sum(),
+            windows: ws.len(),
         })
         .collect::<Vec<_>>();
 
@@ -379,8 +383,11 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
     // through their records during the replay (their index may be behind them after a crash),
     // and join the report's window list after pass 1.
     let mut indexed: Vec<Window> = Vec::new();
-    for r in recs.iter().filter(|r| !r.manifest().window_records) {
-        for w in r.windows() {
+    for (m, ws) in recs.manifests.iter().zip(&recs.windows) {
+        if m.window_records {
+            continue;
+        }
+        for w in ws {
             let inside =
                 inputs.from.is_none_or(|f| w.start >= f) && inputs.to.is_none_or(|t| w.end <= t);
             if inside && !indexed.iter().any(|x| x.slug == w.slug) {
@@ -517,8 +524,8 @@ fn range_text(inputs: &Inputs) -> String {
 }
 
 /// The span of the recordings' window indices, for messages.
-fn span_text(recs: &[Recording]) -> String {
-    let all = || recs.iter().flat_map(|r| r.windows().iter());
+fn span_text(recs: &Opened) -> String {
+    let all = || recs.windows.iter().flatten();
     match (all().map(|w| w.start).min(), all().map(|w| w.end).max()) {
         (Some(a), Some(b)) => format!(
             "{} windows from {} to {}",
@@ -532,16 +539,12 @@ fn span_text(recs: &[Recording]) -> String {
 
 /// With `--from`/`--to`: refuses a range in which no indexed window lies (`none_indexed`), before
 /// replaying anything, unless windows may still come from window records during the replay.
-fn check_range(
-    recs: &[Recording],
-    inputs: &Inputs,
-    none_indexed: bool,
-) -> Result<(), BacktestError> {
+fn check_range(recs: &Opened, inputs: &Inputs, none_indexed: bool) -> Result<(), BacktestError> {
     if inputs.from.is_none() && inputs.to.is_none() || !none_indexed {
         return Ok(());
     }
     // Windows of recordings with window records are known only after the replay (checked then).
-    if recs.iter().any(|r| r.manifest().window_records) {
+    if recs.manifests.iter().any(|m| m.window_records) {
         return Ok(());
     }
     Err(BacktestError::Usage(format!(

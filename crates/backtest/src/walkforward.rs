@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use polyedge_core::{UnixNanos, Window};
-use polyedge_store::{NoProgress, Progress, Recording};
+use polyedge_store::{NoProgress, Progress};
 use serde::{Deserialize, Serialize};
 
 use crate::html::escape;
@@ -262,14 +262,8 @@ fn figures(bt: &crate::Backtest) -> (PeriodFigures, Vec<WindowPnl>) {
 /// # Errors
 /// A recording that cannot be opened, or no windows.
 pub fn data_span(inputs: &Inputs) -> Result<(UnixNanos, UnixNanos), WalkForwardError> {
-    let mut ws: Vec<Window> = Vec::new();
-    for p in &inputs.recordings {
-        let r = Recording::open(p).map_err(|error| BacktestError::Recording {
-            path: p.clone(),
-            error,
-        })?;
-        ws.extend(r.windows().iter().cloned());
-    }
+    let opened = crate::source::Opened::open(&inputs.recordings, inputs.clickhouse.as_ref())?;
+    let mut ws: Vec<Window> = opened.windows.into_iter().flatten().collect();
     ws.retain(|w| inputs.from.is_none_or(|f| w.start >= f) && inputs.to.is_none_or(|t| w.end <= t));
     let first = ws.iter().map(|w| w.start).min();
     let last = ws.iter().map(|w| w.end).max();
@@ -392,14 +386,17 @@ pub fn run(
         in_sample_mean_pnl_per_window: (is_windows > 0).then(|| is_pnl / is_windows as f64),
         out_of_sample_mean_pnl_per_window: (n > 0).then(|| oos_total as f64 / 1e6 / n as f64),
     };
-    let recordings = base
-        .recordings
-        .iter()
-        .map(|p| {
-            p.file_name()
-                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
-        })
-        .collect();
+    let recordings = match &base.clickhouse {
+        Some(ch) => ch.names.clone(),
+        None => base
+            .recordings
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+            })
+            .collect(),
+    };
     Ok(WalkForwardReport {
         format: FORMAT.into(),
         spec: spec.clone(),

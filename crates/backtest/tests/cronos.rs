@@ -27,6 +27,7 @@ fn all_strategies_on_the_whole_cronos_recording_are_consistent() {
     let rec = common::import_cronos(&src, tmp.path(), "cronos");
     let inputs = Inputs {
         recordings: vec![rec],
+        clickhouse: None,
         config: BacktestConfig::default(),
         ..Inputs::default()
     };

@@ -102,6 +102,7 @@ fn report_renders_fits_1400px_and_draws_its_charts_in_chromium() {
     let bt = polyedge_backtest::run(
         &Inputs {
             recordings: vec![rec],
+            clickhouse: None,
             ..Inputs::default()
         },
         &NoProgress,

@@ -26,6 +26,7 @@ fn report_on_the_sample_is_consistent() {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = Inputs {
         recordings: vec![sample(tmp.path())],
+        clickhouse: None,
         ..Inputs::default()
     };
     let bt = polyedge_backtest::run(&inputs, &NoProgress).unwrap();
@@ -49,6 +50,7 @@ fn same_recording_config_and_seed_give_identical_summaries() {
         BacktestConfig::parse("seed = 7\n[engine]\nstart_cash = \"500\"\n", "t.toml").unwrap();
     let inputs = |r: &PathBuf| Inputs {
         recordings: vec![r.clone()],
+        clickhouse: None,
         config: config.clone(),
         ..Inputs::default()
     };
@@ -81,6 +83,7 @@ fn range_strategies_and_baseline_switch() {
     config.baseline = false;
     let inputs = Inputs {
         recordings: vec![rec],
+        clickhouse: None,
         strategies: Some(vec!["random".into()]),
         config,
         from: Some(from),
@@ -124,6 +127,7 @@ fn bad_inputs_are_clear_errors() {
     let e = polyedge_backtest::run(
         &Inputs {
             recordings: vec![missing.clone()],
+            clickhouse: None,
             ..Inputs::default()
         },
         &NoProgress,
@@ -134,6 +138,7 @@ fn bad_inputs_are_clear_errors() {
     let e = polyedge_backtest::run(
         &Inputs {
             recordings: vec![sample(tmp.path())],
+            clickhouse: None,
             strategies: Some(vec!["fair_valu".into()]),
             ..Inputs::default()
         },

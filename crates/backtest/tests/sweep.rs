@@ -44,6 +44,7 @@ fn same_seed_gives_byte_identical_tables_and_shards_merge_to_the_same_table() {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = Inputs {
         recordings: vec![sample(tmp.path())],
+        clickhouse: None,
         ..Inputs::default()
     };
     let s = spec(Search::Grid);
@@ -102,6 +103,7 @@ fn random_search_is_seeded() {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = Inputs {
         recordings: vec![sample(tmp.path())],
+        clickhouse: None,
         ..Inputs::default()
     };
     let mut s = spec(Search::Random { samples: 3 });
@@ -122,6 +124,7 @@ fn walk_forward_on_the_sample_in_minutes() {
     let tmp = tempfile::tempdir().unwrap();
     let inputs = Inputs {
         recordings: vec![sample(tmp.path())],
+        clickhouse: None,
         ..Inputs::default()
     };
     let s = spec(Search::Grid);

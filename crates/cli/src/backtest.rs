@@ -19,8 +19,13 @@ pub const DEFAULT_OUT: &str = "backtest-out";
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
     /// Recording directories (default: the bundled sample, data/sample, imported on the fly).
+    /// Several are merged by receive time; each window's data comes from the first that
+    /// indexes it, other data from the earliest one recording it at the time. With
+    /// --clickhouse: recording names in the database (none = all).
     #[arg(long = "recording", num_args = 1.., value_name = "PATH")]
     pub recordings: Vec<PathBuf>,
+    #[command(flatten)]
+    pub source: crate::tables::ChSourceArgs,
     /// Strategies to run (registry names; repeatable or comma-separated). Default: the config
     /// file's `run`, else every registered strategy.
     #[arg(long = "strategy", num_args = 1.., value_delimiter = ',', value_name = "NAME")]
@@ -103,10 +108,16 @@ pub fn cmd(args: &Args) -> Result<()> {
     };
     let from = args.from.as_deref().map(crate::parse_time).transpose()?;
     let to = args.to.as_deref().map(crate::parse_time).transpose()?;
+    let clickhouse = args.source.source(&args.recordings)?;
     // Keeps the temporary sample recording alive for the run.
-    let (recordings, _sample_dir) = recordings_or_sample(&args.recordings)?;
+    let (recordings, _sample_dir) = if clickhouse.is_some() {
+        (Vec::new(), None)
+    } else {
+        recordings_or_sample(&args.recordings)?
+    };
     let inputs = Inputs {
         recordings,
+        clickhouse,
         strategies: (!args.strategies.is_empty()).then(|| args.strategies.clone()),
         config,
         from,

@@ -11,11 +11,12 @@
 //! polyedge replay --clickhouse URL [name...]        replay recordings stored in ClickHouse
 //! polyedge backtest [--recording PATH…] [--strategy NAME…] [--config FILE] [--from T] [--to T]
 //!                   [--seed N] [--out DIR] [--json]   run strategies, write the report
+//!                   [--clickhouse URL]             (recordings from ClickHouse, by name)
 //! polyedge sweep --strategy S --param P=V… [--shard I/N]   parameter sweep (docs/backtest.md)
 //! polyedge sweep merge DIR…                         join the shards of a sweep
 //! polyedge walk-forward --strategy S --param P=V…  in-sample choice, out-of-sample test
 //! polyedge collect [--config polyedge.toml]         record the live feeds (docs/collect.md)
-//! polyedge run --mode shadow|paper [--config polyedge.toml] [--state DIR]
+//! polyedge run --mode shadow|paper|live [--config polyedge.toml] [--state DIR]
 //!                                                   the engine on live feeds (docs/run.md)
 //! polyedge bench-collect [--frames N]               collector ingest benchmark
 //! polyedge sandbox <recording>... [--speed max]    serve recordings on loopback (docs/sandbox.md)

@@ -259,6 +259,7 @@ pub fn run(args: &ReportArgs) -> Result<()> {
     );
     let inputs = Inputs {
         recordings,
+        clickhouse: None,
         strategies: Some(meta.strategies.clone()),
         config: config.strategies.clone(),
         seed: Some(meta.seed),

@@ -20,9 +20,12 @@ pub const DEFAULT_WF_OUT: &str = "walkforward-out";
 /// What to sweep: shared by `sweep` and `walk-forward`.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SweepSelect {
-    /// Recording directories (default: the bundled sample, imported on the fly).
+    /// Recording directories (default: the bundled sample, imported on the fly). With
+    /// --clickhouse: recording names in the database (none = all).
     #[arg(long = "recording", num_args = 1.., value_name = "PATH")]
     pub recordings: Vec<PathBuf>,
+    #[command(flatten)]
+    pub source: crate::tables::ChSourceArgs,
     /// The strategy whose parameters are swept (registry name). Required; an `Option` only so
     /// that `sweep merge` (which negates the requirement) can build these arguments empty.
     #[arg(long, required = true)]
@@ -138,7 +141,12 @@ fn prepare(sel: &SweepSelect) -> Result<Prepared> {
     };
     let from = sel.from.as_deref().map(crate::parse_time).transpose()?;
     let to = sel.to.as_deref().map(crate::parse_time).transpose()?;
-    let (recordings, sample) = crate::backtest::recordings_or_sample(&sel.recordings)?;
+    let clickhouse = sel.source.source(&sel.recordings)?;
+    let (recordings, sample) = if clickhouse.is_some() {
+        (Vec::new(), None)
+    } else {
+        crate::backtest::recordings_or_sample(&sel.recordings)?
+    };
     let axes = sel
         .params
         .iter()
@@ -164,19 +172,23 @@ fn prepare(sel: &SweepSelect) -> Result<Prepared> {
         baseline: sel.baseline,
     };
     let data = SweepData {
-        recordings: recordings
-            .iter()
-            .map(|p| {
-                p.file_name()
-                    .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
-            })
-            .collect(),
+        recordings: match &clickhouse {
+            Some(ch) => ch.names.clone(),
+            None => recordings
+                .iter()
+                .map(|p| {
+                    p.file_name()
+                        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+                })
+                .collect(),
+        },
         from: from.map(polyedge_core::UnixNanos::to_rfc3339),
         to: to.map(polyedge_core::UnixNanos::to_rfc3339),
     };
     Ok(Prepared {
         inputs: Inputs {
             recordings,
+            clickhouse,
             strategies: None,
             config,
             from,

@@ -29,6 +29,43 @@ pub fn cmd_tables(dir: &Path, out: Option<&Path>, damage: DamageArgs) -> Result<
     Ok(())
 }
 
+/// `--clickhouse URL` and `--clickhouse-timeout` of `backtest`, `sweep` and `walk-forward`:
+/// read the recordings from ClickHouse (loaded by `polyedge backfill`) instead of directories.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ChSourceArgs {
+    /// Read the recordings from ClickHouse (http://host:8123/db, as loaded by `polyedge
+    /// backfill`); `--recording` then names recordings in the database (none = all of them).
+    #[arg(long, value_name = "URL")]
+    pub clickhouse: Option<String>,
+    /// With --clickhouse: the longest wait for one ClickHouse request or page, seconds.
+    #[arg(long, default_value_t = 300.0)]
+    pub clickhouse_timeout: f64,
+}
+
+impl ChSourceArgs {
+    /// The ClickHouse source named by these arguments and `recordings` (names in the
+    /// database), or `None` without `--clickhouse`.
+    ///
+    /// # Errors
+    /// A malformed URL or timeout.
+    pub fn source(
+        &self,
+        recordings: &[PathBuf],
+    ) -> Result<Option<polyedge_backtest::ClickHouseSource>> {
+        let Some(url) = &self.clickhouse else {
+            return Ok(None);
+        };
+        let wait = timeout(self.clickhouse_timeout)?;
+        Ok(Some(polyedge_backtest::ClickHouseSource {
+            db: ChDb::new(ChConfig::parse(url)?).with_timeouts(wait, wait),
+            names: recordings
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        }))
+    }
+}
+
 /// `--clickhouse-timeout` seconds as a duration.
 pub fn timeout(secs: f64) -> Result<Duration> {
     if !(secs > 0.0 && secs <= 86_400.0) {

@@ -334,6 +334,7 @@ fn backtest_logged(config: &Path, recordings: Vec<PathBuf>, log: Option<&Path>) 
     cfg.baseline = false;
     let inputs = Inputs {
         recordings,
+        clickhouse: None,
         config: cfg,
         decision_log: log.map(Path::to_path_buf),
         ..Inputs::default()

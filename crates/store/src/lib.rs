@@ -14,6 +14,7 @@
 //!
 //! The format is documented in `docs/recording-format.md`.
 
+pub mod dedup;
 mod error;
 pub mod import;
 pub mod recording;

@@ -42,6 +42,7 @@ use polyedge_venues::{Feed, ParseError};
 use serde::Serialize;
 
 use crate::StoreError;
+use crate::dedup::SourceDedup;
 use crate::recording::{Recording, SegmentInfo, StreamId};
 use crate::segment::{CorruptSpan, ReadOptions, SegmentReader, TornTail};
 
@@ -273,6 +274,9 @@ pub struct ReplayStats {
     pub events: u64,
     /// Parsed events dropped by the asset/window filter ([`EventReplay`] only).
     pub filtered_events: u64,
+    /// Parsed events dropped because an earlier recording supplies them (several overlapping
+    /// recordings with [`EventReplay::with_dedup`]; the rule: [`crate::dedup`]).
+    pub duplicate_events: u64,
     /// Frames the parser rejected ([`EventReplay`] only), all streams.
     pub parse_errors: u64,
     /// Parse errors per stream name.
@@ -951,6 +955,8 @@ pub struct EventReplay {
     frames: FrameReplay,
     parser: ParserFn,
     selection: Option<WindowSelection>,
+    /// Which recording supplies each event when several overlap ([`with_dedup`](Self::with_dedup)).
+    dedup: Option<SourceDedup>,
     /// Events of the current frame not yet yielded, in reverse order (popped from the end).
     pending: Vec<MarketEvent>,
     current: Option<usize>,
@@ -978,6 +984,7 @@ impl EventReplay {
             frames: FrameReplay::open(recordings, filter)?,
             parser: feed_parser,
             selection,
+            dedup: None,
             pending: Vec::with_capacity(64),
             current: None,
         })
@@ -999,6 +1006,16 @@ impl EventReplay {
     /// [`FrameReplay::with_skip_corrupt`].
     pub fn with_skip_corrupt(mut self, skip: bool) -> Self {
         self.frames = self.frames.with_skip_corrupt(skip);
+        self
+    }
+
+    /// With `on` and more than one recording: each event comes from one recording only, by the
+    /// rule of [`crate::dedup`] (a window from the first recording indexing it; other data from
+    /// the earliest recording live on it); dropped events are counted in
+    /// [`ReplayStats::duplicate_events`]. Off by default (a replay shows every recorded frame).
+    pub fn with_dedup(mut self, on: bool) -> Self {
+        self.dedup = (on && self.frames.recs.len() > 1)
+            .then(|| SourceDedup::new(self.frames.recs.iter().map(|r| r.windows.iter())));
         self
     }
 
@@ -1104,6 +1121,12 @@ impl Iterator for EventReplay {
                 let before = self.pending.len();
                 self.pending.retain(|e| sel.keeps(e));
                 self.frames.stats.filtered_events += (before - self.pending.len()) as u64;
+            }
+            if let (Some(d), Some(c)) = (&mut self.dedup, self.frames.cursors.get(cursor)) {
+                let before = self.pending.len();
+                self.pending
+                    .retain(|e| d.keeps(c.recording, &c.stream.name, e));
+                self.frames.stats.duplicate_events += (before - self.pending.len()) as u64;
             }
             self.pending.reverse();
         }

@@ -432,6 +432,37 @@ impl ChDb {
         Ok(rows.into_iter().map(|r| r.s).collect())
     }
 
+    /// The manifest of `recording` as it was when loaded (`recordings.manifest_json`): its
+    /// description, caveats, streams and frame counts.
+    ///
+    /// # Errors
+    /// [`TableError::Usage`] for a recording not in the database; [`TableError::ClickHouse`] on
+    /// request failures; [`TableError::Data`] if the stored JSON is not a manifest.
+    pub async fn manifest(&self, recording: &str) -> Result<Manifest, TableError> {
+        let rows: Vec<OneString> = self
+            .timed(
+                "read manifest",
+                self.client
+                    .query(
+                        "SELECT manifest_json AS s FROM recordings FINAL WHERE recording = ? \
+                         ORDER BY loaded_ns DESC LIMIT 1",
+                    )
+                    .bind(recording)
+                    .fetch_all(),
+            )
+            .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Err(TableError::Usage(format!(
+                "ClickHouse {}: no recording {recording:?}",
+                self.cfg.display()
+            )));
+        };
+        serde_json::from_str(&row.s).map_err(|e| TableError::Data {
+            url: self.cfg.display(),
+            message: format!("recording {recording}: bad manifest JSON: {e}"),
+        })
+    }
+
     /// The window index of `recording` (latest row per slug), sorted by start then slug.
     ///
     /// # Errors

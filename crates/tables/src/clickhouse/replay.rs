@@ -12,7 +12,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use polyedge_core::{MarketEvent, UnixNanos};
+use polyedge_core::{MarketEvent, UnixNanos, Window};
+use polyedge_store::dedup::SourceDedup;
 use polyedge_store::replay::{MAX_PARSE_ERROR_SAMPLES, ParseErrorSample};
 use polyedge_store::{Frame, FrameRef, ReplayFilter, ReplayStats, StreamId, WindowSelection};
 use polyedge_venues::Feed;
@@ -330,6 +331,9 @@ async fn fetch_page(
 pub struct ChEventReplay {
     frames: ChFrameReplay,
     selection: Option<WindowSelection>,
+    /// The window index of each recording, in replay order (for [`Self::with_dedup`]).
+    windows: Vec<Vec<Window>>,
+    dedup: Option<SourceDedup>,
     pending: Vec<MarketEvent>,
     current: Option<usize>,
 }
@@ -361,12 +365,14 @@ impl ChEventReplay {
         };
         let mut windows = Vec::new();
         for n in &names {
-            windows.extend(db.windows(n).await?);
+            windows.push(db.windows(n).await?);
         }
-        let selection = WindowSelection::new(windows.iter(), filter)?;
+        let selection = WindowSelection::new(windows.iter().flatten(), filter)?;
         Ok(ChEventReplay {
             frames,
             selection,
+            windows,
+            dedup: None,
             pending: Vec::with_capacity(64),
             current: None,
         })
@@ -380,6 +386,14 @@ impl ChEventReplay {
     /// The stream of the event last yielded.
     pub fn current_stream(&self) -> Option<&StreamId> {
         self.current.and_then(|c| self.frames.cursor_stream(c))
+    }
+
+    /// As [`polyedge_store::EventReplay::with_dedup`]: with `on` and more than one recording,
+    /// each event comes from one recording only ([`polyedge_store::dedup`]).
+    pub fn with_dedup(mut self, on: bool) -> Self {
+        self.dedup = (on && self.windows.len() > 1)
+            .then(|| SourceDedup::new(self.windows.iter().map(|w| w.iter())));
+        self
     }
 
     /// The next event; `None` at the end.
@@ -406,6 +420,12 @@ impl ChEventReplay {
                 let before = self.pending.len();
                 self.pending.retain(|e| sel.keeps(e));
                 self.frames.stats.filtered_events += (before - self.pending.len()) as u64;
+            }
+            if let (Some(d), Some(c)) = (&mut self.dedup, self.frames.cursors.get(cursor)) {
+                let before = self.pending.len();
+                self.pending
+                    .retain(|e| d.keeps(c.recording_idx, &c.stream.name, e));
+                self.frames.stats.duplicate_events += (before - self.pending.len()) as u64;
             }
             self.pending.reverse();
         }
@@ -526,6 +546,12 @@ impl BlockingEventReplay {
     /// The stream of the event last yielded.
     pub fn current_stream(&self) -> Option<&StreamId> {
         self.inner.current_stream()
+    }
+
+    /// As [`ChEventReplay::with_dedup`].
+    pub fn with_dedup(mut self, on: bool) -> Self {
+        self.inner = self.inner.with_dedup(on);
+        self
     }
 }
 
