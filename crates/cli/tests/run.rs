@@ -2194,3 +2194,171 @@ fn live_and_paper_against_the_same_sandbox_list_and_explain_every_difference() {
     );
     assert!(!reasons.contains_key("unexplained"), "{reasons:?}");
 }
+
+/// Issue 10: the periodic position check (the venue's positions of running windows against
+/// the trades of our orders) runs during normal trading without a false alarm: a live run at
+/// 60× (so windows outlast the once-a-second reconciliation) until it has checked positions
+/// several times, with fills among them.
+#[test]
+fn a_live_run_checks_the_venues_positions_without_false_alarms() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let sandbox = start_sandbox_with(&rt, &sample, |c| c.speed = Speed::Factor(60.0));
+    let config = write_live_config(dir.path(), &sandbox.addr().to_string());
+    let state = dir.path().join("state");
+    let running = spawn_run_env(
+        "live",
+        &config,
+        &state,
+        &[
+            "--strategy",
+            "market_maker",
+            "--i-understand-live",
+            "--control",
+            "127.0.0.1:0",
+        ],
+        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
+    );
+    let t0 = Instant::now();
+    let (checks, fills) = loop {
+        let control = std::fs::read_to_string(state.join("control.addr")).unwrap_or_default();
+        if !control.is_empty() {
+            let (_, m) = http_get(control.trim(), "/metrics");
+            let get = |kind: &str| {
+                metric(
+                    &m,
+                    "polyedge_live_events_total",
+                    &format!(r#"kind="{kind}""#),
+                )
+                .unwrap_or(0.0)
+            };
+            let (checks, fills) = (get("position_checks"), get("fills"));
+            if checks >= 8.0 && fills >= 1.0 {
+                break (checks, fills);
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(150),
+            "not enough position checks with fills:\n{}",
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let stderr = running.stderr();
+    let _ = running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    eprintln!("{checks} position checks with {fills} fills booked; no difference reported");
+    assert!(
+        !stderr.contains("positions differ") && !stderr.contains("venue_mismatch"),
+        "{stderr}"
+    );
+}
+
+/// Issue 10: the venue's books no longer match ours — the sandbox books every trade but reports
+/// none (no user-channel event, not in `GET /data/trades`). The periodic reconciliation finds
+/// positions our fills do not explain at two checks in a row: trading halts (breaker
+/// `venue_mismatch`: every later order refused, none placed), and an alert goes out.
+#[test]
+fn a_live_run_halts_and_alerts_when_the_venue_holds_positions_our_fills_do_not_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    // At --speed max the sample passes in about a second, faster than the once-a-second
+    // reconciliation; at 60× a window lasts 5 s.
+    let sandbox = start_sandbox_with(&rt, &sample, |c| {
+        c.speed = Speed::Factor(60.0);
+        c.exchange.hide_trade_every = Some(1);
+    });
+    let (hook, got) = webhook_receiver();
+    let config = write_live_config(dir.path(), &sandbox.addr().to_string());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("\n[alerts]\nwebhook = \"http://{hook}/hook\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let state = dir.path().join("state");
+    let running = spawn_run_env(
+        "live",
+        &config,
+        &state,
+        &[
+            "--strategy",
+            "market_maker",
+            "--i-understand-live",
+            "--control",
+            "127.0.0.1:0",
+        ],
+        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
+    );
+    // Until the halt's alert (the run goes on, holding its positions; no need to wait for the
+    // sample's end).
+    let t0 = Instant::now();
+    while !got
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|a| a["key"] == "breaker:market_maker:venue_mismatch" && a["state"] == "firing")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(150),
+            "no venue_mismatch alert: {:?}\n{}",
+            got.lock().unwrap(),
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let the strategy decide (and be refused) a few more times, the cancels take effect.
+    std::thread::sleep(Duration::from_secs(3));
+    let control = std::fs::read_to_string(state.join("control.addr")).unwrap();
+    let (_, metrics) = http_get(control.trim(), "/metrics");
+    let stderr = running.stderr();
+    let _ = running.terminate();
+    let run = results(&state);
+    let ledger = sandbox.ledger();
+    rt.block_on(sandbox.shutdown()).unwrap();
+
+    let hidden = ledger["faults"]["hidden_trades"].as_u64().unwrap();
+    assert!(hidden > 0, "the fault fired: {ledger}");
+    let s = &run.strategies[0];
+    assert!(s.fills.is_empty(), "no trade was reported, none booked");
+    let tripped = stderr
+        .lines()
+        .find(|l| l.contains("breaker tripped: the venue's positions do not match our fills"))
+        .unwrap_or_else(|| panic!("no venue_mismatch trip:\n{stderr}"));
+    eprintln!("{hidden} trades hidden by the sandbox; {tripped}");
+    let refused: Vec<&polyedge_engine::OrderRecord> = s
+        .orders
+        .iter()
+        .filter(|o| {
+            o.rejected
+                .as_ref()
+                .is_some_and(|r| matches!(r, polyedge_core::RejectReason::Risk(m) if m.contains("breaker venue_mismatch")))
+        })
+        .collect();
+    assert!(!refused.is_empty(), "orders after the halt are refused");
+    let halt = refused[0].decided_at;
+    let after: Vec<_> = s.orders.iter().filter(|o| o.decided_at > halt).collect();
+    assert!(
+        after.iter().all(|o| o.rejected.is_some()),
+        "an order went out after the halt: {after:?}"
+    );
+    eprintln!(
+        "orders: {} decided, {} refused by the breaker ({} after the first refusal, all refused); exchange: {} orders, {} open at the end",
+        s.orders.len(),
+        refused.len(),
+        after.len(),
+        ledger["accounts"][0]["orders"],
+        ledger["accounts"][0]["open_orders"]
+    );
+    assert_eq!(ledger["accounts"][0]["open_orders"], 0, "nothing rests");
+    assert!(
+        metrics.contains(
+            r#"polyedge_breaker_tripped{strategy="market_maker",breaker="venue_mismatch"} 1"#
+        ),
+        "the breaker gauge:\n{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("breaker"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -219,16 +219,23 @@ pub enum BreakerKind {
     VenueErrors,
     /// The kill switch.
     KillSwitch,
+    /// The executor stopped trading because the venue's books no longer match ours (a position
+    /// the venue reports that our fills do not explain, a trade that failed on chain after it
+    /// was booked): every order is refused and resting ones are cancelled until the run is
+    /// restarted after a look at the account ([`crate::Executor::halted`]).
+    VenueMismatch,
 }
 
 impl BreakerKind {
-    /// Stable name (`drawdown`, `consecutive_losses`, `venue_errors`, `kill_switch`).
+    /// Stable name (`drawdown`, `consecutive_losses`, `venue_errors`, `kill_switch`,
+    /// `venue_mismatch`).
     pub fn name(self) -> &'static str {
         match self {
             BreakerKind::Drawdown => "drawdown",
             BreakerKind::ConsecutiveLosses => "consecutive_losses",
             BreakerKind::VenueErrors => "venue_errors",
             BreakerKind::KillSwitch => "kill_switch",
+            BreakerKind::VenueMismatch => "venue_mismatch",
         }
     }
 }
@@ -421,6 +428,20 @@ impl LaneBreakers {
         }
     }
 
+    /// Trips [`BreakerKind::VenueMismatch`] with `reason` at `now` unless it is tripped already
+    /// (it never clears by itself). Returns whether it tripped now.
+    pub fn on_venue_mismatch(&mut self, reason: &str, now: UnixNanos) -> bool {
+        if self
+            .trips
+            .iter()
+            .any(|t| t.breaker == BreakerKind::VenueMismatch)
+        {
+            return false;
+        }
+        self.trip(BreakerKind::VenueMismatch, reason.to_string(), now, None);
+        true
+    }
+
     /// Whether the kill switch is engaged at `now`.
     pub fn killed(&self, now: UnixNanos) -> bool {
         self.active(now)
@@ -540,7 +561,7 @@ impl LaneBreakers {
         for t in self.active(now) {
             let all = matches!(
                 t.breaker,
-                BreakerKind::KillSwitch | BreakerKind::VenueErrors
+                BreakerKind::KillSwitch | BreakerKind::VenueErrors | BreakerKind::VenueMismatch
             );
             if all || buy {
                 let until = t

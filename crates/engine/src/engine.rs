@@ -455,6 +455,7 @@ impl Lane {
         breakers: &BreakerConfig,
         reports: Vec<ExecReport>,
         queue: &mut VecDeque<ExecReport>,
+        now: UnixNanos,
     ) {
         for r in reports {
             match &r {
@@ -498,6 +499,15 @@ impl Lane {
                 ExecReport::Accepted { .. } => {}
             }
             queue.push_back(r);
+        }
+        if let Some(why) = self.exec.halted()
+            && self.breakers.on_venue_mismatch(why, now)
+        {
+            // Trading stops: every resting order is cancelled (the cancels are reported as
+            // they take effect); positions are held to resolution.
+            for o in &self.open {
+                self.exec.cancel(o.id, now);
+            }
         }
     }
 
@@ -1146,7 +1156,7 @@ impl Engine {
             }
             lane.exec.poll(now, &mut reports);
             let mut queue = VecDeque::new();
-            lane.book_reports(&config.breakers, reports, &mut queue);
+            lane.book_reports(&config.breakers, reports, &mut queue, now);
             for r in queue {
                 lane.dispatch(k, market, &env, Call::Report(r), &mut out);
             }
@@ -1176,7 +1186,7 @@ impl Engine {
         let mut out = Outputs::default();
         let lane = &mut lanes[k];
         let mut queue = VecDeque::new();
-        lane.book_reports(&config.breakers, reports, &mut queue);
+        lane.book_reports(&config.breakers, reports, &mut queue, market.now);
         for r in queue {
             lane.dispatch(k, market, &env, Call::Report(r), &mut out);
         }
@@ -1442,7 +1452,7 @@ impl Engine {
         let mut reports = Vec::new();
         lane.exec.poll(market.now, &mut reports);
         let mut queue = VecDeque::new();
-        lane.book_reports(&config.breakers, reports, &mut queue);
+        lane.book_reports(&config.breakers, reports, &mut queue, market.now);
         for r in queue {
             lane.dispatch(i, market, &env, Call::Report(r), &mut out);
         }
@@ -1529,7 +1539,7 @@ impl Engine {
             let mut reports = Vec::new();
             lane.exec.poll(now, &mut reports);
             let mut queue = VecDeque::new();
-            lane.book_reports(&config.breakers, reports, &mut queue);
+            lane.book_reports(&config.breakers, reports, &mut queue, now);
             if settle && lane.traded.contains(&slug) && !lane.portfolio.is_settled(&slug) {
                 match lane.portfolio.settle(&slug, outcome, now) {
                     Ok(s) if s.outcome.is_some() => {

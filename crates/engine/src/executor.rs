@@ -153,6 +153,15 @@ pub trait Executor: Send {
         Ok(())
     }
 
+    /// Why the executor stopped trading, if it did: the venue's books no longer match ours
+    /// (the live executor: a position the venue reports that the booked fills do not explain,
+    /// or a booked trade that failed on chain). The engine then trips
+    /// [`crate::BreakerKind::VenueMismatch`] for the lane — every order refused, resting ones
+    /// cancelled, an alert raised. Default: `None` (a simulated venue is our own book).
+    fn halted(&self) -> Option<&str> {
+        None
+    }
+
     /// What a simulated executor's fill model did (queue model, counters, how old the books
     /// were that arriving orders met). Default: `None` (nothing simulated).
     fn fill_model_report(&self) -> Option<crate::sim_exec::FillModelReport> {

@@ -751,3 +751,125 @@ fn consecutive_losses_pause_buys_and_drawdown_halts_them() {
     let err = b.check(&cfg, &buy, 0, &[], at(10_000)).unwrap_err();
     assert!(format!("{err:?}").contains("breaker drawdown"), "{err:?}");
 }
+
+/// [`Scripted`] that reports itself halted (the venue's books no longer match ours) from `at`.
+struct HaltsAt {
+    inner: Scripted,
+    at: UnixNanos,
+    halted: Option<String>,
+}
+
+impl HaltsAt {
+    fn see(&mut self, now: UnixNanos) {
+        if now >= self.at && self.halted.is_none() {
+            self.halted = Some("venue position 10 Up shares, ours 0".into());
+        }
+    }
+}
+
+impl Executor for HaltsAt {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Live
+    }
+
+    fn submit(
+        &mut self,
+        order: RiskApproved,
+        window: &Window,
+        book: &WindowBook,
+        now: UnixNanos,
+    ) -> Result<(), ExecError> {
+        self.inner.submit(order, window, book, now)
+    }
+
+    fn cancel(&mut self, order: OrderId, now: UnixNanos) {
+        self.inner.cancel(order, now);
+    }
+
+    fn market_update(
+        &mut self,
+        window: &str,
+        book: &WindowBook,
+        now: UnixNanos,
+        out: &mut Vec<ExecReport>,
+    ) {
+        self.see(now);
+        self.inner.market_update(window, book, now, out);
+    }
+
+    fn poll(&mut self, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        self.see(now);
+        self.inner.poll(now, out);
+    }
+
+    fn next_wakeup(&self) -> Option<UnixNanos> {
+        None
+    }
+
+    fn open_orders(&self) -> Vec<OrderIntent> {
+        self.inner.open_orders()
+    }
+
+    fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+}
+
+#[test]
+fn a_halted_executor_trips_venue_mismatch_cancels_and_refuses_everything() {
+    let log = Arc::new(Mutex::new(VenueLog::default()));
+    let exec = HaltsAt {
+        inner: Scripted {
+            script: vec![0],
+            pos: 0,
+            working: BTreeMap::new(),
+            cancel_asked: Vec::new(),
+            log: log.clone(),
+        },
+        at: at(3),
+        halted: None,
+    };
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        vec![(Box::new(OneBuy), Box::new(exec))],
+    )
+    .unwrap();
+    e.process(Input::WindowListed {
+        window: Box::new(window(0)),
+        at: at(0),
+    });
+    e.process(book(0, 1, 50, 2));
+    e.process(book(0, 2, 50, 2));
+    assert_eq!(
+        e.open_orders(0).len(),
+        2,
+        "two resting buys before the halt"
+    );
+    assert!(e.breakers(0).unwrap().trips().is_empty());
+
+    e.process(book(0, 3, 50, 2));
+    let trips = e.breakers(0).unwrap().trips();
+    assert_eq!(trips.len(), 1, "{trips:?}");
+    assert_eq!(trips[0].breaker, BreakerKind::VenueMismatch);
+    assert_eq!(trips[0].until, None, "it never clears by itself");
+    assert!(trips[0].reason.contains("venue position"), "{trips:?}");
+    assert_eq!(
+        log.lock().unwrap().cancels.len(),
+        2,
+        "both resting orders cancelled"
+    );
+    let why = last_rejection(&e);
+    assert!(why.starts_with("breaker venue_mismatch"), "{why}");
+    assert_eq!(
+        log.lock().unwrap().submitted.len(),
+        2,
+        "nothing sent after the halt"
+    );
+
+    // Later events: still refused, the cancels answered, tripped once only.
+    e.process(book(0, 60, 50, 2));
+    assert!(e.open_orders(0).is_empty());
+    assert!(last_rejection(&e).starts_with("breaker venue_mismatch"));
+    assert_eq!(e.breakers(0).unwrap().trips().len(), 1);
+    assert_eq!(log.lock().unwrap().submitted.len(), 2);
+}

@@ -33,6 +33,8 @@ use polyedge_core::{
 };
 use polyedge_engine::{ExecError, Executor, ExecutorKind, RiskApproved};
 use polyedge_venues::polymarket_user::{self, OrderEventType, TradeStatus, UserEvent};
+use polymarket_client_sdk_v2::clob::types::TradeStatusType;
+use polymarket_client_sdk_v2::types::U256;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::venue::{Venue, VenueError};
@@ -58,11 +60,17 @@ pub struct LiveStats {
     pub failed_trades: AtomicU64,
     /// Submits sent again after a 425/429/503 answer.
     pub busy_retries: AtomicU64,
+    /// Position checks done (the venue's positions of running windows compared with our
+    /// orders' trades).
+    pub position_checks: AtomicU64,
+    /// Position checks that found the venue's positions unexplained by our fills twice in a
+    /// row (each halts the executor).
+    pub position_mismatches: AtomicU64,
 }
 
 /// Metric: the executor's events (the [`LiveStats`] counters), by `kind` (`submitted`,
 /// `rejected`, `ambiguous`, `fills`, `fills_reconciled`, `user_connects`, `user_malformed`,
-/// `failed_trades`, `busy_retries`).
+/// `failed_trades`, `busy_retries`, `position_checks`, `position_mismatches`).
 pub const LIVE_EVENTS: &str = "polyedge_live_events_total";
 
 /// Counts one event in `counter` and in the [`LIVE_EVENTS`] metric.
@@ -104,11 +112,17 @@ enum Event {
         trades: Vec<polyedge_venues::polymarket_user::TradeUpdate>,
         open: HashSet<String>,
         upto: u64,
+        /// The venue's balance of each outcome token of a window still running (micro-shares),
+        /// read after `trades` and before a second read of the trades that found them
+        /// unchanged; `None` when a trade arrived between the two reads or a request failed.
+        positions: Option<Vec<(TokenId, i64)>>,
     },
 }
 
 struct LiveOrder {
     intent: OrderIntent,
+    /// The outcome token the order trades.
+    token: TokenId,
     /// The window's length and recorded fee schedule (what the fee of a fill needs).
     duration: polyedge_core::WindowDuration,
     fee_schedule: Option<polyedge_core::FeeSchedule>,
@@ -129,6 +143,11 @@ struct Shared {
     stats: LiveStats,
     /// Acceptances booked so far (see [`Event::Reconciled`]).
     accepts: AtomicU64,
+    /// Outcome tokens traded, with the end of their window: the ones whose window runs past
+    /// the engine's clock plus [`POSITION_CHECK_MARGIN`] are checked against the venue.
+    tracked: std::sync::Mutex<HashMap<TokenId, UnixNanos>>,
+    /// The engine's clock at the last poll (ns since epoch).
+    engine_now: AtomicU64,
 }
 
 impl Shared {
@@ -146,6 +165,9 @@ pub struct LiveExecutor {
     orders: BTreeMap<OrderId, LiveOrder>,
     by_hash: HashMap<String, OrderId>,
     trades_seen: HashSet<(String, OrderId)>,
+    /// Tokens whose venue position our orders' trades did not explain at the last check; the
+    /// same tokens unexplained again halt the executor.
+    suspect: Vec<TokenId>,
     halted: Option<String>,
 }
 
@@ -170,6 +192,8 @@ impl LiveExecutor {
             pending: AtomicBool::new(false),
             stats: LiveStats::default(),
             accepts: AtomicU64::new(0),
+            tracked: std::sync::Mutex::new(HashMap::new()),
+            engine_now: AtomicU64::new(0),
         });
         rt.spawn(user_channel(shared.clone()));
         LiveExecutor {
@@ -179,6 +203,7 @@ impl LiveExecutor {
             orders: BTreeMap::new(),
             by_hash: HashMap::new(),
             trades_seen: HashSet::new(),
+            suspect: Vec::new(),
             halted: None,
         }
     }
@@ -188,12 +213,86 @@ impl LiveExecutor {
         &self.shared.stats
     }
 
-    /// Why the executor stopped taking orders, if it did.
-    pub fn halted(&self) -> Option<&str> {
-        self.halted.as_deref()
+    /// Compares the venue's `positions` with the shares the venue's own list of `trades` says
+    /// our orders bought and sold (the positions were read after that list and before a second
+    /// read found it unchanged, so nothing else should have moved them). Tokens unexplained at
+    /// two checks in a row halt the executor (the engine then trips `venue_mismatch`). A
+    /// position the venue reports as zero where ours is not is not counted: the venue may have
+    /// redeemed it at resolution.
+    fn check_positions(
+        &mut self,
+        trades: &[polyedge_venues::polymarket_user::TradeUpdate],
+        positions: &[(TokenId, i64)],
+    ) {
+        bump(&self.shared.stats.position_checks, "position_checks");
+        let mut ours: HashMap<TokenId, i64> = HashMap::new();
+        for t in trades
+            .iter()
+            .filter(|t| !matches!(t.status, TradeStatus::Failed))
+        {
+            let parts = std::iter::once((&t.taker_order_id, t.size)).chain(
+                t.maker_orders
+                    .iter()
+                    .map(|m| (&m.order_id, m.matched_amount)),
+            );
+            for (hash, size) in parts {
+                let Some(o) = self.by_hash.get(hash).and_then(|id| self.orders.get(id)) else {
+                    continue;
+                };
+                let micros = i64::try_from(size.micros()).unwrap_or(i64::MAX);
+                *ours.entry(o.token).or_default() += match o.intent.side {
+                    polyedge_core::Side::Buy => micros,
+                    polyedge_core::Side::Sell => -micros,
+                };
+            }
+        }
+        let mut diff: Vec<(TokenId, i64, i64)> = positions
+            .iter()
+            .map(|&(t, venue)| (t, ours.get(&t).copied().unwrap_or(0), venue))
+            .filter(|&(_, ours, venue)| ours != venue && !(venue == 0 && ours > 0))
+            .collect();
+        diff.sort_unstable();
+        let tokens: Vec<TokenId> = diff.iter().map(|d| d.0).collect();
+        if tokens.is_empty() || tokens != self.suspect {
+            if !tokens.is_empty() {
+                tracing::warn!(
+                    tokens = tokens.len(),
+                    "live: the venue's positions differ from our orders' trades; checking again"
+                );
+            }
+            self.suspect = tokens;
+            return;
+        }
+        if self.halted.is_none() {
+            let shares = |m: i64| {
+                let sign = if m < 0 { "-" } else { "" };
+                format!("{sign}{}", Size::from_micros(m.unsigned_abs()))
+            };
+            let list = diff
+                .iter()
+                .map(|(t, ours, venue)| {
+                    format!(
+                        "token {t}: venue {}, ours {}",
+                        shares(*venue),
+                        shares(*ours)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let why = format!(
+                "the venue's positions do not match our fills at two checks in a row ({list}); trading halted — look at the account before restarting"
+            );
+            bump(
+                &self.shared.stats.position_mismatches,
+                "position_mismatches",
+            );
+            tracing::error!("live: {why}");
+            self.halted = Some(why);
+        }
     }
 
     fn drain(&mut self, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        self.shared.engine_now.store(now.0, Ordering::Release);
         self.shared.pending.store(false, Ordering::Release);
         while let Ok(e) = self.rx.try_recv() {
             self.apply(e, now, out);
@@ -242,9 +341,17 @@ impl LiveExecutor {
                     _ => {}
                 }
             }
-            Event::Reconciled { trades, open, upto } => {
+            Event::Reconciled {
+                trades,
+                open,
+                upto,
+                positions,
+            } => {
                 for t in &trades {
                     self.on_trade(t, true, now, out);
+                }
+                if let Some(p) = positions {
+                    self.check_positions(&trades, &p);
                 }
                 let gone: Vec<OrderId> = self
                     .orders
@@ -429,6 +536,7 @@ impl Executor for LiveExecutor {
             id,
             LiveOrder {
                 intent: intent.clone(),
+                token,
                 duration: window.duration,
                 fee_schedule: window.fee_schedule,
                 hash: None,
@@ -439,6 +547,11 @@ impl Executor for LiveExecutor {
                 done: false,
             },
         );
+        self.shared
+            .tracked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(token, window.end);
         let shared = self.shared.clone();
         bump(&self.shared.stats.submitted, "submitted");
         self.rt.spawn(async move {
@@ -540,6 +653,12 @@ impl Executor for LiveExecutor {
                 ..o.intent.clone()
             })
             .collect()
+    }
+
+    /// Why the executor stopped taking orders, if it did (a trade that failed on chain after
+    /// it was booked; the venue's positions unexplained by our fills at two checks in a row).
+    fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
     }
 
     fn merge(&mut self, window: &str, _shares: Size, _now: UnixNanos) -> Result<(), ExecError> {
@@ -700,11 +819,17 @@ pub fn trade_update_of(
 /// How often the executor reconciles with the venue over REST while the user channel is up.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(1);
 
-/// What the venue knows: its trades (as user-channel trade updates) and open order hashes.
-/// Open orders are read first and trades second, so an order that left the book between the two
-/// requests because it filled has its trade in the list.
+/// How far past the engine's clock a window must end for its tokens' positions to be checked
+/// against the venue: 30 s (the venue may settle a window as soon as it ends, before the engine
+/// has seen the end).
+pub const POSITION_CHECK_MARGIN: Duration = Duration::from_secs(30);
+
+/// What the venue knows: its trades (as user-channel trade updates), open order hashes, and
+/// the positions of the tokens of windows still running. Open orders are read first and trades
+/// second, so an order that left the book between the two requests because it filled has its
+/// trade in the list; positions are read after the trades and kept only if a second read of the
+/// trades finds no new one (so every position is explained by the trades in the list).
 async fn reconcile(shared: &Shared) {
-    use polymarket_client_sdk_v2::clob::types::request::TradesRequest;
     let upto = shared.accepts.load(Ordering::Acquire);
     let open = match shared.venue.open_orders().await {
         Ok(o) => o.into_iter().map(|o| o.id).collect(),
@@ -713,15 +838,15 @@ async fn reconcile(shared: &Shared) {
             return;
         }
     };
-    let client = shared.venue.client();
-    let trades = match client.trades(&TradesRequest::default(), None).await {
-        Ok(p) => p.data,
-        Err(e) => {
-            tracing::warn!(error = %e, "live: reconcile: trades request failed");
-            return;
-        }
+    let Some((listed, complete)) = venue_trades(shared).await else {
+        return;
     };
-    let trades: Vec<_> = trades
+    let positions = if complete {
+        positions(shared, &listed).await
+    } else {
+        None
+    };
+    let trades: Vec<_> = listed
         .iter()
         .filter_map(|t| match trade_update_of(t) {
             Ok(u) => Some(u),
@@ -733,5 +858,104 @@ async fn reconcile(shared: &Shared) {
         })
         .collect();
     tracing::debug!(trades = trades.len(), "live: reconciled over REST");
-    shared.send(Event::Reconciled { trades, open, upto });
+    shared.send(Event::Reconciled {
+        trades,
+        open,
+        upto,
+        positions,
+    });
+}
+
+type VenueTrade = polymarket_client_sdk_v2::clob::types::response::TradeResponse;
+
+/// The account's trades (`GET /data/trades`, every page up to [`MAX_TRADE_PAGES`]) and whether
+/// that was all of them; `None` if a request failed.
+async fn venue_trades(shared: &Shared) -> Option<(Vec<VenueTrade>, bool)> {
+    use polymarket_client_sdk_v2::clob::types::request::TradesRequest;
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_TRADE_PAGES {
+        match shared
+            .venue
+            .client()
+            .trades(&TradesRequest::default(), cursor.clone())
+            .await
+        {
+            Ok(p) => {
+                all.extend(p.data);
+                // The venue's last page says "LTE=" (base64 of -1).
+                if p.next_cursor.is_empty() || p.next_cursor == "LTE=" {
+                    return Some((all, true));
+                }
+                cursor = Some(p.next_cursor);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "live: reconcile: trades request failed");
+                return None;
+            }
+        }
+    }
+    tracing::warn!(
+        pages = MAX_TRADE_PAGES,
+        "live: reconcile: the trade list is longer than the pages read; positions not checked"
+    );
+    Some((all, false))
+}
+
+/// The most pages of `GET /data/trades` one reconciliation reads.
+pub const MAX_TRADE_PAGES: usize = 50;
+
+/// The venue's positions in the tracked tokens whose window ends more than
+/// [`POSITION_CHECK_MARGIN`] after the engine's clock, if the trades did not change while they
+/// were read (see [`reconcile`]).
+async fn positions(shared: &Shared, before: &[VenueTrade]) -> Option<Vec<(TokenId, i64)>> {
+    let now = shared.engine_now.load(Ordering::Acquire);
+    let margin = u64::try_from(POSITION_CHECK_MARGIN.as_nanos()).unwrap_or(u64::MAX);
+    let tokens: Vec<TokenId> = {
+        let mut tracked = shared
+            .tracked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Windows that ended are never checked again.
+        tracked.retain(|_, end| end.0 > now);
+        tracked
+            .iter()
+            .filter(|(_, end)| end.0 > now.saturating_add(margin))
+            .map(|(t, _)| *t)
+            .collect()
+    };
+    // A trade not yet on chain (MATCHED, RETRYING) has not moved the on-chain balance yet: its
+    // tokens are compared at a later check.
+    let unsettled: HashSet<U256> = before
+        .iter()
+        .filter(|t| {
+            !matches!(
+                t.status,
+                TradeStatusType::Mined | TradeStatusType::Confirmed | TradeStatusType::Failed
+            )
+        })
+        .flat_map(|t| std::iter::once(t.asset_id).chain(t.maker_orders.iter().map(|m| m.asset_id)))
+        .collect();
+    let tokens: Vec<TokenId> = tokens
+        .into_iter()
+        .filter(|t| !unsettled.contains(&crate::venue::sdk_token(*t)))
+        .collect();
+    if tokens.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(tokens.len());
+    for t in tokens {
+        match shared.venue.position_micros(t).await {
+            Ok(p) => out.push((t, p)),
+            Err(e) => {
+                tracing::warn!(error = %e, "live: reconcile: position request failed");
+                return None;
+            }
+        }
+    }
+    let (after, _) = venue_trades(shared).await?;
+    let ids = |ts: &[VenueTrade]| ts.iter().map(|t| t.id.clone()).collect::<HashSet<_>>();
+    let steady = ids(before) == ids(&after);
+    tracing::debug!(tokens = out.len(), steady, "live: venue positions read");
+    steady.then_some(out)
 }

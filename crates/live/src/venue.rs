@@ -377,13 +377,33 @@ impl Venue {
     /// # Errors
     /// The classified [`VenueError`].
     pub async fn balance_micros(&self) -> Result<i64, VenueError> {
+        self.balance_of(
+            BalanceAllowanceRequest::builder()
+                .asset_type(AssetType::Collateral)
+                .build(),
+        )
+        .await
+    }
+
+    /// The account's balance of outcome token `token` (micro-shares; the venue reports
+    /// conditional balances in the token's 6-decimal base units).
+    ///
+    /// # Errors
+    /// The classified [`VenueError`].
+    pub async fn position_micros(&self, token: TokenId) -> Result<i64, VenueError> {
+        self.balance_of(
+            BalanceAllowanceRequest::builder()
+                .asset_type(AssetType::Conditional)
+                .token_id(sdk_token(token))
+                .build(),
+        )
+        .await
+    }
+
+    async fn balance_of(&self, request: BalanceAllowanceRequest) -> Result<i64, VenueError> {
         let r = self
             .client
-            .balance_allowance(
-                BalanceAllowanceRequest::builder()
-                    .asset_type(AssetType::Collateral)
-                    .build(),
-            )
+            .balance_allowance(request)
             .await
             .map_err(|e| classify(&e))?;
         let micros = (r.balance).trunc();

@@ -110,7 +110,7 @@ pub fn describe() {
     );
     describe_counter!(
         polyedge_live::executor::LIVE_EVENTS,
-        "Live mode: executor events by kind (submits, venue rejections, ambiguous submits, fills, fills found by reconciliation, user-channel connects and malformed frames, failed trades, busy retries)"
+        "Live mode: executor events by kind (submits, venue rejections, ambiguous submits, fills, fills found by reconciliation, user-channel connects and malformed frames, failed trades, busy retries, position checks and mismatches)"
     );
     describe_gauge!(MODEL_P_UP, "P(Up) at the strategy's last order decision");
     describe_gauge!(
@@ -373,6 +373,7 @@ impl RunMetrics {
             BreakerKind::ConsecutiveLosses,
             BreakerKind::VenueErrors,
             BreakerKind::KillSwitch,
+            BreakerKind::VenueMismatch,
         ] {
             gauge!(BREAKER, "strategy" => s(), "breaker" => kind.name())
                 .set(if tripped.contains(&kind) { 1.0 } else { 0.0 });

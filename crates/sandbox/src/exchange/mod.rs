@@ -39,6 +39,10 @@ pub struct ExchangeConfig {
     pub user_drop_every: Option<u64>,
     /// Fault: every Nth `POST /order` is answered 429 (rate limited) and not placed.
     pub busy_every: Option<u64>,
+    /// Fault: every Nth trade (over all accounts) is booked — the account's balance and
+    /// position change — but never reported: no user-channel event, not in `GET /data/trades`
+    /// (a venue whose books no longer match the client's; the client must notice and halt).
+    pub hide_trade_every: Option<u64>,
 }
 
 impl Default for ExchangeConfig {
@@ -52,6 +56,7 @@ impl Default for ExchangeConfig {
             drop_after_accept_every: None,
             user_drop_every: None,
             busy_every: None,
+            hide_trade_every: None,
         }
     }
 }
@@ -113,7 +118,10 @@ impl Exchange {
     pub fn new(windows: Vec<Window>, config: &ExchangeConfig) -> Self {
         let (events, _) = broadcast::channel(4096);
         Exchange {
-            state: Mutex::new(State::new(windows, config.start_cash)),
+            state: Mutex::new(
+                State::new(windows, config.start_cash)
+                    .with_hidden_trades(config.hide_trade_every.filter(|n| *n > 0)),
+            ),
             events,
             chain_id: config.chain_id,
             max_skew_s: config.max_skew_s,
@@ -225,6 +233,7 @@ impl Exchange {
                 "answers_withheld": self.withhold.hits(),
                 "user_channel_drops": self.user_drops.load(std::sync::atomic::Ordering::Relaxed),
                 "busy_answers": self.busy.hits(),
+                "hidden_trades": st.hidden_trades,
             },
         })
     }

@@ -234,6 +234,10 @@ pub struct State {
     hashes: HashSet<String>,
     /// Events for the user channels, drained by the caller after each change.
     pub outbox: Vec<UserMsg>,
+    /// The fault `hide_trade_every`: every Nth trade is booked but never reported.
+    hide_trade_every: Option<u64>,
+    /// Trades booked but never reported (the fault `hide_trade_every`).
+    pub hidden_trades: u64,
 }
 
 /// The window's condition id, or the zero hash when the recording has none (the `market` field
@@ -273,7 +277,15 @@ impl State {
             start_cash,
             hashes: HashSet::new(),
             outbox: Vec::new(),
+            hide_trade_every: None,
+            hidden_trades: 0,
         }
+    }
+
+    /// With the fault `hide_trade_every` = `n` (`None`: off).
+    pub fn with_hidden_trades(mut self, n: Option<u64>) -> Self {
+        self.hide_trade_every = n;
+        self
     }
 
     /// The window and outcome of `token`.
@@ -677,11 +689,19 @@ impl State {
                 let _ = acct.portfolio.apply_fill(&fill);
                 self.trade_seq += 1;
                 let trade_id = format!("sandbox-trade-{:08}", self.trade_seq);
-                rec.trades.push(trade_id.clone());
                 if rec.matched >= rec.intent.size {
                     rec.status = "MATCHED".into();
                     rec.open = false;
                 }
+                if self
+                    .hide_trade_every
+                    .is_some_and(|n| self.trade_seq.is_multiple_of(n))
+                {
+                    // The fault: booked above, reported nowhere.
+                    self.hidden_trades += 1;
+                    return;
+                }
+                rec.trades.push(trade_id.clone());
                 let upd = order_event(&api, address, rec, "UPDATE", now);
                 let trade = TradeRec {
                     id: trade_id,
