@@ -10,12 +10,21 @@
 //! request_timeout_ms = 10000
 //! heartbeat_interval_ms = 5000 # the venue cancels open orders 10 s after the last heartbeat
 //! i_understand_live = false # the config equivalent of --i-understand-live
+//!
+//! [live.rate_limits]        # client-side token buckets (crate::rate); defaults: Standard tier
+//! orders_per_sec = 40
+//! order_burst = 60
+//! cancels_per_sec = 80
+//! cancel_burst = 120
+//! reads_per_sec = 20        # balance-allowance: 200 per 10 s
+//! read_burst = 40
 //! ```
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::rate::RateLimitConfig;
 use crate::venue::VenueConfig;
 
 /// The `[live]` section.
@@ -37,6 +46,8 @@ pub struct LiveConfig {
     pub heartbeat_interval_ms: u64,
     /// Confirms that live trading places real orders (as `--i-understand-live`).
     pub i_understand_live: bool,
+    /// `[live.rate_limits]`: client-side rate limits.
+    pub rate_limits: RateLimitConfig,
 }
 
 impl Default for LiveConfig {
@@ -49,6 +60,7 @@ impl Default for LiveConfig {
             request_timeout_ms: 10_000,
             heartbeat_interval_ms: 5_000,
             i_understand_live: false,
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }
@@ -67,6 +79,7 @@ impl LiveConfig {
             key_nonce: self.key_nonce,
             timeout: Duration::from_millis(self.request_timeout_ms.max(1)),
             heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.clamp(100, 9_000)),
+            rate_limits: self.rate_limits,
         }
     }
 }

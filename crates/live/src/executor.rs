@@ -871,16 +871,10 @@ type VenueTrade = polymarket_client_sdk_v2::clob::types::response::TradeResponse
 /// The account's trades (`GET /data/trades`, every page up to [`MAX_TRADE_PAGES`]) and whether
 /// that was all of them; `None` if a request failed.
 async fn venue_trades(shared: &Shared) -> Option<(Vec<VenueTrade>, bool)> {
-    use polymarket_client_sdk_v2::clob::types::request::TradesRequest;
     let mut all = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_TRADE_PAGES {
-        match shared
-            .venue
-            .client()
-            .trades(&TradesRequest::default(), cursor.clone())
-            .await
-        {
+        match shared.venue.trades(cursor.clone()).await {
             Ok(p) => {
                 all.extend(p.data);
                 // The venue's last page says "LTE=" (base64 of -1).

@@ -9,10 +9,12 @@
 //! * [`config`] — the `[live]` section of `polyedge.toml`.
 //! * [`executor`] — [`LiveExecutor`], the engine's executor on the venue.
 //! * [`signer`] — [`signer::FastSigner`], libsecp256k1 behind alloy's `Signer`.
+//! * [`rate`] — client-side rate limits (token buckets per kind of request).
 //! * [`venue`] — the SDK client: connect, build + sign + post, cancel, open orders, balance.
 
 pub mod config;
 pub mod executor;
+pub mod rate;
 pub mod secrets;
 pub mod signer;
 pub mod venue;

@@ -13,7 +13,9 @@ use polyedge_core::{OrderIntent, Price, Side, Size, TimeInForce, TokenId};
 use polymarket_client_sdk_v2::auth::state::Authenticated;
 use polymarket_client_sdk_v2::auth::{Credentials, Normal};
 use polymarket_client_sdk_v2::clob::types::request::{BalanceAllowanceRequest, OrdersRequest};
-use polymarket_client_sdk_v2::clob::types::response::{OpenOrderResponse, PostOrderResponse};
+use polymarket_client_sdk_v2::clob::types::response::{
+    OpenOrderResponse, PostOrderResponse, TradeResponse,
+};
 use polymarket_client_sdk_v2::clob::types::{
     AssetType, OrderPayload, OrderType, Side as SdkSide, SignedOrder,
 };
@@ -21,6 +23,7 @@ use polymarket_client_sdk_v2::clob::{Client, Config};
 use polymarket_client_sdk_v2::error::Kind;
 use polymarket_client_sdk_v2::types::{Decimal, U256};
 
+use crate::rate::{Bucket, RateLimitConfig, RateLimits};
 use crate::secrets::LiveSecrets;
 use crate::signer::FastSigner;
 
@@ -45,6 +48,8 @@ pub struct VenueConfig {
     /// Interval of the CLOB heartbeat (venue: orders are cancelled 10 s after the last one;
     /// the SDK's default is 5 s).
     pub heartbeat_interval: Duration,
+    /// Client-side rate limits ([`crate::rate`]).
+    pub rate_limits: RateLimitConfig,
 }
 
 /// How a request failed.
@@ -139,6 +144,7 @@ pub struct Venue {
     client: ClobClient,
     signer: FastSigner,
     config: VenueConfig,
+    limits: RateLimits,
     heartbeat: tokio::task::JoinHandle<()>,
 }
 
@@ -216,6 +222,7 @@ impl Venue {
         Ok(Venue {
             client,
             signer,
+            limits: RateLimits::new(&config.rate_limits),
             config,
             heartbeat,
         })
@@ -245,6 +252,28 @@ impl Venue {
     /// The configuration.
     pub fn config(&self) -> &VenueConfig {
         &self.config
+    }
+
+    /// The client-side rate limits (how often requests waited).
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.limits
+    }
+
+    /// One page of the account's trades (`GET /data/trades`; `cursor` from the previous page).
+    ///
+    /// # Errors
+    /// The classified [`VenueError`].
+    pub async fn trades(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<polymarket_client_sdk_v2::clob::types::response::Page<TradeResponse>, VenueError>
+    {
+        use polymarket_client_sdk_v2::clob::types::request::TradesRequest;
+        self.limits.acquire(Bucket::Reads, 1).await;
+        self.client
+            .trades(&TradesRequest::default(), cursor)
+            .await
+            .map_err(|e| classify(&e))
     }
 
     /// Builds and signs `intent` for `token` (nothing is sent).
@@ -308,6 +337,7 @@ impl Venue {
     /// # Errors
     /// The classified [`VenueError`].
     pub async fn post(&self, p: Prepared) -> Result<PostOrderResponse, VenueError> {
+        self.limits.acquire(Bucket::Orders, 1).await;
         match tokio::time::timeout(self.config.timeout, self.client.post_order(p.signed)).await {
             Err(_) => Err(VenueError::Ambiguous("timed out".into())),
             Ok(Err(e)) => Err(classify(&e)),
@@ -324,6 +354,7 @@ impl Venue {
     /// # Errors
     /// The classified [`VenueError`].
     pub async fn cancel(&self, hash: &str) -> Result<bool, VenueError> {
+        self.limits.acquire(Bucket::Cancels, 1).await;
         let r = self
             .client
             .cancel_order(hash)
@@ -337,6 +368,7 @@ impl Venue {
     /// # Errors
     /// The classified [`VenueError`].
     pub async fn cancel_all(&self) -> Result<Vec<String>, VenueError> {
+        self.limits.acquire(Bucket::Cancels, 1).await;
         let r = self
             .client
             .cancel_all_orders()
@@ -350,6 +382,7 @@ impl Venue {
     /// # Errors
     /// The classified [`VenueError`] other than "not found".
     pub async fn order(&self, hash: &str) -> Result<Option<OpenOrderResponse>, VenueError> {
+        self.limits.acquire(Bucket::Reads, 1).await;
         match self.client.order(hash).await {
             Ok(o) => Ok(Some(o)),
             Err(e) => match classify(&e) {
@@ -364,6 +397,7 @@ impl Venue {
     /// # Errors
     /// The classified [`VenueError`].
     pub async fn open_orders(&self) -> Result<Vec<OpenOrderResponse>, VenueError> {
+        self.limits.acquire(Bucket::Reads, 1).await;
         let page = self
             .client
             .orders(&OrdersRequest::default(), None)
@@ -401,6 +435,7 @@ impl Venue {
     }
 
     async fn balance_of(&self, request: BalanceAllowanceRequest) -> Result<i64, VenueError> {
+        self.limits.acquire(Bucket::Reads, 1).await;
         let r = self
             .client
             .balance_allowance(request)

@@ -60,6 +60,7 @@ fn venue_config(sb: &Sandbox) -> VenueConfig {
         timeout: Duration::from_secs(10),
         // The sandbox in this test cancels a key's orders 1 s after its last heartbeat.
         heartbeat_interval: Duration::from_millis(200),
+        rate_limits: polyedge_live::rate::RateLimitConfig::default(),
     }
 }
 

@@ -410,6 +410,11 @@ async fn connect_live(
     state: &StateDir,
     names: &[String],
 ) -> Result<std::sync::Arc<polyedge_live::venue::Venue>, RunError> {
+    opts.config
+        .live
+        .rate_limits
+        .validate()
+        .map_err(RunError::Config)?;
     let secrets =
         polyedge_live::LiveSecrets::from_env().map_err(|e| RunError::Config(e.to_string()))?;
     let marker = state.dir().join(LIVE_CONFIRMED);
