@@ -10,6 +10,7 @@
 //! request_timeout_ms = 10000
 //! heartbeat_interval_ms = 5000 # the venue cancels open orders 10 s after the last heartbeat
 //! i_understand_live = false # the config equivalent of --i-understand-live
+//! signature_type = "eoa"    # eoa | poly_proxy | gnosis_safe | poly_1271 (funder: POLYMARKET_FUNDER)
 //!
 //! [live.rate_limits]        # client-side token buckets (crate::rate); defaults: Standard tier
 //! orders_per_sec = 40
@@ -26,6 +27,36 @@ use serde::Deserialize;
 
 use crate::rate::RateLimitConfig;
 use crate::venue::VenueConfig;
+
+/// Which wallet signs and holds the funds (the order's `signatureType`, protocols.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum WalletKind {
+    /// 0: the key's own address (maker = signer).
+    #[default]
+    #[serde(rename = "eoa")]
+    Eoa,
+    /// 1: Polymarket's proxy wallet (email/Magic accounts); maker = the proxy.
+    #[serde(rename = "poly_proxy")]
+    PolyProxy,
+    /// 2: a Gnosis Safe (browser-wallet accounts); maker = the Safe.
+    #[serde(rename = "gnosis_safe")]
+    GnosisSafe,
+    /// 3: a deposit wallet verified with ERC-1271; maker = signer = the wallet.
+    #[serde(rename = "poly_1271")]
+    Poly1271,
+}
+
+impl WalletKind {
+    /// The config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WalletKind::Eoa => "eoa",
+            WalletKind::PolyProxy => "poly_proxy",
+            WalletKind::GnosisSafe => "gnosis_safe",
+            WalletKind::Poly1271 => "poly_1271",
+        }
+    }
+}
 
 /// The `[live]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -46,6 +77,12 @@ pub struct LiveConfig {
     pub heartbeat_interval_ms: u64,
     /// Confirms that live trading places real orders (as `--i-understand-live`).
     pub i_understand_live: bool,
+    /// Which wallet holds the funds and signs: `eoa` (the key's own address), `poly_proxy`
+    /// (Polymarket's proxy wallet of email/Magic accounts), `gnosis_safe` (the Safe of browser
+    /// wallet accounts) or `poly_1271` (a deposit wallet, ERC-1271). The funder address comes
+    /// from `POLYMARKET_FUNDER`; for the proxy and the Safe it may be left out (derived from
+    /// the key with CREATE2 by the SDK), for `poly_1271` it is required.
+    pub signature_type: WalletKind,
     /// `[live.rate_limits]`: client-side rate limits.
     pub rate_limits: RateLimitConfig,
 }
@@ -60,6 +97,7 @@ impl Default for LiveConfig {
             request_timeout_ms: 10_000,
             heartbeat_interval_ms: 5_000,
             i_understand_live: false,
+            signature_type: WalletKind::Eoa,
             rate_limits: RateLimitConfig::default(),
         }
     }
@@ -80,6 +118,7 @@ impl LiveConfig {
             timeout: Duration::from_millis(self.request_timeout_ms.max(1)),
             heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.clamp(100, 9_000)),
             rate_limits: self.rate_limits,
+            signature_type: self.signature_type,
         }
     }
 }

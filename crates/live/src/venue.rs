@@ -6,6 +6,7 @@
 //! connection, a 5xx): the ambiguous case is resolved by the order hash, which is known before
 //! sending ([`Prepared::hash`]).
 
+use std::str::FromStr as _;
 use std::time::Duration;
 
 use alloy_signer::Signer as _;
@@ -17,12 +18,13 @@ use polymarket_client_sdk_v2::clob::types::response::{
     OpenOrderResponse, PostOrderResponse, TradeResponse,
 };
 use polymarket_client_sdk_v2::clob::types::{
-    AssetType, OrderPayload, OrderType, Side as SdkSide, SignedOrder,
+    AssetType, OrderPayload, OrderType, Side as SdkSide, SignatureType, SignedOrder,
 };
 use polymarket_client_sdk_v2::clob::{Client, Config};
 use polymarket_client_sdk_v2::error::Kind;
 use polymarket_client_sdk_v2::types::{Decimal, U256};
 
+use crate::config::WalletKind;
 use crate::rate::{Bucket, RateLimitConfig, RateLimits};
 use crate::secrets::LiveSecrets;
 use crate::signer::FastSigner;
@@ -50,6 +52,8 @@ pub struct VenueConfig {
     pub heartbeat_interval: Duration,
     /// Client-side rate limits ([`crate::rate`]).
     pub rate_limits: RateLimitConfig,
+    /// Which wallet signs and holds the funds.
+    pub signature_type: WalletKind,
 }
 
 /// How a request failed.
@@ -200,7 +204,41 @@ impl Venue {
         let sdk_config = Config::builder().use_server_time(true).build();
         let unauth = Client::new(&config.clob_url, sdk_config)
             .map_err(|e| VenueError::Connect(format!("{}: {e}", config.clob_url)))?;
-        let builder = unauth.authentication_builder(&signer);
+        let mut builder =
+            unauth
+                .authentication_builder(&signer)
+                .signature_type(match config.signature_type {
+                    WalletKind::Eoa => SignatureType::Eoa,
+                    WalletKind::PolyProxy => SignatureType::Proxy,
+                    WalletKind::GnosisSafe => SignatureType::GnosisSafe,
+                    WalletKind::Poly1271 => SignatureType::Poly1271,
+                });
+        match (&secrets.funder, config.signature_type) {
+            (Some(_), WalletKind::Eoa) => {
+                return Err(VenueError::Connect(format!(
+                    "{} is set but [live] signature_type is \"eoa\" (the key's own address holds \
+                     the funds); set signature_type to poly_proxy, gnosis_safe or poly_1271, or \
+                     unset the variable",
+                    crate::secrets::FUNDER_VAR
+                )));
+            }
+            (None, WalletKind::Poly1271) => {
+                return Err(VenueError::Connect(format!(
+                    "[live] signature_type \"poly_1271\" needs the deposit wallet's address in {}",
+                    crate::secrets::FUNDER_VAR
+                )));
+            }
+            (Some(f), _) => {
+                let funder = alloy_primitives::Address::from_str(f.trim()).map_err(|_| {
+                    VenueError::Connect(format!(
+                        "{} is not an address (0x and 40 hex digits)",
+                        crate::secrets::FUNDER_VAR
+                    ))
+                })?;
+                builder = builder.funder(funder);
+            }
+            (None, _) => {}
+        }
         let builder = match &secrets.api {
             Some(api) => {
                 let key = uuid::Uuid::parse_str(&api.key)
@@ -218,7 +256,7 @@ impl Venue {
             .await
             .map_err(|e| VenueError::Connect(format!("authenticate: {}", classify(&e))))?;
         let heartbeat = tokio::spawn(heartbeats(client.clone(), config.heartbeat_interval));
-        tracing::info!(address = %signer.address(), api_key = %client.credentials().key(), "live: authenticated with the CLOB");
+        tracing::info!(address = %signer.address(), api_key = %client.credentials().key(), signature_type = config.signature_type.name(), "live: authenticated with the CLOB");
         Ok(Venue {
             client,
             signer,

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,7 @@ fn venue_config(sb: &Sandbox) -> VenueConfig {
         // The sandbox in this test cancels a key's orders 1 s after its last heartbeat.
         heartbeat_interval: Duration::from_millis(200),
         rate_limits: polyedge_live::rate::RateLimitConfig::default(),
+        signature_type: polyedge_live::config::WalletKind::Eoa,
     }
 }
 
@@ -483,5 +485,115 @@ async fn sdk_orders_fills_cancels_and_every_venue_refusal_against_the_sandbox_ex
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("cancel-on-disconnect after {:?}", t0.elapsed());
+    sb.shutdown().await.unwrap();
+}
+
+/// Signature types 1–3 through `[live] signature_type` and `POLYMARKET_FUNDER`: the SDK signs
+/// for the proxy wallet and the Safe (derived from the key when no funder is given) and for a
+/// deposit wallet (POLY_1271, funder required); the sandbox verifies each signature and books
+/// the order with the wallet as its maker. Misconfigurations are refused before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_safe_and_deposit_wallet_orders_are_signed_and_accepted_with_their_maker() {
+    use polyedge_live::config::WalletKind;
+    use polymarket_client_sdk_v2::{derive_proxy_wallet, derive_safe_wallet};
+    let (sb, windows) = start().await;
+    let deposit_wallet = "0x00000000000000000000000000000000000000d1";
+    let with_funder = |key: &str, funder: Option<&str>| {
+        let (key, funder) = (key.to_string(), funder.map(str::to_string));
+        LiveSecrets::from_lookup(move |k| match k {
+            polyedge_live::secrets::PRIVATE_KEY_VAR => Some(key.clone()),
+            polyedge_live::secrets::FUNDER_VAR => funder.clone(),
+            _ => None,
+        })
+        .unwrap()
+    };
+    // Refused before anything is sent: a funder with an EOA, POLY_1271 without one, a bad address.
+    for (kind, funder, expect) in [
+        (
+            WalletKind::Eoa,
+            Some(deposit_wallet),
+            "signature_type is \"eoa\"",
+        ),
+        (
+            WalletKind::Poly1271,
+            None,
+            "needs the deposit wallet's address",
+        ),
+        (WalletKind::GnosisSafe, Some("0x12"), "is not an address"),
+    ] {
+        let cfg = VenueConfig {
+            signature_type: kind,
+            ..venue_config(&sb)
+        };
+        let err = Venue::connect(cfg, &with_funder(KEY1, funder))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expect), "{kind:?}: {err}");
+        assert!(err.contains("POLYMARKET_FUNDER"), "{err}");
+    }
+
+    let (w, token, outcome, book) = open_window(&sb, &windows).await;
+    let bid = best(&book, "bids").unwrap();
+    // Far below the best bid: it rests.
+    let price = Price::from_micros(bid.micros().saturating_sub(200_000).max(10_000)).unwrap();
+    let signer = alloy_primitives::Address::from_str(
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", // Hardhat #1, KEY1's address
+    )
+    .unwrap();
+    for (n, (kind, funder, maker)) in [
+        (
+            WalletKind::PolyProxy,
+            None,
+            derive_proxy_wallet(signer, 137).unwrap(),
+        ),
+        (
+            WalletKind::GnosisSafe,
+            None,
+            derive_safe_wallet(signer, 137).unwrap(),
+        ),
+        (
+            WalletKind::Poly1271,
+            Some(deposit_wallet),
+            alloy_primitives::Address::from_str(deposit_wallet).unwrap(),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let cfg = VenueConfig {
+            signature_type: kind,
+            ..venue_config(&sb)
+        };
+        let venue = Venue::connect(cfg, &with_funder(KEY1, funder))
+            .await
+            .unwrap();
+        let i = intent(900 + n as u64, &w, outcome, Side::Buy, price, 5);
+        let prepared = venue.prepare(&i, token).await.unwrap();
+        let hash = prepared.hash.clone();
+        venue
+            .post(prepared)
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let o = venue.order(&hash).await.unwrap().expect("on the book");
+        assert_eq!(o.maker_address, maker, "{kind:?}: the order's maker");
+        let raw = l2(
+            reqwest::Client::new().get(format!("http://{}/clob/data/order/{hash}", sb.addr())),
+            &venue.ws_auth(),
+            &venue.address(),
+            wall(),
+            "GET",
+            &format!("/clob/data/order/{hash}"),
+            "",
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+        assert_eq!(raw["signature_type"], n + 1, "{kind:?}: {raw}");
+        assert!(venue.cancel(&hash).await.unwrap(), "{kind:?}: cancelled");
+    }
     sb.shutdown().await.unwrap();
 }

@@ -417,6 +417,14 @@ fn place_one(
             now,
         )
         .map_err(|e| (400u16, format!("{}: {}", e.code(), e.message())))?;
+    if let Some(r) = st
+        .accounts
+        .get_mut(key)
+        .and_then(|a| a.orders.get_mut(&placed.hash))
+    {
+        r.maker = Some(order.maker);
+        r.signature_type = o.signature_type;
+    }
     let out = std::mem::take(&mut st.outbox);
     drop(st);
     ex.publish(out);
@@ -437,7 +445,8 @@ fn order_json(acct_key: &str, address: Address, r: &OrderRec) -> Value {
         "id": r.hash,
         "status": r.status,
         "owner": acct_key,
-        "maker_address": address.to_checksum(None),
+        "maker_address": r.maker.unwrap_or(address).to_checksum(None),
+        "signature_type": r.signature_type,
         "market": if r.market.is_empty() { format!("0x{:064x}", 0) } else { r.market.clone() },
         "asset_id": r.token.to_string(),
         "side": r.intent.side.name().to_ascii_uppercase(),

@@ -55,6 +55,11 @@ pub struct OrderRec {
     pub token: TokenId,
     /// `market` (condition id; the zero hash when the recording has none).
     pub market: String,
+    /// The signed order's maker (the funder: the EOA itself, or its proxy, Safe or deposit
+    /// wallet); `None` until the REST layer sets it (then the account's address is shown).
+    pub maker: Option<alloy_primitives::Address>,
+    /// The signed order's signature type (0 EOA, 1 POLY_PROXY, 2 GNOSIS_SAFE, 3 POLY_1271).
+    pub signature_type: u8,
     /// Shares matched so far.
     pub matched: Size,
     /// `LIVE`, `MATCHED`, `CANCELED`, `CANCELED_<reason>`, `UNMATCHED`.
@@ -555,6 +560,8 @@ impl State {
                 intent,
                 token,
                 market: market_of(&window),
+                maker: None,
+                signature_type: 0,
                 matched: Size::ZERO,
                 status: "LIVE".into(),
                 order_type,
