@@ -98,7 +98,7 @@ pub struct EngineLoop {
     status_page: Option<StatusPage>,
     daily: Option<DailySummary>,
     /// The frame being handled: its receive stamp and when its handling began.
-    current_frame: Option<(UnixNanos, Instant)>,
+    current_frame: Option<(UnixNanos, Option<Instant>)>,
     beat: Option<EngineBeat>,
 }
 
@@ -270,8 +270,12 @@ impl EngineLoop {
 
     /// Handles one recorded frame of `feed` stamped `recv_ns`.
     pub fn frame(&mut self, feed: Feed, recv_ns: UnixNanos, bytes: &[u8]) {
-        // The decision-latency clock starts here (only when the latency is exported).
-        let began = self.metrics.is_some().then(Instant::now);
+        // The decision-latency clock starts here (only when the latency is exported and the
+        // receive stamps are not this machine's wall clock, which measures it without).
+        let began = self
+            .metrics
+            .as_ref()
+            .map(|m| (!m.wall_clock()).then(Instant::now));
         self.stats.frames += 1;
         self.stats.last_frame_ns = recv_ns.0;
         self.events.clear();

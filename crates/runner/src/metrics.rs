@@ -8,6 +8,7 @@
 //! edge as probabilities (0–1; edge in pUSD per share). Accounting stays exact (integer
 //! micro-units) inside the engine; only the exported values are floating point.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
@@ -194,7 +195,38 @@ pub struct RunMetrics {
     last_publish: Option<Instant>,
     every: Duration,
     wall_clock: bool,
+    /// Calls of [`RunMetrics::publish`] since the clock was last read (it is read every
+    /// [`CLOCK_EVERY`] calls: reading it for every frame cost more than the rest).
+    calls: u32,
+    handles: Handles,
 }
+
+/// The per-decision series, registered once and then updated through their handles (looking a
+/// series up by its labels for every decision cost about 1.8 µs per decision on the cronos
+/// recording: 6 % of a run's engine thread; BENCHMARKS.md).
+#[derive(Default)]
+struct Handles {
+    decisions: Option<metrics::Counter>,
+    /// By (lane, side, order type, verdict).
+    orders: HashMap<(usize, &'static str, &'static str, &'static str), metrics::Counter>,
+    cancels: HashMap<usize, metrics::Counter>,
+    /// By lane, then reason.
+    skips: HashMap<usize, HashMap<String, metrics::Counter>>,
+    /// P(Up) and edge gauges by lane, then market.
+    model: HashMap<usize, HashMap<String, (metrics::Gauge, metrics::Gauge)>>,
+}
+
+impl std::fmt::Debug for Handles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handles")
+            .field("orders", &self.orders.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many frames pass between two readings of the clock by the per-frame checks
+/// (`RunMetrics::publish`, the status line): 64 frames are well under a millisecond of work.
+pub const CLOCK_EVERY: u32 = 64;
 
 impl RunMetrics {
     /// Metrics for `engine`'s strategies; `wall_clock`: receive stamps are this machine's wall
@@ -214,14 +246,26 @@ impl RunMetrics {
             last_publish: None,
             every: Duration::from_secs(1),
             wall_clock,
+            calls: 0,
+            handles: Handles::default(),
         }
+    }
+
+    /// Whether receive stamps are this machine's wall clock (then the decision latency needs no
+    /// clock reading when a frame's handling begins).
+    pub fn wall_clock(&self) -> bool {
+        self.wall_clock
     }
 
     /// Counts `decisions` (orders by verdict, cancels) and records P(Up) and edge of the last
     /// order decision per strategy and market.
     pub fn decisions(&mut self, decisions: &[Decision]) {
-        counter!(DECISIONS).increment(decisions.len() as u64);
+        self.handles
+            .decisions
+            .get_or_insert_with(|| counter!(DECISIONS))
+            .increment(decisions.len() as u64);
         for d in decisions {
+            let h = &mut self.handles;
             match &d.kind {
                 DecisionKind::Submit {
                     intent,
@@ -234,45 +278,70 @@ impl RunMetrics {
                         Verdict::Sent => "sent",
                         Verdict::Refused(_) => "refused",
                     };
-                    counter!(ORDERS,
-                        "strategy" => d.strategy.clone(),
-                        "side" => intent.side.name(),
-                        "type" => intent.order_type(),
-                        "verdict" => verdict_label)
-                    .increment(1);
+                    let (side, kind) = (intent.side.name(), intent.order_type());
+                    h.orders
+                        .entry((d.lane, side, kind, verdict_label))
+                        .or_insert_with(|| {
+                            counter!(ORDERS,
+                                "strategy" => d.strategy.clone(),
+                                "side" => side,
+                                "type" => kind,
+                                "verdict" => verdict_label)
+                        })
+                        .increment(1);
                     if let Some((fv, p_up, edge)) =
                         fair_and_edge(intent, *fair_value, *best_bid, *best_ask)
                     {
-                        let market = market_of(&intent.window).to_string();
-                        gauge!(MODEL_P_UP, "strategy" => d.strategy.clone(), "market" => market.clone())
-                            .set(p_up);
-                        // Without that side of the book: against the order's own limit price.
-                        let edge = edge.unwrap_or(fv - intent.price.to_f64());
-                        gauge!(EDGE, "strategy" => d.strategy.clone(), "market" => market)
-                            .set(edge);
+                        let market = market_of(&intent.window);
+                        let by_market = h.model.entry(d.lane).or_default();
+                        if !by_market.contains_key(market) {
+                            let pair = (
+                                gauge!(MODEL_P_UP, "strategy" => d.strategy.clone(), "market" => market.to_string()),
+                                gauge!(EDGE, "strategy" => d.strategy.clone(), "market" => market.to_string()),
+                            );
+                            by_market.insert(market.to_string(), pair);
+                        }
+                        if let Some((p_up_gauge, edge_gauge)) = by_market.get(market) {
+                            p_up_gauge.set(p_up);
+                            // Without that side of the book: against the order's own limit
+                            // price.
+                            edge_gauge.set(edge.unwrap_or(fv - intent.price.to_f64()));
+                        }
                     }
                 }
                 DecisionKind::Cancel { .. } => {
-                    counter!(CANCELS, "strategy" => d.strategy.clone()).increment(1);
+                    h.cancels
+                        .entry(d.lane)
+                        .or_insert_with(|| counter!(CANCELS, "strategy" => d.strategy.clone()))
+                        .increment(1);
                 }
                 DecisionKind::Skip { reason, .. } => {
-                    counter!(SKIPS, "strategy" => d.strategy.clone(), "reason" => reason.clone())
-                        .increment(1);
+                    let by_reason = h.skips.entry(d.lane).or_default();
+                    if !by_reason.contains_key(reason.as_str()) {
+                        let c = counter!(SKIPS, "strategy" => d.strategy.clone(), "reason" => reason.clone());
+                        by_reason.insert(reason.clone(), c);
+                    }
+                    if let Some(c) = by_reason.get(reason.as_str()) {
+                        c.increment(1);
+                    }
                 }
             }
         }
     }
 
     /// Records the latency of a frame received at `recv_ns` (receive clock) whose processing
-    /// began at `began` and caused decisions.
-    pub fn decision_latency(&self, recv_ns: UnixNanos, began: Instant) {
+    /// began at `began` (read only when the receive clock is not the wall clock) and caused
+    /// decisions.
+    pub fn decision_latency(&self, recv_ns: UnixNanos, began: Option<Instant>) {
         let secs = if self.wall_clock {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
             now.saturating_sub(recv_ns.0) as f64 / 1e9
+        } else if let Some(b) = began {
+            b.elapsed().as_secs_f64()
         } else {
-            began.elapsed().as_secs_f64()
+            return;
         };
         histogram!(DECISION_LATENCY).record(secs);
     }
@@ -280,8 +349,15 @@ impl RunMetrics {
     /// Publishes the portfolio, order, breaker and engine gauges if a second has passed since
     /// the last time (or `force`).
     pub fn publish(&mut self, engine: &Engine, stats: &LoopStats, force: bool) {
-        if !force && self.last_publish.is_some_and(|t| t.elapsed() < self.every) {
-            return;
+        if !force && self.last_publish.is_some() {
+            self.calls += 1;
+            if self.calls < CLOCK_EVERY {
+                return;
+            }
+            self.calls = 0;
+            if self.last_publish.is_some_and(|t| t.elapsed() < self.every) {
+                return;
+            }
         }
         self.last_publish = Some(Instant::now());
         let now = engine.now();

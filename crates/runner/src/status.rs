@@ -18,6 +18,9 @@ pub struct Status {
     last: Option<Instant>,
     state_file: Option<PathBuf>,
     quiet: bool,
+    /// Calls of [`Status::due`] since the clock was last read (read every
+    /// [`crate::metrics::CLOCK_EVERY`] calls).
+    calls: u32,
 }
 
 /// One strategy in `state.json`.
@@ -76,6 +79,7 @@ impl Status {
             last: None,
             state_file,
             quiet: false,
+            calls: 0,
         }
     }
 
@@ -91,7 +95,14 @@ impl Status {
                 self.last = Some(Instant::now());
                 false
             }
-            Some(t) => t.elapsed() >= self.every,
+            Some(t) => {
+                self.calls += 1;
+                if self.calls < crate::metrics::CLOCK_EVERY {
+                    return false;
+                }
+                self.calls = 0;
+                t.elapsed() >= self.every
+            }
         }
     }
 
