@@ -183,6 +183,13 @@ fn no_arguments_backtests_every_strategy_on_the_bundled_sample() {
         })
         .collect();
     assert_eq!(got, expect);
+    // Directional strategies report the trade they passed on, not only fair_value.
+    for name in ["fair_value", "momentum"] {
+        assert!(
+            expect.keys().any(|(k, s, _)| k == "skipped" && s == name),
+            "no skipped signal of {name}: {expect:?}"
+        );
+    }
     assert!(
         html.contains("id=\"counterfactuals\""),
         "no counterfactual table in the report"

@@ -215,14 +215,36 @@ impl Momentum {
         };
         let p = &self.params;
         let duration_s = w.end.saturating_sub(w.start) / UnixNanos::PER_SEC;
-        if sig.points < p.min_points {
-            return ctx.skip(slug, skip::TOO_FEW_POINTS);
-        }
-        if sig.move_frac.abs() < p.min_move(duration_s) {
-            return ctx.skip(slug, skip::MOVE_TOO_SMALL);
-        }
-        if sig.r2 < p.min_r2 {
-            return ctx.skip(slug, skip::NOT_STEADY);
+        // The trade the signal points to (the outcome of the move, bought at its best ask), for
+        // the skips below: the decision log records it and the report computes what it would
+        // have earned at resolution.
+        let dir = if sig.move_frac > 0.0 {
+            Outcome::Up
+        } else {
+            Outcome::Down
+        };
+        let pointed = |view: &dyn MarketView, fair_value: Option<f64>| {
+            Some(crate::Signal {
+                outcome: dir,
+                side: Side::Buy,
+                price: view.book(slug)?.best_ask(dir)?.level.price,
+                fair_value: fair_value.map(price_of_prob),
+            })
+        };
+        let weak = if sig.points < p.min_points {
+            Some(skip::TOO_FEW_POINTS)
+        } else if sig.move_frac.abs() < p.min_move(duration_s) {
+            Some(skip::MOVE_TOO_SMALL)
+        } else if sig.r2 < p.min_r2 {
+            Some(skip::NOT_STEADY)
+        } else {
+            None
+        };
+        if let Some(reason) = weak {
+            return match pointed(ctx.view(), None) {
+                Some(s) => ctx.skip_signal(slug, reason, s),
+                None => ctx.skip(slug, reason),
+            };
         }
         let est = ctx.view().fair_value(&w, &p.fair);
         let Some(p_up) = est.p_up else {
@@ -239,7 +261,10 @@ impl Momentum {
         let ev = |px: polyedge_core::Price| prob - px.to_f64() - fee_per_share(fees, px);
         let Some((limit, depth)) = accepted_asks(view, slug, outcome, |px| ev(px) >= min_edge)
         else {
-            return ctx.skip(slug, skip::EDGE_BELOW_THRESHOLD);
+            return match pointed(view, Some(prob)) {
+                Some(s) => ctx.skip_signal(slug, skip::EDGE_BELOW_THRESHOLD, s),
+                None => ctx.skip(slug, skip::EDGE_BELOW_THRESHOLD),
+            };
         };
         let cost = limit.to_f64() + fee_per_share(fees, limit);
         let stake = p.sizing.kelly_stake(view, prob, cost);
@@ -247,7 +272,16 @@ impl Momentum {
             .sizing
             .size_buy(view, slug, outcome, limit, cost, stake, depth)
         else {
-            return ctx.skip(slug, skip::SIZE_BELOW_MIN);
+            return ctx.skip_signal(
+                slug,
+                skip::SIZE_BELOW_MIN,
+                crate::Signal {
+                    outcome,
+                    side: Side::Buy,
+                    price: limit,
+                    fair_value: Some(price_of_prob(prob)),
+                },
+            );
         };
         ctx.submit_with_fair_value(
             OrderIntent {
