@@ -4,7 +4,8 @@
 //!    window indices are merged (the first recording naming a slug wins) and restricted to
 //!    windows lying wholly inside `[from, to]`, sorted by start. Several recordings are merged
 //!    by receive time and each event is taken from one of them only
-//!    ([`polyedge_store::dedup`]: the same rule, first given wins, for the windows' market data).
+//!    ([`polyedge_store::dedup`]: the earliest given that is live on the event's token, window or
+//!    feed).
 //! 2. **Pass 1** replays the recordings (frames received in `[from, to)`) once through one
 //!    [`Engine`] running every selected strategy, each with its own simulated executor and
 //!    portfolio.

@@ -4,8 +4,8 @@
 //! [`polyedge_store::EventReplay`]), so a backtest of either gives the same result.
 //!
 //! Several recordings are merged by receive time and each event is taken from one recording
-//! only ([`polyedge_store::dedup`]: a window from the first recording, in the order given,
-//! whose index names it; other data from the earliest recording live on it).
+//! only ([`polyedge_store::dedup`]: from the earliest recording, in the order given, that is
+//! live on the event's token, window or feed).
 
 use std::path::PathBuf;
 

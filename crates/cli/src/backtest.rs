@@ -19,8 +19,8 @@ pub const DEFAULT_OUT: &str = "backtest-out";
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
     /// Recording directories (default: the bundled sample, data/sample, imported on the fly).
-    /// Several are merged by receive time; each window's data comes from the first that
-    /// indexes it, other data from the earliest one recording it at the time. With
+    /// Several are merged by receive time; each event comes from the earliest given that is
+    /// supplying that token, window or feed at the time (copies dropped, parts joined). With
     /// --clickhouse: recording names in the database (none = all).
     #[arg(long = "recording", num_args = 1.., value_name = "PATH")]
     pub recordings: Vec<PathBuf>,

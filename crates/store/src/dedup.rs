@@ -2,70 +2,56 @@
 //!
 //! Two recordings of the same time (two collectors, a collection and an import of the same
 //! days, the same recording copied) hold the same market twice. Merged naively, every trade is
-//! seen twice and a book is rebuilt from two interleaved sources. [`SourceDedup`] applies one
-//! rule, in the order the recordings were given (earlier = preferred):
+//! seen twice and a book is rebuilt from two interleaved sources. Recordings that follow one
+//! another (the parts of a restarted run) must instead simply be joined. [`SourceDedup`] applies
+//! one rule to both, in the order the recordings were given (earlier = preferred):
 //!
-//! * **Window data** (Polymarket book, price change, trade, tick size, best bid/ask, listing,
-//!   resolution, the recorder's window records): a window belongs to the first recording whose
-//!   window index names it (by slug, condition id or token id). Its events from any other
-//!   recording are dropped. Events of a market no index names are kept.
-//! * **Everything else** (spot trades, quotes and depth, candles, reference prices, liquidations,
-//!   mark prices, volatility indices, gaps): keyed by (stream name, kind, symbol). An event of
-//!   recording *j* is dropped while an earlier recording *i* < *j* is *live* on that key — it
-//!   delivered an event of the key less than [`LIVE_GAP_NS`] before. When the earlier recording
-//!   falls silent (a gap, its end), the later one supplies the key until the earlier one comes
-//!   back. A gap marker is dropped while an earlier recording is live on its stream.
+//! An event is keyed by what it is about — a Polymarket outcome token (book, price change,
+//! trade, tick size, best bid/ask, resolution), a window's slug (listing, the recorder's window
+//! records), or otherwise (stream name, kind, symbol) (spot trades, quotes and depth, candles,
+//! reference prices, liquidations, mark prices, volatility indices). An event of recording *j*
+//! is dropped while an earlier recording *i* < *j* is **live** on its key: *i* delivered an
+//! event of the key less than [`LIVE_GAP_NS`] before, and *i* has not ended (it still has
+//! frames to replay, or its last frame was at this very instant). So a copy is dropped event by
+//! event; a later recording fills an earlier one's gaps; and the next part of a restarted run is
+//! kept from its first frame, because the part before it has ended. A gap marker is dropped
+//! while an earlier recording is live on its stream.
 //!
 //! With one recording nothing is checked and nothing dropped.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
-use polyedge_core::{ConditionId, EventKind, MarketEvent, TokenId, Window};
+use polyedge_core::{EventKind, MarketEvent};
 
-/// How long an earlier recording stays the supplier of a (stream, kind, symbol) key after its
-/// last event on it: 5 s, in ns. Longer than any quiet spell of a healthy spot feed (trades and
-/// quotes of BTC arrive many times a second), shorter than a reconnect gap.
+/// How long an earlier recording stays the supplier of a key after its last event on it: 5 s,
+/// in ns. Longer than any quiet spell of a healthy spot feed (trades and quotes of BTC arrive
+/// many times a second), shorter than a reconnect gap.
 pub const LIVE_GAP_NS: u64 = 5_000_000_000;
 
 /// The rule of the [module docs](self), with its counters.
 #[derive(Debug, Default)]
 pub struct SourceDedup {
-    slugs: HashMap<String, usize>,
-    conditions: HashMap<ConditionId, usize>,
-    tokens: HashMap<TokenId, usize>,
-    /// Last receive time per (stream, kind, symbol) key (by its hash: no allocation per
-    /// event), per recording.
+    /// Last receive time per key (by its hash: no allocation per event), per recording.
     last: HashMap<u64, Vec<Option<u64>>>,
     /// Last receive time per stream name (by its hash), per recording (for gap markers).
     last_on_stream: HashMap<u64, Vec<Option<u64>>>,
+    /// Last receive time of any event, per recording.
+    rec_last: Vec<Option<u64>>,
     recordings: usize,
     dropped: Vec<u64>,
 }
 
 impl SourceDedup {
-    /// The rule over recordings whose window indices are `windows` (one slice per recording,
-    /// in the order given: earlier recordings are preferred).
-    pub fn new<'a, I, W>(windows: I) -> Self
-    where
-        I: IntoIterator<Item = W>,
-        W: IntoIterator<Item = &'a Window>,
-    {
-        let mut d = SourceDedup::default();
-        for (i, ws) in windows.into_iter().enumerate() {
-            d.recordings = i + 1;
-            for w in ws {
-                d.slugs.entry(w.slug.clone()).or_insert(i);
-                if let Some(c) = w.condition_id {
-                    d.conditions.entry(c).or_insert(i);
-                }
-                for t in [w.up_token, w.down_token].into_iter().flatten() {
-                    d.tokens.entry(t).or_insert(i);
-                }
-            }
+    /// The rule over `recordings` recordings (indices in the order given: earlier ones are
+    /// preferred).
+    pub fn new(recordings: usize) -> Self {
+        SourceDedup {
+            recordings,
+            rec_last: vec![None; recordings],
+            dropped: vec![0; recordings],
+            ..SourceDedup::default()
         }
-        d.dropped = vec![0; d.recordings];
-        d
     }
 
     /// Whether anything can be dropped (more than one recording).
@@ -84,90 +70,50 @@ impl SourceDedup {
     }
 
     /// Whether `event`, read from stream `stream` of recording `recording` (index in the order
-    /// given), is kept. Events must be offered in replay (receive-time) order.
-    pub fn keeps(&mut self, recording: usize, stream: &str, event: &MarketEvent) -> bool {
-        if !self.active() {
+    /// given), is kept. `has_more(i)`: recording `i` still has frames to replay. Events must be
+    /// offered in replay (receive-time) order.
+    pub fn keeps(
+        &mut self,
+        recording: usize,
+        stream: &str,
+        event: &MarketEvent,
+        has_more: impl Fn(usize) -> bool,
+    ) -> bool {
+        if !self.active() || recording >= self.recordings {
             return true;
         }
-        let keep = match self.owner(&event.kind) {
-            Owner::Recording(owner) => owner == recording,
-            Owner::Unindexed => true,
-            Owner::NotWindowData => self.live_rule(recording, stream, event),
-        };
-        if !keep && let Some(n) = self.dropped.get_mut(recording) {
-            *n += 1;
-        }
-        keep
-    }
-
-    /// Which recording supplies `kind`'s window, if it is window data.
-    fn owner(&self, kind: &EventKind) -> Owner {
-        let market = |token: &TokenId, market: Option<&ConditionId>| {
-            self.tokens
-                .get(token)
-                .or_else(|| market.and_then(|m| self.conditions.get(m)))
-                .copied()
-        };
-        let found = match kind {
-            EventKind::Book(b) => market(&b.token, Some(&b.market)),
-            EventKind::BookDelta(d) => market(&d.token, Some(&d.market)),
-            EventKind::LastTrade(t) => market(&t.token, Some(&t.market)),
-            EventKind::TickSizeChange(t) => market(&t.token, Some(&t.market)),
-            EventKind::BestBidAsk(b) => market(&b.token, b.market.as_ref()),
-            EventKind::MarketResolved(m) => market(&m.winning_token, Some(&m.market)),
-            EventKind::NewMarket(m) => self
-                .slugs
-                .get(&m.slug)
-                .or_else(|| self.conditions.get(&m.market))
-                .or_else(|| m.tokens.iter().find_map(|t| self.tokens.get(t)))
-                .copied(),
-            EventKind::WindowUpdate(w) => self.slugs.get(&w.slug).copied(),
-            _ => return Owner::NotWindowData,
-        };
-        found.map_or(Owner::Unindexed, Owner::Recording)
-    }
-
-    fn live_rule(&mut self, recording: usize, stream: &str, event: &MarketEvent) -> bool {
         let t = event.recv_ns.0;
-        let n = self.recordings;
+        let rec_last = &self.rec_last;
         let live = |last: &[Option<u64>]| {
-            last[..recording.min(n)]
-                .iter()
-                .any(|l| l.is_some_and(|l| t.saturating_sub(l) < LIVE_GAP_NS))
+            (0..recording).any(|i| {
+                last[i].is_some_and(|l| t.saturating_sub(l) < LIVE_GAP_NS)
+                    && (has_more(i) || rec_last[i].is_some_and(|l| l >= t))
+            })
         };
-        if let EventKind::Gap(g) = &event.kind {
-            return !self
+        let n = self.recordings;
+        let keep = if let EventKind::Gap(g) = &event.kind {
+            !self
                 .last_on_stream
                 .get(&hash_of(&g.stream))
-                .is_some_and(|l| live(l));
-        }
-        let slot = self
-            .last
-            .entry(hash_of(&(stream, key_of(&event.kind))))
-            .or_insert_with(|| vec![None; n]);
-        let keep = !live(slot);
-        if let Some(l) = slot.get_mut(recording) {
-            *l = Some(t);
-        }
-        let on_stream = self
-            .last_on_stream
-            .entry(hash_of(stream))
-            .or_insert_with(|| vec![None; n]);
-        if let Some(l) = on_stream.get_mut(recording) {
-            *l = Some(t);
+                .is_some_and(|l| live(l))
+        } else {
+            let slot = self
+                .last
+                .entry(key_of(stream, &event.kind))
+                .or_insert_with(|| vec![None; n]);
+            let keep = !live(slot);
+            slot[recording] = Some(t);
+            self.last_on_stream
+                .entry(hash_of(stream))
+                .or_insert_with(|| vec![None; n])[recording] = Some(t);
+            keep
+        };
+        self.rec_last[recording] = Some(t);
+        if !keep {
+            self.dropped[recording] += 1;
         }
         keep
     }
-}
-
-/// Who supplies an event.
-enum Owner {
-    /// Window data of a window first indexed by this recording.
-    Recording(usize),
-    /// Window data of a market no recording's index names: kept from every recording.
-    Unindexed,
-    /// Not window data: the liveness rule decides.
-    NotWindowData,
 }
 
 /// A deterministic 64-bit hash (SipHash with fixed keys); a collision would only merge two
@@ -178,33 +124,39 @@ fn hash_of<T: Hash + ?Sized>(v: &T) -> u64 {
     h.finish()
 }
 
-/// (kind, symbol) of an event that is not window data.
-fn key_of(kind: &EventKind) -> (&'static str, &str) {
+/// The key of an event that is not a gap marker (see the [module docs](self)).
+fn key_of(stream: &str, kind: &EventKind) -> u64 {
     match kind {
-        EventKind::Reference(r) => ("reference", r.symbol.as_str()),
-        EventKind::SpotTrade(t) => ("spot_trade", t.symbol.as_str()),
-        EventKind::SpotQuote(q) => ("spot_quote", q.symbol.as_str()),
-        EventKind::SpotDepth(d) => ("spot_depth", d.symbol.as_ref().map_or("", |s| s.as_str())),
-        EventKind::Kline(k) => ("kline", k.symbol.as_str()),
-        EventKind::Liquidation(l) => ("liquidation", l.symbol.as_str()),
-        EventKind::MarkPrice(m) => ("mark_price", m.symbol.as_str()),
-        EventKind::VolIndex(v) => ("vol_index", v.index.as_str()),
-        _ => ("other", ""),
+        EventKind::Book(b) => hash_of(&("token", b.token)),
+        EventKind::BookDelta(d) => hash_of(&("token", d.token)),
+        EventKind::LastTrade(t) => hash_of(&("token", t.token)),
+        EventKind::TickSizeChange(t) => hash_of(&("token", t.token)),
+        EventKind::BestBidAsk(b) => hash_of(&("token", b.token)),
+        EventKind::MarketResolved(m) => hash_of(&("token", m.winning_token)),
+        EventKind::NewMarket(m) => hash_of(&("slug", m.slug.as_str())),
+        EventKind::WindowUpdate(w) => hash_of(&("slug", w.slug.as_str())),
+        EventKind::Reference(r) => hash_of(&(stream, "reference", r.symbol.as_str())),
+        EventKind::SpotTrade(t) => hash_of(&(stream, "spot_trade", t.symbol.as_str())),
+        EventKind::SpotQuote(q) => hash_of(&(stream, "spot_quote", q.symbol.as_str())),
+        EventKind::SpotDepth(d) => hash_of(&(
+            stream,
+            "spot_depth",
+            d.symbol.as_ref().map_or("", |s| s.as_str()),
+        )),
+        EventKind::Kline(k) => hash_of(&(stream, "kline", k.symbol.as_str())),
+        EventKind::Liquidation(l) => hash_of(&(stream, "liquidation", l.symbol.as_str())),
+        EventKind::MarkPrice(m) => hash_of(&(stream, "mark_price", m.symbol.as_str())),
+        EventKind::VolIndex(v) => hash_of(&(stream, "vol_index", v.index.as_str())),
+        EventKind::Gap(g) => hash_of(&("gap", g.stream.as_str())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use polyedge_core::event::{Gap, LastTrade, SpotTrade, Venue};
-    use polyedge_core::{Asset, Fixed18, Price, Side, Size, Symbol, UnixNanos, WindowDuration};
+    use polyedge_core::{ConditionId, Fixed18, Price, Side, Size, Symbol, TokenId, UnixNanos};
 
     use super::*;
-
-    fn window(slug: &str, token: u64) -> Window {
-        let mut w = Window::new(slug, Asset::Btc, WindowDuration::M5, 1_776_081_600);
-        w.up_token = Some(TokenId::parse(&token.to_string()).unwrap());
-        w
-    }
 
     /// An event at `tenths` tenths of a second.
     fn at(tenths: u64, kind: EventKind) -> MarketEvent {
@@ -237,53 +189,60 @@ mod tests {
         })
     }
 
+    const MORE: fn(usize) -> bool = |_| true;
+    const ENDED: fn(usize) -> bool = |_| false;
+
     #[test]
     fn one_recording_keeps_everything() {
-        let w = [window("a", 1)];
-        let mut d = SourceDedup::new([w.iter()]);
+        let mut d = SourceDedup::new(1);
         assert!(!d.active());
-        assert!(d.keeps(0, "s", &at(10, trade(1))));
-        assert!(d.keeps(0, "s", &at(10, trade(1))));
+        assert!(d.keeps(0, "s", &at(10, trade(1)), MORE));
+        assert!(d.keeps(0, "s", &at(10, trade(1)), MORE));
         assert_eq!(d.dropped_total(), 0);
     }
 
     #[test]
-    fn a_window_comes_from_the_first_recording_that_indexes_it() {
-        // Recording 0 indexes window a; recording 1 indexes a and b.
-        let (w0, w1) = ([window("a", 1)], [window("a", 1), window("b", 2)]);
-        let mut d = SourceDedup::new([w0.iter(), w1.iter()]);
-        assert!(d.keeps(0, "pm", &at(10, trade(1))));
-        assert!(
-            !d.keeps(1, "pm", &at(10, trade(1))),
-            "a's copy from recording 1"
-        );
-        assert!(
-            d.keeps(1, "pm", &at(10, trade(2))),
-            "b is only in recording 1"
-        );
-        assert!(
-            d.keeps(1, "pm", &at(10, trade(3))),
-            "an unindexed market is kept"
-        );
-        assert_eq!(d.dropped(), &[0, 1]);
+    fn a_copy_is_dropped_event_by_event_up_to_the_last() {
+        let mut d = SourceDedup::new(2);
+        for t in [10, 11, 50, 51] {
+            assert!(d.keeps(0, "pm", &at(t, trade(1)), MORE));
+            assert!(!d.keeps(1, "pm", &at(t, trade(1)), MORE), "at {t}");
+        }
+        // Recording 0's last frame: it has ended, but at this very instant, so the copy's
+        // last frame is still a duplicate.
+        assert!(d.keeps(0, "pm", &at(60, trade(1)), ENDED));
+        assert!(!d.keeps(1, "pm", &at(60, trade(1)), ENDED));
+        // Another token is another key.
+        assert!(d.keeps(1, "pm", &at(60, trade(2)), MORE));
+        assert_eq!(d.dropped(), &[0, 5]);
+    }
+
+    #[test]
+    fn the_next_part_of_a_restarted_run_is_kept_from_its_first_frame() {
+        let mut d = SourceDedup::new(2);
+        assert!(d.keeps(0, "pm", &at(10, trade(1)), MORE));
+        // Part 0 was killed after its frame at 1.0 s; part 1 starts 0.2 s later (well inside
+        // the 5 s gap) — part 0 has no frame left, so part 1 supplies.
+        assert!(d.keeps(1, "pm", &at(12, trade(1)), ENDED));
+        assert!(d.keeps(1, "pm", &at(13, spot()), ENDED));
+        assert_eq!(d.dropped_total(), 0);
     }
 
     #[test]
     fn other_data_comes_from_the_earliest_live_recording() {
-        let none: [Window; 0] = [];
-        let mut d = SourceDedup::new([none.iter(), none.iter()]);
+        let mut d = SourceDedup::new(2);
         // Only recording 1 has data at first: it supplies.
-        assert!(d.keeps(1, "binance", &at(0, spot())));
+        assert!(d.keeps(1, "binance", &at(0, spot()), MORE));
         // Recording 0 starts: it is preferred at once, recording 1 is dropped.
-        assert!(d.keeps(0, "binance", &at(10, spot())));
-        assert!(!d.keeps(1, "binance", &at(11, spot())));
-        assert!(!d.keeps(1, "binance", &at(59, spot())));
+        assert!(d.keeps(0, "binance", &at(10, spot()), MORE));
+        assert!(!d.keeps(1, "binance", &at(11, spot()), MORE));
+        assert!(!d.keeps(1, "binance", &at(59, spot()), MORE));
         // Recording 0 silent for 5 s: recording 1 takes over until 0 comes back.
-        assert!(d.keeps(1, "binance", &at(60, spot())));
-        assert!(d.keeps(0, "binance", &at(70, spot())));
-        assert!(!d.keeps(1, "binance", &at(75, spot())));
+        assert!(d.keeps(1, "binance", &at(60, spot()), MORE));
+        assert!(d.keeps(0, "binance", &at(70, spot()), MORE));
+        assert!(!d.keeps(1, "binance", &at(75, spot()), MORE));
         // Another stream name is another key.
-        assert!(d.keeps(1, "coinbase", &at(75, spot())));
+        assert!(d.keeps(1, "coinbase", &at(75, spot()), MORE));
         // A gap marker of a stream recording 0 supplies is dropped; of another, kept.
         let gap = |s: &str| {
             EventKind::Gap(Gap {
@@ -291,8 +250,8 @@ mod tests {
                 reason: "reconnect".to_string(),
             })
         };
-        assert!(!d.keeps(1, "binance", &at(80, gap("binance"))));
-        assert!(d.keeps(1, "coinbase", &at(80, gap("coinbase"))));
+        assert!(!d.keeps(1, "binance", &at(80, gap("binance")), MORE));
+        assert!(d.keeps(1, "coinbase", &at(80, gap("coinbase")), MORE));
         assert_eq!(d.dropped(), &[0, 4]);
     }
 }

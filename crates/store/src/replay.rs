@@ -544,6 +544,15 @@ impl FrameReplay {
             .sum()
     }
 
+    /// Whether recording `rec` (index in the order given) has frames not yet returned (a cursor
+    /// of it waits with its next frame; the one just returned is counted too, as it may have
+    /// more).
+    pub fn recording_has_more(&self, rec: usize) -> bool {
+        let of_rec = |k: usize| self.cursors.get(k).is_some_and(|c| c.recording == rec);
+        self.heap.iter().any(|Reverse((_, k))| of_rec(*k))
+            || self.to_advance.iter().any(|&k| of_rec(k))
+    }
+
     /// The next frame, borrowed from the replay's buffers: no allocation per frame. `None` at the
     /// end. See the [module docs](self) for errors.
     pub fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, StoreError>> {
@@ -1010,12 +1019,12 @@ impl EventReplay {
     }
 
     /// With `on` and more than one recording: each event comes from one recording only, by the
-    /// rule of [`crate::dedup`] (a window from the first recording indexing it; other data from
-    /// the earliest recording live on it); dropped events are counted in
+    /// rule of [`crate::dedup`] (from the earliest recording, in the order given, live on the
+    /// event's token, window or feed); dropped events are counted in
     /// [`ReplayStats::duplicate_events`]. Off by default (a replay shows every recorded frame).
     pub fn with_dedup(mut self, on: bool) -> Self {
-        self.dedup = (on && self.frames.recs.len() > 1)
-            .then(|| SourceDedup::new(self.frames.recs.iter().map(|r| r.windows.iter())));
+        self.dedup =
+            (on && self.frames.recs.len() > 1).then(|| SourceDedup::new(self.frames.recs.len()));
         self
     }
 
@@ -1124,8 +1133,12 @@ impl Iterator for EventReplay {
             }
             if let (Some(d), Some(c)) = (&mut self.dedup, self.frames.cursors.get(cursor)) {
                 let before = self.pending.len();
-                self.pending
-                    .retain(|e| d.keeps(c.recording, &c.stream.name, e));
+                let frames = &self.frames;
+                self.pending.retain(|e| {
+                    d.keeps(c.recording, &c.stream.name, e, |i| {
+                        frames.recording_has_more(i)
+                    })
+                });
                 self.frames.stats.duplicate_events += (before - self.pending.len()) as u64;
             }
             self.pending.reverse();

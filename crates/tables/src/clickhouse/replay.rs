@@ -221,6 +221,14 @@ impl ChFrameReplay {
         self.cursors.get(cursor).map(|c| &c.stream)
     }
 
+    /// Whether recording `rec` (index in the order given) has frames not yet returned (as
+    /// [`polyedge_store::FrameReplay::recording_has_more`]).
+    pub fn recording_has_more(&self, rec: usize) -> bool {
+        let of_rec = |k: usize| self.cursors.get(k).is_some_and(|c| c.recording_idx == rec);
+        self.heap.iter().any(|Reverse((_, k))| of_rec(*k))
+            || self.to_advance.iter().any(|&k| of_rec(k))
+    }
+
     /// The next frame, borrowed (valid until the next call); `None` at the end.
     pub async fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, TableError>> {
         while let Some(i) = self.to_advance.pop() {
@@ -391,8 +399,7 @@ impl ChEventReplay {
     /// As [`polyedge_store::EventReplay::with_dedup`]: with `on` and more than one recording,
     /// each event comes from one recording only ([`polyedge_store::dedup`]).
     pub fn with_dedup(mut self, on: bool) -> Self {
-        self.dedup = (on && self.windows.len() > 1)
-            .then(|| SourceDedup::new(self.windows.iter().map(|w| w.iter())));
+        self.dedup = (on && self.windows.len() > 1).then(|| SourceDedup::new(self.windows.len()));
         self
     }
 
@@ -423,8 +430,12 @@ impl ChEventReplay {
             }
             if let (Some(d), Some(c)) = (&mut self.dedup, self.frames.cursors.get(cursor)) {
                 let before = self.pending.len();
-                self.pending
-                    .retain(|e| d.keeps(c.recording_idx, &c.stream.name, e));
+                let frames = &self.frames;
+                self.pending.retain(|e| {
+                    d.keeps(c.recording_idx, &c.stream.name, e, |i| {
+                        frames.recording_has_more(i)
+                    })
+                });
                 self.frames.stats.duplicate_events += (before - self.pending.len()) as u64;
             }
             self.pending.reverse();
