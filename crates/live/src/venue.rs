@@ -142,6 +142,9 @@ pub fn sdk_token(t: TokenId) -> U256 {
     U256::from_limbs(t.limbs())
 }
 
+/// The most pages of `GET /data/orders` [`Venue::open_orders`] reads.
+pub const MAX_ORDER_PAGES: usize = 50;
+
 /// The connected venue: SDK client and signer, and the heartbeat task (stopped when the venue
 /// is dropped).
 pub struct Venue {
@@ -430,18 +433,32 @@ impl Venue {
         }
     }
 
-    /// Open orders.
+    /// Open orders, every page (`GET /data/orders`, following `next_cursor` up to
+    /// [`MAX_ORDER_PAGES`] pages).
     ///
     /// # Errors
-    /// The classified [`VenueError`].
+    /// The classified [`VenueError`]; [`VenueError::Ambiguous`] if the list has more pages than
+    /// that (an incomplete list would make reconciliation take the missing orders for cancelled).
     pub async fn open_orders(&self) -> Result<Vec<OpenOrderResponse>, VenueError> {
-        self.limits.acquire(Bucket::Reads, 1).await;
-        let page = self
-            .client
-            .orders(&OrdersRequest::default(), None)
-            .await
-            .map_err(|e| classify(&e))?;
-        Ok(page.data)
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_ORDER_PAGES {
+            self.limits.acquire(Bucket::Reads, 1).await;
+            let page = self
+                .client
+                .orders(&OrdersRequest::default(), cursor.take())
+                .await
+                .map_err(|e| classify(&e))?;
+            all.extend(page.data);
+            // The venue's last page says "LTE=" (base64 of -1).
+            if page.next_cursor.is_empty() || page.next_cursor == "LTE=" {
+                return Ok(all);
+            }
+            cursor = Some(page.next_cursor);
+        }
+        Err(VenueError::Ambiguous(format!(
+            "more than {MAX_ORDER_PAGES} pages of open orders"
+        )))
     }
 
     /// pUSD balance (micro-pUSD).
