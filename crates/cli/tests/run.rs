@@ -1818,16 +1818,10 @@ fn write_live_config(dir: &Path, addr: &str) -> PathBuf {
     config
 }
 
-/// A `market_maker` run in `mode` against `sandbox` (control port on) until the sample is done,
-/// and 2 s more for the last cancellations and the settlement to reach both sides; returns its
-/// stderr, stdout and its `/metrics` text just before it stopped.
-fn run_market_maker_to_end(
-    mode: &str,
-    sandbox: &Sandbox,
-    config: &Path,
-    state: &Path,
-) -> (String, String, String) {
-    let running = spawn_run_env(
+/// `polyedge run --mode <mode> --strategy market_maker` with the control port on, confirmed for
+/// live and given the test key.
+fn spawn_market_maker(mode: &str, config: &Path, state: &Path) -> Running {
+    spawn_run_env(
         mode,
         config,
         state,
@@ -1839,7 +1833,19 @@ fn run_market_maker_to_end(
             "127.0.0.1:0",
         ],
         &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
-    );
+    )
+}
+
+/// A `market_maker` run in `mode` against `sandbox` (control port on) until the sample is done,
+/// and 2 s more for the last cancellations and the settlement to reach both sides; returns its
+/// stderr, stdout and its `/metrics` text just before it stopped.
+fn run_market_maker_to_end(
+    mode: &str,
+    sandbox: &Sandbox,
+    config: &Path,
+    state: &Path,
+) -> (String, String, String) {
+    let running = spawn_market_maker(mode, config, state);
     wait_until_done(sandbox, &running, state);
     std::thread::sleep(Duration::from_secs(2));
     let control = std::fs::read_to_string(state.join("control.addr")).unwrap();
@@ -2207,19 +2213,7 @@ fn a_live_run_checks_the_venues_positions_without_false_alarms() {
     let sandbox = start_sandbox_with(&rt, &sample, |c| c.speed = Speed::Factor(60.0));
     let config = write_live_config(dir.path(), &sandbox.addr().to_string());
     let state = dir.path().join("state");
-    let running = spawn_run_env(
-        "live",
-        &config,
-        &state,
-        &[
-            "--strategy",
-            "market_maker",
-            "--i-understand-live",
-            "--control",
-            "127.0.0.1:0",
-        ],
-        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
-    );
+    let running = spawn_market_maker("live", &config, &state);
     let t0 = Instant::now();
     let (checks, fills) = loop {
         let control = std::fs::read_to_string(state.join("control.addr")).unwrap_or_default();
@@ -2276,19 +2270,7 @@ fn a_live_run_halts_and_alerts_when_the_venue_holds_positions_our_fills_do_not_e
     text.push_str(&format!("\n[alerts]\nwebhook = \"http://{hook}/hook\"\n"));
     std::fs::write(&config, text).unwrap();
     let state = dir.path().join("state");
-    let running = spawn_run_env(
-        "live",
-        &config,
-        &state,
-        &[
-            "--strategy",
-            "market_maker",
-            "--i-understand-live",
-            "--control",
-            "127.0.0.1:0",
-        ],
-        &[("POLYMARKET_PRIVATE_KEY", LIVE_KEY)],
-    );
+    let running = spawn_market_maker("live", &config, &state);
     // Until the halt's alert (the run goes on, holding its positions; no need to wait for the
     // sample's end).
     let t0 = Instant::now();

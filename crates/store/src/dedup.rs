@@ -116,6 +116,22 @@ impl SourceDedup {
     }
 }
 
+impl SourceDedup {
+    /// Keeps in `events` (one frame's events, read from stream `stream` of recording
+    /// `recording`) those [`SourceDedup::keeps`] keeps, in order; returns how many it dropped.
+    pub fn retain(
+        &mut self,
+        events: &mut Vec<MarketEvent>,
+        recording: usize,
+        stream: &str,
+        has_more: impl Fn(usize) -> bool,
+    ) -> u64 {
+        let before = events.len();
+        events.retain(|e| self.keeps(recording, stream, e, &has_more));
+        (before - events.len()) as u64
+    }
+}
+
 /// A deterministic 64-bit hash (SipHash with fixed keys); a collision would only merge two
 /// keys' liveness.
 fn hash_of<T: Hash + ?Sized>(v: &T) -> u64 {

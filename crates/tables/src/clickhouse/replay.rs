@@ -429,14 +429,11 @@ impl ChEventReplay {
                 self.frames.stats.filtered_events += (before - self.pending.len()) as u64;
             }
             if let (Some(d), Some(c)) = (&mut self.dedup, self.frames.cursors.get(cursor)) {
-                let before = self.pending.len();
                 let frames = &self.frames;
-                self.pending.retain(|e| {
-                    d.keeps(c.recording_idx, &c.stream.name, e, |i| {
-                        frames.recording_has_more(i)
-                    })
+                let dropped = d.retain(&mut self.pending, c.recording_idx, &c.stream.name, |i| {
+                    frames.recording_has_more(i)
                 });
-                self.frames.stats.duplicate_events += (before - self.pending.len()) as u64;
+                self.frames.stats.duplicate_events += dropped;
             }
             self.pending.reverse();
         }
