@@ -81,6 +81,23 @@ pub struct Inputs {
     pub decision_log: Option<PathBuf>,
 }
 
+impl Inputs {
+    /// The recordings as reports name them: the directories' names, or (with `clickhouse`) the
+    /// names given for the database (empty: every recording in it).
+    pub fn recording_names(&self) -> Vec<String> {
+        match &self.clickhouse {
+            Some(ch) => ch.names.clone(),
+            None => self.recordings.iter().map(|p| dir_name(p)).collect(),
+        }
+    }
+}
+
+/// A recording directory's name (its last component; the whole path if it has none).
+pub fn dir_name(p: &Path) -> String {
+    p.file_name()
+        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+}
+
 /// What a recording is, for the report (no paths: a report must not depend on where the data
 /// lies).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

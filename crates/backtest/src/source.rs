@@ -11,10 +11,9 @@ use std::path::PathBuf;
 
 use polyedge_core::{MarketEvent, Window};
 use polyedge_store::{EventReplay, Manifest, Recording, ReplayFilter, ReplayStats};
-use polyedge_tables::TableError;
 use polyedge_tables::clickhouse::{BlockingEventReplay, ChDb};
 
-use crate::runner::BacktestError;
+use crate::runner::{BacktestError, dir_name};
 
 /// Recordings stored in ClickHouse.
 #[derive(Debug, Clone)]
@@ -61,15 +60,7 @@ impl Opened {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Opened {
-            names: recs
-                .iter()
-                .map(|r| {
-                    r.dir().file_name().map_or_else(
-                        || r.dir().display().to_string(),
-                        |n| n.to_string_lossy().into(),
-                    )
-                })
-                .collect(),
+            names: recs.iter().map(|r| dir_name(r.dir())).collect(),
             manifests: recs.iter().map(|r| r.manifest().clone()).collect(),
             windows: recs.iter().map(|r| r.windows().to_vec()).collect(),
             origin: Origin::Files(recs),
@@ -77,29 +68,10 @@ impl Opened {
     }
 
     fn open_clickhouse(ch: &ClickHouseSource) -> Result<Opened, BacktestError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| BacktestError::Usage(format!("cannot start an async runtime: {e}")))?;
+        let rt = polyedge_tables::clickhouse::runtime().map_err(BacktestError::ClickHouse)?;
         let (names, manifests, windows) = rt
             .block_on(async {
-                let known = ch.db.recordings().await?;
-                let names = if ch.names.is_empty() {
-                    known.clone()
-                } else {
-                    ch.names.clone()
-                };
-                if let Some(missing) = names.iter().find(|n| !known.contains(n)) {
-                    return Err(TableError::Usage(format!(
-                        "ClickHouse {}: no recording {missing:?} (recordings: {})",
-                        ch.db.config().display(),
-                        if known.is_empty() {
-                            "none; load one with `polyedge backfill DIR --clickhouse URL`".into()
-                        } else {
-                            known.join(", ")
-                        }
-                    )));
-                }
+                let names = ch.db.resolve_recordings(&ch.names).await?;
                 let mut manifests = Vec::new();
                 let mut windows = Vec::new();
                 for n in &names {

@@ -386,17 +386,7 @@ pub fn run(
         in_sample_mean_pnl_per_window: (is_windows > 0).then(|| is_pnl / is_windows as f64),
         out_of_sample_mean_pnl_per_window: (n > 0).then(|| oos_total as f64 / 1e6 / n as f64),
     };
-    let recordings = match &base.clickhouse {
-        Some(ch) => ch.names.clone(),
-        None => base
-            .recordings
-            .iter()
-            .map(|p| {
-                p.file_name()
-                    .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
-            })
-            .collect(),
-    };
+    let recordings = base.recording_names();
     Ok(WalkForwardReport {
         format: FORMAT.into(),
         spec: spec.clone(),

@@ -171,32 +171,24 @@ fn prepare(sel: &SweepSelect) -> Result<Prepared> {
         objective: Objective::parse(&sel.objective).map_err(anyhow::Error::msg)?,
         baseline: sel.baseline,
     };
+    let inputs = Inputs {
+        recordings,
+        clickhouse,
+        strategies: None,
+        config,
+        from,
+        to,
+        seed: Some(seed),
+        skip_corrupt: false,
+        decision_log: None,
+    };
     let data = SweepData {
-        recordings: match &clickhouse {
-            Some(ch) => ch.names.clone(),
-            None => recordings
-                .iter()
-                .map(|p| {
-                    p.file_name()
-                        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
-                })
-                .collect(),
-        },
+        recordings: inputs.recording_names(),
         from: from.map(polyedge_core::UnixNanos::to_rfc3339),
         to: to.map(polyedge_core::UnixNanos::to_rfc3339),
     };
     Ok(Prepared {
-        inputs: Inputs {
-            recordings,
-            clickhouse,
-            strategies: None,
-            config,
-            from,
-            to,
-            seed: Some(seed),
-            skip_corrupt: false,
-            decision_log: None,
-        },
+        inputs,
         spec,
         data,
         _sample: sample,

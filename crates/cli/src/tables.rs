@@ -76,10 +76,7 @@ pub fn timeout(secs: f64) -> Result<Duration> {
 
 /// A single-threaded tokio runtime for the ClickHouse commands.
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("start async runtime")
+    Ok(polyedge_tables::clickhouse::runtime()?)
 }
 
 /// `polyedge backfill`: loads recordings into ClickHouse (only what is not loaded yet).

@@ -6,19 +6,13 @@
 #[path = "../../tables/tests/common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_polyedge"))
-}
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
 }
 
 fn run_ok(cmd: &mut Command) -> String {
@@ -31,16 +25,6 @@ fn run_ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf8 stdout")
-}
-
-fn import_sample(out: &Path) {
-    run_ok(
-        bin()
-            .args(["import", "cronos"])
-            .arg(repo("data/sample"))
-            .arg("--out")
-            .arg(out),
-    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -96,7 +80,7 @@ fn net(s: &Value) -> Vec<(String, String)> {
 fn the_same_recording_given_twice_under_two_names_backtests_as_once() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("sample-a");
-    import_sample(&a);
+    common::import_sample(&a);
     let b = tmp.path().join("sample-b");
     copy_dir(&a, &b);
     let r = std::ffi::OsStr::new("--recording");
@@ -159,7 +143,7 @@ fn a_backtest_from_clickhouse_equals_the_backtest_of_the_files() {
     let server = common::ch::ChServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let rec = tmp.path().join("sample");
-    import_sample(&rec);
+    common::import_sample(&rec);
     let copy = tmp.path().join("sample-copy");
     copy_dir(&rec, &copy);
     let url = server.url("pe_backtest");

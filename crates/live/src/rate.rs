@@ -136,30 +136,22 @@ impl RateLimits {
             ),
             Bucket::Reads => (&self.reads, &self.stats.reads_waited, "reads_throttled"),
         };
-        let mut left = n.max(1);
-        let mut counted = false;
-        while left > 0 {
-            let take = NonZeroU32::new(left).unwrap_or(NonZeroU32::MIN);
-            match limiter.check_n(take) {
-                Ok(Ok(())) => return,
-                Ok(Err(_)) => {
-                    if !counted {
-                        counted = true;
-                        waited.fetch_add(1, Ordering::Relaxed);
-                        metrics::counter!(crate::executor::LIVE_EVENTS, "kind" => kind)
-                            .increment(1);
-                        tracing::debug!(?bucket, n, "live: rate limit: waiting for the bucket");
-                    }
-                    if limiter.until_n_ready(take).await.is_ok() {
-                        return;
-                    }
-                }
-                // More than the burst: take one at a time.
-                Err(_) => {
-                    limiter.until_ready().await;
-                    left -= 1;
-                }
-            }
+        let n = n.max(1);
+        let take = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let fits = match limiter.check_n(take) {
+            Ok(Ok(())) => return,
+            Ok(Err(_)) => true,
+            // More than the bucket holds: taken one token at a time.
+            Err(_) => false,
+        };
+        waited.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(crate::executor::LIVE_EVENTS, "kind" => kind).increment(1);
+        tracing::debug!(?bucket, n, "live: rate limit: waiting for the bucket");
+        if fits && limiter.until_n_ready(take).await.is_ok() {
+            return;
+        }
+        for _ in 0..n {
+            limiter.until_ready().await;
         }
     }
 

@@ -537,10 +537,12 @@ async fn proxy_safe_and_deposit_wallet_orders_are_signed_and_accepted_with_their
     let bid = best(&book, "bids").unwrap();
     // Far below the best bid: it rests.
     let price = Price::from_micros(bid.micros().saturating_sub(200_000).max(10_000)).unwrap();
-    let signer = alloy_primitives::Address::from_str(
-        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", // Hardhat #1, KEY1's address
-    )
-    .unwrap();
+    let signer = {
+        use alloy_signer::Signer as _;
+        polyedge_live::signer::FastSigner::from_hex(KEY1)
+            .unwrap()
+            .address()
+    };
     for (n, (kind, funder, maker)) in [
         (
             WalletKind::PolyProxy,

@@ -195,9 +195,9 @@ pub struct RunMetrics {
     last_publish: Option<Instant>,
     every: Duration,
     wall_clock: bool,
-    /// Calls of [`RunMetrics::publish`] since the clock was last read (it is read every
-    /// [`CLOCK_EVERY`] calls: reading it for every frame cost more than the rest).
-    calls: u32,
+    /// The once-a-second check reads the clock every [`CLOCK_EVERY`] calls only (reading it
+    /// for every frame cost more than the rest).
+    gate: ClockGate,
     handles: Handles,
 }
 
@@ -228,6 +228,24 @@ impl std::fmt::Debug for Handles {
 /// (`RunMetrics::publish`, the status line): 64 frames are well under a millisecond of work.
 pub const CLOCK_EVERY: u32 = 64;
 
+/// Lets a check made for every frame read the clock only every [`CLOCK_EVERY`] calls.
+#[derive(Debug, Default)]
+pub(crate) struct ClockGate {
+    calls: u32,
+}
+
+impl ClockGate {
+    /// Counts a call; `true` on every [`CLOCK_EVERY`]th (time to read the clock).
+    pub(crate) fn open(&mut self) -> bool {
+        self.calls += 1;
+        if self.calls < CLOCK_EVERY {
+            return false;
+        }
+        self.calls = 0;
+        true
+    }
+}
+
 impl RunMetrics {
     /// Metrics for `engine`'s strategies; `wall_clock`: receive stamps are this machine's wall
     /// clock (decision latency measured from them). Creates every strategy's rejection series at
@@ -246,7 +264,7 @@ impl RunMetrics {
             last_publish: None,
             every: Duration::from_secs(1),
             wall_clock,
-            calls: 0,
+            gate: ClockGate::default(),
             handles: Handles::default(),
         }
     }
@@ -349,15 +367,11 @@ impl RunMetrics {
     /// Publishes the portfolio, order, breaker and engine gauges if a second has passed since
     /// the last time (or `force`).
     pub fn publish(&mut self, engine: &Engine, stats: &LoopStats, force: bool) {
-        if !force && self.last_publish.is_some() {
-            self.calls += 1;
-            if self.calls < CLOCK_EVERY {
-                return;
-            }
-            self.calls = 0;
-            if self.last_publish.is_some_and(|t| t.elapsed() < self.every) {
-                return;
-            }
+        if !force
+            && let Some(t) = self.last_publish
+            && (!self.gate.open() || t.elapsed() < self.every)
+        {
+            return;
         }
         self.last_publish = Some(Instant::now());
         let now = engine.now();

@@ -18,9 +18,8 @@ pub struct Status {
     last: Option<Instant>,
     state_file: Option<PathBuf>,
     quiet: bool,
-    /// Calls of [`Status::due`] since the clock was last read (read every
-    /// [`crate::metrics::CLOCK_EVERY`] calls).
-    calls: u32,
+    /// [`Status::due`] reads the clock every [`crate::metrics::CLOCK_EVERY`] calls only.
+    gate: crate::metrics::ClockGate,
 }
 
 /// One strategy in `state.json`.
@@ -79,7 +78,7 @@ impl Status {
             last: None,
             state_file,
             quiet: false,
-            calls: 0,
+            gate: crate::metrics::ClockGate::default(),
         }
     }
 
@@ -95,14 +94,7 @@ impl Status {
                 self.last = Some(Instant::now());
                 false
             }
-            Some(t) => {
-                self.calls += 1;
-                if self.calls < crate::metrics::CLOCK_EVERY {
-                    return false;
-                }
-                self.calls = 0;
-                t.elapsed() >= self.every
-            }
+            Some(t) => self.gate.open() && t.elapsed() >= self.every,
         }
     }
 

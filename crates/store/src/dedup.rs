@@ -69,6 +69,20 @@ impl SourceDedup {
         self.dropped.iter().sum()
     }
 
+    /// Keeps in `events` (one frame's events, read from stream `stream` of recording
+    /// `recording`) those [`SourceDedup::keeps`] keeps, in order; returns how many it dropped.
+    pub fn retain(
+        &mut self,
+        events: &mut Vec<MarketEvent>,
+        recording: usize,
+        stream: &str,
+        has_more: impl Fn(usize) -> bool,
+    ) -> u64 {
+        let before = events.len();
+        events.retain(|e| self.keeps(recording, stream, e, &has_more));
+        (before - events.len()) as u64
+    }
+
     /// Whether `event`, read from stream `stream` of recording `recording` (index in the order
     /// given), is kept. `has_more(i)`: recording `i` still has frames to replay. Events must be
     /// offered in replay (receive-time) order.
@@ -113,22 +127,6 @@ impl SourceDedup {
             self.dropped[recording] += 1;
         }
         keep
-    }
-}
-
-impl SourceDedup {
-    /// Keeps in `events` (one frame's events, read from stream `stream` of recording
-    /// `recording`) those [`SourceDedup::keeps`] keeps, in order; returns how many it dropped.
-    pub fn retain(
-        &mut self,
-        events: &mut Vec<MarketEvent>,
-        recording: usize,
-        stream: &str,
-        has_more: impl Fn(usize) -> bool,
-    ) -> u64 {
-        let before = events.len();
-        events.retain(|e| self.keeps(recording, stream, e, &has_more));
-        (before - events.len()) as u64
     }
 }
 

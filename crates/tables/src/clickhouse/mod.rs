@@ -55,7 +55,7 @@ use crate::tables::{
 pub use backfill::{
     BackfillOptions, BackfillReport, SegmentLoad, SegmentLoadOptions, backfill, load_segment,
 };
-pub use replay::{BlockingEventReplay, BlockingFrameReplay, ChEventReplay, ChFrameReplay};
+pub use replay::{BlockingEventReplay, BlockingFrameReplay, ChEventReplay, ChFrameReplay, runtime};
 pub use sink::{ChSink, SinkStats};
 
 /// Database used when the URL names none.
@@ -430,6 +430,31 @@ impl ChDb {
             )
             .await?;
         Ok(rows.into_iter().map(|r| r.s).collect())
+    }
+
+    /// The recordings `names` stands for: every recording in the database (by name) when it is
+    /// empty, else `names` as given.
+    ///
+    /// # Errors
+    /// [`TableError::Usage`] naming a recording that is not in the database (and the ones that
+    /// are); [`TableError::ClickHouse`] on request failures.
+    pub async fn resolve_recordings(&self, names: &[String]) -> Result<Vec<String>, TableError> {
+        let known = self.recordings().await?;
+        if names.is_empty() {
+            return Ok(known);
+        }
+        if let Some(missing) = names.iter().find(|n| !known.contains(n)) {
+            return Err(TableError::Usage(format!(
+                "ClickHouse {}: no recording {missing:?} (recordings: {})",
+                self.cfg.display(),
+                if known.is_empty() {
+                    "none; load one with `polyedge backfill DIR --clickhouse URL`".into()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        Ok(names.to_vec())
     }
 
     /// The manifest of `recording` as it was when loaded (`recordings.manifest_json`): its

@@ -108,19 +108,7 @@ impl ChFrameReplay {
                 UnixNanos(to)
             )));
         }
-        let known = db.recordings().await?;
-        let names: Vec<String> = if recordings.is_empty() {
-            known.clone()
-        } else {
-            recordings.to_vec()
-        };
-        if let Some(missing) = names.iter().find(|n| !known.contains(n)) {
-            return Err(TableError::Usage(format!(
-                "ClickHouse {}: no recording {missing:?} (recordings: {})",
-                db.config().display(),
-                known.join(", ")
-            )));
-        }
+        let names = db.resolve_recordings(recordings).await?;
         let mut stats = ReplayStats::default();
         let mut cursors: Vec<Cursor> = Vec::new();
         for (ri, name) in names.iter().enumerate() {
@@ -366,11 +354,7 @@ impl ChEventReplay {
         filter: &ReplayFilter,
     ) -> Result<Self, TableError> {
         let frames = ChFrameReplay::open(db, recordings, filter).await?;
-        let names = if recordings.is_empty() {
-            db.recordings().await?
-        } else {
-            recordings.to_vec()
-        };
+        let names = db.resolve_recordings(recordings).await?;
         let mut windows = Vec::new();
         for n in &names {
             windows.push(db.windows(n).await?);
@@ -467,7 +451,12 @@ fn record_parse_error(
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, TableError> {
+/// A single-threaded tokio runtime for blocking callers of the ClickHouse client (the blocking
+/// replays, the backtest's ClickHouse source).
+///
+/// # Errors
+/// [`TableError::Usage`] if the runtime cannot start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, TableError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
