@@ -170,13 +170,13 @@ impl BacktestConfig {
             source_text: text.to_string(),
         };
         for (name, table) in &c.strategies {
-            if !registry::NAMES.contains(&name.as_str()) {
+            if !registry::is_known(name) {
                 return Err(ConfigError {
                     origin: origin.to_string(),
                     message: format!(
                         "line {}: [strategies.{name}]: unknown strategy {name:?} (known: {})",
                         line_of(text, table.span().start),
-                        registry::NAMES.join(", ")
+                        registry::known_names()
                     ),
                 });
             }
@@ -273,12 +273,12 @@ impl BacktestConfig {
 
 fn check_names(names: &[String], origin: &str) -> Result<(), ConfigError> {
     for (i, n) in names.iter().enumerate() {
-        if !registry::NAMES.contains(&n.as_str()) {
+        if !registry::is_known(n) {
             return Err(ConfigError {
                 origin: origin.to_string(),
                 message: format!(
                     "unknown strategy {n:?} (known: {})",
-                    registry::NAMES.join(", ")
+                    registry::known_names()
                 ),
             });
         }

@@ -43,6 +43,10 @@ pub struct TrainArgs {
     /// How many features the importance table lists.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Train only on windows that end at or before this time (RFC 3339 UTC or unix seconds),
+    /// holding the later ones out, e.g. for a backtest with `--from` at the same time.
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 fn dataset_path(p: &Path) -> PathBuf {
@@ -80,9 +84,22 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             }
         }
     }
-    let Some(ds) = ds else {
+    let Some(mut ds) = ds else {
         bail!("no dataset given");
     };
+    if let Some(until) = &args.until {
+        let until = crate::parse_time(until).context("--until")?;
+        let before = ds.rows.len();
+        ds.rows
+            .retain(|r| r.window_start_ns + u64::from(r.duration_s) * 1_000_000_000 <= until.0);
+        eprintln!(
+            "--until {until}: {} of {before} rows (windows ending at or before it)",
+            ds.rows.len()
+        );
+        if ds.rows.is_empty() {
+            bail!("--until {until}: no window of the datasets ends at or before it");
+        }
+    }
     if !(0.0..1.0).contains(&args.calib_frac) {
         bail!("--calib-frac must be in [0, 1)");
     }

@@ -631,3 +631,135 @@ fn random_baseline_uses_the_shared_caps() {
     let want = if o[0].outcome == Outcome::Up { 8 } else { 16 };
     assert_eq!(o[0].size, Size::from_shares(want));
 }
+
+// ---- ml_directional ----
+
+/// A tree model over the feature schema of this build whose only informative column is
+/// `ret_since_open` (every other column missing in training): `P(Up)` high above the strike,
+/// low below it (`label`: the training label of a row with return `r`).
+fn directional_model(label: impl Fn(usize, f64) -> bool) -> polyedge_ml::DirectionalModel {
+    use polyedge_features::{Feature, N_FEATURES, schema_hash, schema_names};
+    use polyedge_ml::models::{Gbt, GbtParams, Rows};
+    let mut x = Rows::new(N_FEATURES);
+    let mut y = Vec::new();
+    for i in 0..400 {
+        let r = (i as f64 - 199.5) / 100_000.0; // −0.002 … +0.002
+        let mut row = vec![f64::NAN; N_FEATURES];
+        row[Feature::RetSinceOpen.index()] = r;
+        x.push(&row);
+        y.push(label(i, r));
+    }
+    let params = GbtParams::default();
+    let gbt = Gbt::fit(&x, &y, &params).unwrap();
+    polyedge_ml::DirectionalModel::new(
+        schema_names().iter().map(|s| (*s).to_string()).collect(),
+        schema_hash(),
+        polyedge_ml::TrainingSpan {
+            from: String::new(),
+            to: String::new(),
+            windows: 400,
+            rows: 400,
+            decision_times_s: vec![240, 180, 120, 60, 30],
+            recordings: vec![],
+            outcome_sources: std::collections::BTreeMap::new(),
+        },
+        params,
+        gbt,
+        None,
+    )
+    .unwrap()
+}
+
+fn ml(model: polyedge_ml::DirectionalModel) -> Box<dyn Strategy> {
+    Box::new(
+        polyedge_strategies::MlDirectional::with_model(
+            polyedge_strategies::MlDirectionalParams::default(),
+            model,
+        )
+        .unwrap(),
+    )
+}
+
+/// Chainlink ticks at `STRIKE + delta` from the start to the end, and a static book: Up bid
+/// 0.38 / ask 0.62 (so Down bid 0.38 / ask 0.62 too), 100 shares each.
+fn ml_events(delta: f64) -> Vec<MarketEvent> {
+    let mut books = Vec::new();
+    for s in (5..300).step_by(10) {
+        books.push(book(f64::from(s), &[("0.38", 100)], &[("0.62", 100)]));
+    }
+    merge(ticks(-40, 299, |_| STRIKE + delta), books)
+}
+
+#[test]
+fn ml_directional_posts_inside_the_ask_then_takes_late_and_holds_one_position() {
+    for (delta, want) in [(100.0, Outcome::Up), (-100.0, Outcome::Down)] {
+        let s = run_one(
+            loose_risk(),
+            ml(directional_model(|_, r| r > 0.0)),
+            ml_events(delta),
+        );
+        let orders = &s.orders;
+        assert!(orders.len() >= 2, "{want:?}: {orders:?}");
+        // Nothing before the model's span (240 s left = 60 s in).
+        assert!(orders.iter().all(|o| o.decided_at >= t(60.0)), "{orders:?}");
+        // Early and confident: post-only one tick inside the 0.62 ask, on the favoured side.
+        let first = &orders[0];
+        assert_eq!(
+            (first.intent.outcome, first.intent.side, first.intent.tif),
+            (want, Side::Buy, TimeInForce::Gtc)
+        );
+        assert!(first.intent.post_only);
+        assert_eq!(first.intent.price, p("0.61"));
+        let conf = first.fair_value.unwrap().to_f64();
+        assert!(conf >= 0.65, "confidence {conf}");
+        // Quarter-Kelly of 1 000 pUSD is far above the 20 pUSD per-trade cap: 32 shares.
+        assert_eq!(first.intent.size, Size::from_shares(32));
+        // The static book never comes down to 0.61: the maker order rests until its 30 s are
+        // up and is cancelled; with ≤ 120 s left the strategy takes the ask instead.
+        let last = orders.last().unwrap();
+        assert_eq!(last.intent.tif, TimeInForce::Fak, "{orders:?}");
+        assert_eq!(last.intent.outcome, want);
+        assert_eq!(last.intent.price, p("0.62"));
+        assert!(last.decided_at >= t(180.0), "taker before 120 s left");
+        assert!(
+            orders[..orders.len() - 1]
+                .iter()
+                .all(|o| o.intent.post_only)
+        );
+        assert!(
+            orders
+                .windows(2)
+                .all(|w| w[1].decided_at.0 - w[0].decided_at.0 >= 30 * UnixNanos::PER_SEC),
+            "a new maker order before the last one's 30 s were up"
+        );
+        // One position, then nothing more.
+        assert_eq!(s.fills.len(), 1, "{:?}", s.fills);
+        assert_eq!(s.fills[0].outcome, want);
+        assert_eq!(s.fills[0].size, Size::from_shares(32));
+        assert!(
+            s.skips.get("entries_used").copied().unwrap_or(0) > 0,
+            "{:?}",
+            s.skips
+        );
+        let won = want == Outcome::Up;
+        assert_eq!(s.net_pnl > Cash::ZERO, won, "{}", s.net_pnl);
+    }
+}
+
+#[test]
+fn ml_directional_stays_out_when_the_model_is_unsure() {
+    // Labels alternate regardless of the return: the model says ≈ 0.5 everywhere.
+    let s = run_one(
+        loose_risk(),
+        ml(directional_model(|i, _| i % 2 == 0)),
+        ml_events(100.0),
+    );
+    assert!(s.orders.is_empty(), "{:?}", s.orders);
+    assert!(
+        s.skips.get("low_confidence").copied().unwrap_or(0) > 0,
+        "{:?}",
+        s.skips
+    );
+    // Decisions only inside the trained span: too_early before 240 s left, too_late after 30.
+    assert!(s.skips.contains_key("too_early") && s.skips.contains_key("too_late"));
+}

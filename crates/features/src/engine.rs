@@ -569,8 +569,37 @@ impl FeatureEngine {
     }
 
     /// The features of `window` at `at` (`at` not before the last event fed; an earlier `at` is
-    /// taken as the last event's time).
+    /// taken as the last event's time), its Polymarket features from the books this engine
+    /// follows ([`Self::add_window`]).
     pub fn snapshot(&mut self, window: &Window, at: UnixNanos) -> Snapshot {
+        let mut s = self.snapshot_market(window, at);
+        let at = at.max(self.now);
+        if let Some(w) = self.windows.get(&window.slug) {
+            pm_features(&w.book, at, &mut s.features);
+        }
+        s
+    }
+
+    /// As [`Self::snapshot`], with the Polymarket features from `book` (the trading engine's
+    /// own book of the window, as a strategy reads it through its market view; `None`: the
+    /// Polymarket features are missing). A strategy uses this instead of making the engine
+    /// keep a second copy of every book; the books are the same [`WindowBook`], fed the same
+    /// events.
+    pub fn snapshot_with_book(
+        &mut self,
+        window: &Window,
+        at: UnixNanos,
+        book: Option<&WindowBook>,
+    ) -> Snapshot {
+        let mut s = self.snapshot_market(window, at);
+        if let Some(b) = book {
+            pm_features(b, at.max(self.now), &mut s.features);
+        }
+        s
+    }
+
+    /// Every feature but the Polymarket book's.
+    fn snapshot_market(&mut self, window: &Window, at: UnixNanos) -> Snapshot {
         let at = at.max(self.now);
         let mut f = FeatureVector::default();
         let mut meta = SnapshotMeta::default();
@@ -664,10 +693,6 @@ impl FeatureEngine {
             f.set(Feature::ConsN, 0.0);
         }
         self.closed = closed;
-
-        if let Some(w) = self.windows.get(&window.slug) {
-            pm_features(&w.book, at, &mut f);
-        }
         Snapshot { features: f, meta }
     }
 

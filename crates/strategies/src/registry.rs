@@ -6,10 +6,12 @@
 
 use crate::{
     CompleteSet, CompleteSetParams, FairValue, FairValueParams, MarketMaker, MarketMakerParams,
-    Momentum, MomentumParams, RandomBaseline, RandomParams, Strategy,
+    MlDirectional, MlDirectionalParams, Momentum, MomentumParams, RandomBaseline, RandomParams,
+    Strategy,
 };
 
-/// Names of every strategy [`build`] knows, in the order `polyedge backtest` runs them by default.
+/// The strategies `polyedge backtest` runs by default, in that order: every one that needs no
+/// file to be built.
 pub const NAMES: &[&str] = &[
     "complete_set",
     "fair_value",
@@ -17,6 +19,25 @@ pub const NAMES: &[&str] = &[
     "market_maker",
     "random",
 ];
+
+/// Strategies [`build`] knows that run only when named, because they need a parameter with no
+/// default (`ml_directional`: its model file).
+pub const ON_REQUEST: &[&str] = &["ml_directional"];
+
+/// Whether [`build`] knows `name` ([`NAMES`] or [`ON_REQUEST`]).
+pub fn is_known(name: &str) -> bool {
+    NAMES.contains(&name) || ON_REQUEST.contains(&name)
+}
+
+/// Every name [`build`] knows, comma-separated (for error messages).
+pub fn known_names() -> String {
+    NAMES
+        .iter()
+        .chain(ON_REQUEST)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Why [`build`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +66,15 @@ pub enum RegistryError {
         /// What was wrong.
         source: polyedge_model::ModelError,
     },
+    /// The directional model strategy could not be set up (no or a bad model file, a
+    /// parameter out of range).
+    #[error("strategy {name:?}: {source}")]
+    Directional {
+        /// The strategy.
+        name: String,
+        /// What was wrong.
+        source: crate::MlDirectionalError,
+    },
 }
 
 fn model<T>(name: &str, r: Result<T, polyedge_model::ModelError>) -> Result<T, RegistryError> {
@@ -72,7 +102,7 @@ fn params<T: serde::de::DeserializeOwned + Default>(
 /// Builds the strategy `name` with parameters from `table` (`None`: all defaults).
 ///
 /// # Errors
-/// [`RegistryError::Unknown`] for a name not in [`NAMES`]; [`RegistryError::Params`] when the
+/// [`RegistryError::Unknown`] for a name not known ([`is_known`]); [`RegistryError::Params`] when the
 /// table has a wrong type or an unknown field; [`RegistryError::Model`] when the fair-value
 /// model refuses its parameters.
 pub fn build(name: &str, table: Option<&toml::Table>) -> Result<Box<dyn Strategy>, RegistryError> {
@@ -91,10 +121,18 @@ pub fn build(name: &str, table: Option<&toml::Table>) -> Result<Box<dyn Strategy
             MarketMaker::new(params::<MarketMakerParams>(name, table)?),
         )?),
         "random" => Box::new(RandomBaseline::new(params::<RandomParams>(name, table)?)),
+        "ml_directional" => Box::new(
+            MlDirectional::new(params::<MlDirectionalParams>(name, table)?).map_err(|source| {
+                RegistryError::Directional {
+                    name: name.to_string(),
+                    source,
+                }
+            })?,
+        ),
         _ => {
             return Err(RegistryError::Unknown {
                 name: name.to_string(),
-                known: NAMES.join(", "),
+                known: known_names(),
             });
         }
     })

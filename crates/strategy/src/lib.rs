@@ -236,6 +236,11 @@ pub mod skip {
     pub const PULLED: &str = "pulled";
     /// Market maker: neither side could be quoted (inventory, window cost, price bounds).
     pub const NO_QUOTABLE_SIDE: &str = "no_quotable_side";
+    /// Model strategy: the model's confidence (its probability of the more likely outcome) is
+    /// below the strategy's entry threshold.
+    pub const LOW_CONFIDENCE: &str = "low_confidence";
+    /// Model strategy: paused because the model's rolling accuracy fell below its floor.
+    pub const PAUSED: &str = "paused";
 
     /// The code of a fair-value model's reason for having no estimate.
     pub fn of_model(reason: polyedge_model::SkipReason) -> &'static str {
