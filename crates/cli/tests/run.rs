@@ -60,10 +60,25 @@ fn sample_recording(dir: &Path) -> PathBuf {
 /// `polyedge.toml` for a run against the sandbox at `addr`: the recorder's sections (as the
 /// collect tests use them) and the strategies.
 fn write_config(dir: &Path, addr: &str, seed: u64) -> PathBuf {
+    write_config_with(dir, addr, seed, STRATEGIES, "")
+}
+
+/// As [`write_config`] with `strategies` (the `run` line and `[strategies.*]` tables, written
+/// at the end of the file) instead of the default set; the file name ends in `suffix`.
+fn write_config_with(
+    dir: &Path,
+    addr: &str,
+    seed: u64,
+    strategies: &str,
+    suffix: &str,
+) -> PathBuf {
+    let (run_line, tables) = strategies
+        .split_once('\n')
+        .unwrap_or((strategies, ""));
     let cfg = format!(
         r#"
 seed = {seed}
-{STRATEGIES}
+{run_line}
 
 [collect]
 assets = ["btc"]
@@ -104,9 +119,11 @@ streams = ["kline_1m"]
 enabled = false
 [feeds.deribit]
 enabled = false
+
+{tables}
 "#
     );
-    let p = dir.join(format!("polyedge-{seed}.toml"));
+    let p = dir.join(format!("polyedge-{seed}{suffix}.toml"));
     std::fs::write(&p, cfg).unwrap();
     p
 }
@@ -2343,4 +2360,138 @@ fn a_live_run_halts_and_alerts_when_the_venue_holds_positions_our_fills_do_not_e
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// A tree model over this build's feature schema that reads only `ret_since_open` (Up above
+/// the strike, Down below), trained on synthetic rows: enough for `ml_directional` to trade.
+fn directional_model() -> polyedge_ml::DirectionalModel {
+    use polyedge_features::{Feature, N_FEATURES, schema_hash, schema_names};
+    use polyedge_ml::models::{Gbt, GbtParams, Rows};
+    let mut x = Rows::new(N_FEATURES);
+    let mut y = Vec::new();
+    for i in 0..400 {
+        let r = (f64::from(i) - 199.5) / 200_000.0;
+        let mut row = vec![f64::NAN; N_FEATURES];
+        row[Feature::RetSinceOpen.index()] = r;
+        x.push(&row);
+        y.push(r > 0.0);
+    }
+    let params = GbtParams::default();
+    polyedge_ml::DirectionalModel::new(
+        schema_names().iter().map(|s| (*s).to_string()).collect(),
+        schema_hash(),
+        polyedge_ml::TrainingSpan {
+            from: String::new(),
+            to: String::new(),
+            windows: 400,
+            rows: 400,
+            decision_times_s: vec![240, 180, 120, 60, 30],
+            recordings: vec![],
+            outcome_sources: BTreeMap::new(),
+        },
+        params,
+        Gbt::fit(&x, &y, &params).unwrap(),
+        None,
+    )
+    .unwrap()
+}
+
+/// The lines of an `ml_directional` feature log up to `end` (ns), parsed.
+fn feature_lines(path: &Path, end: u64) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["at"].as_u64().unwrap() <= end)
+        .collect()
+}
+
+#[test]
+fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_its_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let model = dir.path().join("model.json");
+    directional_model().save(&model).unwrap();
+    let strategies = |log: &Path| {
+        format!(
+            "run = [\"ml_directional\"]\n[strategies.ml_directional]\nmodel = {:?}\nfeature_log = {:?}\n",
+            model.display().to_string(),
+            log.display().to_string()
+        )
+    };
+    let run_log = dir.path().join("features-run.jsonl");
+    let bt_log = dir.path().join("features-backtest.jsonl");
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, &sample);
+    let addr = sandbox.addr().to_string();
+    let config = write_config_with(dir.path(), &addr, 3, &strategies(&run_log), "-run");
+    let state = dir.path().join("state");
+    let running = spawn_run("paper", &config, &state);
+    wait_until_done(&sandbox, &running, &state);
+    let stderr = running.stderr();
+    running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    let run = results(&state);
+    // The backtest of the recording the run made, with the same settings but its own log.
+    let bt_config = write_config_with(dir.path(), &addr, 3, &strategies(&bt_log), "-bt");
+    let bt = backtest(&bt_config, recordings(&state));
+    // Over the span both cover (the run goes on ticking after the last window), every decision
+    // saw the same features, feature by feature, and the model the same P(Up).
+    let end = |p: &Path| {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["at"].as_u64())
+            .max()
+            .unwrap_or(0)
+    };
+    let end = end(&run_log).min(end(&bt_log));
+    let r = feature_lines(&run_log, end);
+    let b = feature_lines(&bt_log, end);
+    assert!(r.len() > 20, "too few decisions: {}\n{stderr}", r.len());
+    let names = polyedge_features::schema_names();
+    let mut present = vec![0usize; names.len()];
+    for (i, (x, y)) in r.iter().zip(&b).enumerate() {
+        assert_eq!(
+            (&x["at"], &x["window"]),
+            (&y["at"], &y["window"]),
+            "decision {i}"
+        );
+        let (fx, fy) = (x["features"].as_array().unwrap(), y["features"].as_array().unwrap());
+        assert_eq!(fx.len(), names.len());
+        for (k, name) in names.iter().enumerate() {
+            assert_eq!(
+                fx[k], fy[k],
+                "decision {i} ({} at {}): feature {name} differs (run vs backtest)",
+                x["window"], x["at"]
+            );
+            present[k] += usize::from(!fx[k].is_null());
+        }
+        assert_eq!(x["p_up"], y["p_up"], "decision {i}: P(Up) differs");
+    }
+    assert_eq!(r.len(), b.len(), "decision counts differ");
+    // The comparison covered real inputs, not only missing ones: the kline reference, its
+    // indicators and the Polymarket book.
+    for name in ["bs_p_up", "ret_since_open", "rsi_7", "pm_up_mid", "pm_up_imb_l1_5"] {
+        let k = names.iter().position(|n| *n == name).unwrap();
+        assert!(present[k] > 0, "{name} never present in {} decisions", r.len());
+    }
+    let shown: Vec<String> = names
+        .iter()
+        .zip(&present)
+        .filter(|(_, n)| **n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    eprintln!(
+        "{} decisions, features identical in the run and the backtest; present (decisions): {}",
+        r.len(),
+        shown.join(", ")
+    );
+    // And so are its orders and fills.
+    let (ro, rf) = trace(&run.strategies[0]);
+    let (bo, bf) = trace(&bt.strategies[0]);
+    assert_eq!(ro, bo, "orders differ (run vs backtest)");
+    assert_eq!(rf, bf, "fills differ (run vs backtest)");
+    assert!(!ro.is_empty(), "ml_directional sent no order\n{stderr}");
+    eprintln!("ml_directional: {} orders, {} fills, identical", ro.len(), rf.len());
 }
