@@ -87,7 +87,7 @@ impl RandomTwin {
     /// `default_min` is the minimum order size where the window has none.
     pub fn new(strategy: &str, schedule: Vec<Copy>, seed: u64, default_min: Size) -> Self {
         RandomTwin {
-            name: format!("{PREFIX}{strategy}"),
+            name: twin_name(strategy),
             pending: schedule.into(),
             rng: XorShift64::new(twin_seed(seed, strategy)),
             default_min,
@@ -143,6 +143,11 @@ impl Strategy for RandomTwin {
             });
         }
     }
+}
+
+/// The name of `strategy`'s random twin.
+pub fn twin_name(strategy: &str) -> String {
+    format!("{PREFIX}{strategy}")
 }
 
 #[cfg(test)]

@@ -464,7 +464,14 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             counters.push(twin.skipped_counter());
             twins.push(Box::new(twin));
         }
-        let driver = engine_of(&cfg.engine, twins, &indexed, inputs)?;
+        // A twin trades with its strategy's capital share.
+        let mut twin_engine = cfg.engine.clone();
+        twin_engine.capital_split = twin_engine
+            .capital_split
+            .into_iter()
+            .map(|(name, share)| (baseline::twin_name(&name), share))
+            .collect();
+        let driver = engine_of(&twin_engine, twins, &indexed, inputs)?;
         let (res, _, _, _) =
             replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress, None)?;
         for (run, c) in runs.iter_mut().zip(counters) {

@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use polyedge_core::UnixNanos;
+use polyedge_core::{Cash, UnixNanos};
 use polyedge_engine::EngineConfig;
+use polyedge_engine::decimal;
 use serde::Serialize;
 
 use crate::baseline;
@@ -189,6 +190,94 @@ pub struct Summary {
     /// the decision log was written.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub counterfactuals: Vec<polyedge_engine::Counterfactual>,
+    /// The one account the strategies share under a capital split (`engine.capital_split`):
+    /// each strategy's share and the total; absent without a split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountSummary>,
+}
+
+/// The strategies of a capital split as one account ([`Summary::account`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountSummary {
+    /// The account: the engine's `start_cash`, pUSD.
+    #[serde(with = "decimal::cash")]
+    pub start_cash: Cash,
+    /// Each strategy's part, in run order.
+    pub strategies: Vec<AccountShare>,
+    /// Σ of the strategies' start cash (the account less what no strategy was given), pUSD.
+    #[serde(with = "decimal::cash")]
+    pub allocated: Cash,
+    /// Σ net realized PnL, pUSD.
+    #[serde(with = "decimal::cash")]
+    pub net_pnl: Cash,
+    /// Σ fees, pUSD.
+    #[serde(with = "decimal::cash")]
+    pub fees: Cash,
+    /// Cash at the end: the strategies' end cash plus the unallocated rest, pUSD.
+    #[serde(with = "decimal::cash")]
+    pub end_cash: Cash,
+    /// Net PnL over the account's start cash, %.
+    pub return_pct: f64,
+}
+
+/// One strategy's part of the account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountShare {
+    /// The strategy.
+    pub name: String,
+    /// Its share of the account (0–1, 6 decimals).
+    pub share: String,
+    /// Its start cash (share × account), pUSD.
+    #[serde(with = "decimal::cash")]
+    pub start_cash: Cash,
+    /// Its net realized PnL, pUSD.
+    #[serde(with = "decimal::cash")]
+    pub net_pnl: Cash,
+    /// Its fees, pUSD.
+    #[serde(with = "decimal::cash")]
+    pub fees: Cash,
+    /// Its share of the account's net PnL, % (0 when the total is 0).
+    pub pnl_share_pct: f64,
+}
+
+/// The account of a capital split, `None` without one.
+fn account(bt: &Backtest) -> Option<AccountSummary> {
+    let split = &bt.engine.capital_split;
+    if split.is_empty() {
+        return None;
+    }
+    let results = &bt.main.strategies;
+    let net: Cash = results.iter().fold(Cash::ZERO, |a, s| a + s.net_pnl);
+    let fees: Cash = results.iter().fold(Cash::ZERO, |a, s| a + s.fees);
+    let allocated: Cash = results.iter().fold(Cash::ZERO, |a, s| a + s.start_cash);
+    let end: Cash = results.iter().fold(Cash::ZERO, |a, s| a + s.end_cash);
+    let start = bt.engine.start_cash;
+    let strategies = results
+        .iter()
+        .map(|s| AccountShare {
+            name: s.name.clone(),
+            share: split
+                .get(&s.name)
+                .map_or_else(String::new, ToString::to_string),
+            start_cash: s.start_cash,
+            net_pnl: s.net_pnl,
+            fees: s.fees,
+            pnl_share_pct: if net == Cash::ZERO {
+                0.0
+            } else {
+                s.net_pnl.to_f64() / net.to_f64() * 100.0
+            },
+        })
+        .collect();
+    Some(AccountSummary {
+        start_cash: start,
+        strategies,
+        allocated,
+        net_pnl: net,
+        fees,
+        end_cash: end + (start - allocated),
+        return_pct: net.to_f64() / start.to_f64() * 100.0,
+    })
 }
 
 fn utc(t: UnixNanos) -> String {
@@ -301,6 +390,7 @@ pub fn build(bt: &Backtest) -> Summary {
         caveats,
         warnings: bt.warnings.clone(),
         counterfactuals: bt.counterfactuals.clone(),
+        account: account(bt),
     }
 }
 

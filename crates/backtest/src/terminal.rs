@@ -127,6 +127,27 @@ pub fn render(summary: &Summary) -> String {
             o.push('\n');
         }
     }
+    if let Some(a) = &summary.account {
+        let parts: Vec<String> = a
+            .strategies
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} ({} pUSD): net {}",
+                    s.name, s.share, s.start_cash, s.net_pnl
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "\naccount (capital split, one set of limits): {}; total net PnL {} pUSD on {} pUSD ({:.2}%), fees {}",
+            parts.join("; "),
+            a.net_pnl,
+            a.start_cash,
+            a.return_pct,
+            a.fees
+        );
+    }
     let d = &summary.data;
     let _ = writeln!(
         o,

@@ -486,3 +486,74 @@ fn a_top_of_book_recording_is_refused_with_the_reason() {
         "{e}"
     );
 }
+
+#[test]
+fn a_capital_split_reports_each_strategys_share_and_the_account() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("router.toml");
+    std::fs::write(
+        &cfg,
+        "run = [\"fair_value\", \"market_maker\"]\n[engine]\ncapital_split = { fair_value = 0.6, market_maker = \"0.4\" }\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("o");
+    let o = run_ok(
+        bin()
+            .arg("backtest")
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out),
+    );
+    let stdout = text(&o.stdout);
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let a = &v["account"];
+    assert_eq!(a["start_cash"], "1000");
+    assert_eq!(a["allocated"], "1000");
+    let parts = a["strategies"].as_array().unwrap();
+    let got: Vec<(&str, &str, &str)> = parts
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["share"].as_str().unwrap(),
+                s["start_cash"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("fair_value", "0.6", "600"), ("market_maker", "0.4", "400")]
+    );
+    // Each strategy's own metrics start from its share; the account's PnL is their sum.
+    let cash = |x: &Value| polyedge_core::Cash::parse(x.as_str().unwrap()).unwrap();
+    let mut sum = polyedge_core::Cash::ZERO;
+    for (s, part) in v["strategies"].as_array().unwrap().iter().zip(parts) {
+        assert_eq!(s["metrics"]["start_cash"], part["start_cash"]);
+        assert_eq!(s["metrics"]["net_pnl"], part["net_pnl"]);
+        sum += cash(&part["net_pnl"]);
+    }
+    assert_eq!(cash(&a["net_pnl"]), sum);
+    assert_eq!(
+        cash(&a["end_cash"]),
+        cash(&a["start_cash"]) + sum,
+        "every settled window: end cash = start + net PnL"
+    );
+    assert!(
+        stdout.contains("account (capital split, one set of limits): fair_value 0.6 (600 pUSD)"),
+        "{stdout}"
+    );
+    // Without a split there is no account section (and summary.json is as before).
+    let out2 = tmp.path().join("o2");
+    run_ok(
+        bin()
+            .arg("backtest")
+            .args(["--strategy", "random", "--out"])
+            .arg(&out2),
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
+    assert!(v.get("account").is_none());
+    assert!(v["config"]["engine"].get("capital_split").is_none());
+}

@@ -65,16 +65,8 @@ fn write_config(dir: &Path, addr: &str, seed: u64) -> PathBuf {
 
 /// As [`write_config`] with `strategies` (the `run` line and `[strategies.*]` tables, written
 /// at the end of the file) instead of the default set; the file name ends in `suffix`.
-fn write_config_with(
-    dir: &Path,
-    addr: &str,
-    seed: u64,
-    strategies: &str,
-    suffix: &str,
-) -> PathBuf {
-    let (run_line, tables) = strategies
-        .split_once('\n')
-        .unwrap_or((strategies, ""));
+fn write_config_with(dir: &Path, addr: &str, seed: u64, strategies: &str, suffix: &str) -> PathBuf {
+    let (run_line, tables) = strategies.split_once('\n').unwrap_or((strategies, ""));
     let cfg = format!(
         r#"
 seed = {seed}
@@ -2457,7 +2449,10 @@ fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_i
             (&y["at"], &y["window"]),
             "decision {i}"
         );
-        let (fx, fy) = (x["features"].as_array().unwrap(), y["features"].as_array().unwrap());
+        let (fx, fy) = (
+            x["features"].as_array().unwrap(),
+            y["features"].as_array().unwrap(),
+        );
         assert_eq!(fx.len(), names.len());
         for (k, name) in names.iter().enumerate() {
             assert_eq!(
@@ -2472,9 +2467,19 @@ fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_i
     assert_eq!(r.len(), b.len(), "decision counts differ");
     // The comparison covered real inputs, not only missing ones: the kline reference, its
     // indicators and the Polymarket book.
-    for name in ["bs_p_up", "ret_since_open", "rsi_7", "pm_up_mid", "pm_up_imb_l1_5"] {
+    for name in [
+        "bs_p_up",
+        "ret_since_open",
+        "rsi_7",
+        "pm_up_mid",
+        "pm_up_imb_l1_5",
+    ] {
         let k = names.iter().position(|n| *n == name).unwrap();
-        assert!(present[k] > 0, "{name} never present in {} decisions", r.len());
+        assert!(
+            present[k] > 0,
+            "{name} never present in {} decisions",
+            r.len()
+        );
     }
     let shown: Vec<String> = names
         .iter()
@@ -2493,5 +2498,9 @@ fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_i
     assert_eq!(ro, bo, "orders differ (run vs backtest)");
     assert_eq!(rf, bf, "fills differ (run vs backtest)");
     assert!(!ro.is_empty(), "ml_directional sent no order\n{stderr}");
-    eprintln!("ml_directional: {} orders, {} fills, identical", ro.len(), rf.len());
+    eprintln!(
+        "ml_directional: {} orders, {} fills, identical",
+        ro.len(),
+        rf.len()
+    );
 }

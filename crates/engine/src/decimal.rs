@@ -2,4 +2,4 @@
 //! ([`polyedge_strategy::decimal`]), so engine and strategy configs read the same way (`"20"`
 //! or `20`, `"0.5"` or `0.5`; exact, at most 6 decimals; written as decimal strings).
 
-pub use polyedge_strategy::decimal::{cash, price, size};
+pub use polyedge_strategy::decimal::{cash, fraction_map, price, size};

@@ -80,6 +80,21 @@ pub struct EngineConfig {
     /// Deployment phase: caps the bankroll and the money limits ([`crate::breakers`]); applied
     /// to `risk` by [`Engine::new`].
     pub deployment: Deployment,
+    /// The strategy router's capital split (seed 000: 60 % directional, 40 % market maker):
+    /// strategy name → share of one account of `start_cash`, each in (0, 1], together at most
+    /// the whole. Empty (the default): every strategy gets a portfolio of `start_cash` and the limits
+    /// of `risk` on its own. Otherwise every strategy of the run must have a share; each gets a
+    /// portfolio of its share of `start_cash` (its buying power) and its share of every
+    /// additive limit (`max_window_shares`, `max_window_cost`, `max_total_exposure`,
+    /// `daily_loss_limit`, after the deployment phase), so the strategies together never hold
+    /// more than the one account's limits allow; `max_order_notional` and
+    /// `min_time_left_secs` apply to each as they are. Shares are exact to 6 decimals (TOML:
+    /// `capital_split = { ml_directional = 0.6, market_maker = 0.4 }`).
+    #[serde(
+        with = "crate::decimal::fraction_map",
+        skip_serializing_if = "std::collections::BTreeMap::is_empty"
+    )]
+    pub capital_split: std::collections::BTreeMap<String, Price>,
 }
 
 impl Default for EngineConfig {
@@ -91,6 +106,7 @@ impl Default for EngineConfig {
             closing_secs: 30,
             breakers: BreakerConfig::default(),
             deployment: Deployment::default(),
+            capital_split: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -109,6 +125,21 @@ impl EngineConfig {
             ));
         }
         self.risk.validate()?;
+        let mut total = 0u64;
+        for (name, share) in &self.capital_split {
+            if share.micros() == 0 {
+                return Err(format!(
+                    "capital_split: the share of {name:?} is 0; it must be in (0, 1]"
+                ));
+            }
+            total += u64::from(share.micros());
+        }
+        if total > 1_000_000 {
+            return Err(format!(
+                "capital_split: the shares sum to {}; they must sum to at most 1",
+                Cash(i64::try_from(total).unwrap_or(i64::MAX))
+            ));
+        }
         if self.sim.queue_power == 0 {
             return Err("sim.queue_power is 0; the probabilistic queue model needs an exponent of at least 1".to_string());
         }
@@ -351,6 +382,10 @@ struct Lane {
     breakers: LaneBreakers,
     /// The strategy prices from the reference feed (stale-data breaker watches it).
     uses_reference: bool,
+    /// The pre-trade limits of this lane (the engine's, or its share of them).
+    risk: RiskConfig,
+    /// The bankroll the breakers' percentages are taken of (pUSD).
+    bankroll: Cash,
 }
 
 struct View<'a> {
@@ -684,7 +719,7 @@ impl Lane {
             return Verdict::Refused(reason);
         }
         let approved =
-            match config
+            match self
                 .risk
                 .approve(intent.clone(), window, now, &self.portfolio, &self.open)
             {
@@ -747,6 +782,24 @@ impl Lane {
             return Err(RejectReason::Risk(format!("breaker data: {why}")));
         }
         Ok(())
+    }
+}
+
+/// `cash × ppm / 10⁶`, rounded down to the micro-pUSD.
+fn scale_cash(cash: Cash, ppm: i128) -> Cash {
+    Cash(i64::try_from(i128::from(cash.micros()) * ppm / 1_000_000).unwrap_or(i64::MAX))
+}
+
+/// The additive limits of `risk` scaled to a capital share ([`EngineConfig::capital_split`]).
+fn scale_risk(risk: &RiskConfig, ppm: i128) -> RiskConfig {
+    let shares = u64::try_from(i128::from(risk.max_window_shares.micros()) * ppm / 1_000_000)
+        .unwrap_or(u64::MAX);
+    RiskConfig {
+        max_window_shares: Size::from_micros(shares),
+        max_window_cost: scale_cash(risk.max_window_cost, ppm),
+        max_total_exposure: scale_cash(risk.max_total_exposure, ppm),
+        daily_loss_limit: scale_cash(risk.daily_loss_limit, ppm),
+        ..risk.clone()
     }
 }
 
@@ -839,14 +892,50 @@ impl Engine {
             })?;
         let mut config = config;
         config.risk = config.deployment.apply(&config.risk, config.start_cash);
+        let bankroll = config.deployment.bankroll(config.start_cash);
+        let mut shares = Vec::with_capacity(lanes.len());
+        for (s, _) in &lanes {
+            shares.push(if config.capital_split.is_empty() {
+                None
+            } else {
+                let share = config.capital_split.get(s.name()).copied().ok_or_else(|| {
+                    crate::EngineError::Config(format!(
+                        "capital_split has no share for strategy {:?} (it names {})",
+                        s.name(),
+                        config
+                            .capital_split
+                            .keys()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                Some(i128::from(share.micros()))
+            });
+        }
+        if let Some(extra) = config
+            .capital_split
+            .keys()
+            .find(|k| !lanes.iter().any(|(s, _)| s.name() == k.as_str()))
+        {
+            return Err(crate::EngineError::Config(format!(
+                "capital_split names {extra:?}, which is not one of the strategies run"
+            )));
+        }
         let lanes = lanes
             .into_iter()
-            .map(|(strategy, exec)| Lane {
+            .zip(shares)
+            .map(|((strategy, exec), share)| Lane {
                 uses_reference: !strategy.fair_value_configs().is_empty(),
                 breakers: LaneBreakers::default(),
                 strategy,
                 exec,
-                portfolio: Portfolio::new(config.start_cash),
+                portfolio: Portfolio::new(
+                    share.map_or(config.start_cash, |ppm| scale_cash(config.start_cash, ppm)),
+                ),
+                risk: share
+                    .map_or_else(|| config.risk.clone(), |ppm| scale_risk(&config.risk, ppm)),
+                bankroll: share.map_or(bankroll, |ppm| scale_cash(bankroll, ppm)),
                 ledger: Ledger::default(),
                 open: Vec::new(),
                 timers: BTreeSet::new(),
@@ -1543,13 +1632,12 @@ impl Engine {
             if settle && lane.traded.contains(&slug) && !lane.portfolio.is_settled(&slug) {
                 match lane.portfolio.settle(&slug, outcome, now) {
                     Ok(s) if s.outcome.is_some() => {
-                        let bankroll = config.deployment.bankroll(config.start_cash);
                         let realized = lane.portfolio.realized_pnl();
                         lane.breakers.on_settlement(
                             &config.breakers,
                             s.pnl,
                             realized,
-                            bankroll,
+                            lane.bankroll,
                             now,
                         );
                     }

@@ -763,3 +763,85 @@ fn ml_directional_stays_out_when_the_model_is_unsure() {
     // Decisions only inside the trained span: too_early before 240 s left, too_late after 30.
     assert!(s.skips.contains_key("too_early") && s.skips.contains_key("too_late"));
 }
+
+// ---- capital split (the strategy router) ----
+
+fn split(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, Price> {
+    pairs
+        .iter()
+        .map(|(n, s)| ((*n).to_string(), p(s)))
+        .collect()
+}
+
+fn run_split(cfg: EngineConfig) -> Result<RunResult, polyedge_engine::EngineError> {
+    let strategies: Vec<Box<dyn Strategy>> = vec![
+        Box::new(FairValue::new(fair_value_params("1000")).unwrap()),
+        Box::new(Momentum::new(momentum_params()).unwrap()),
+    ];
+    polyedge_engine::backtest(
+        cfg,
+        &[window(Outcome::Up)],
+        strategies,
+        fv_events(&[("0.60", 20), ("0.62", 30), ("0.70", 100)]),
+    )
+}
+
+#[test]
+fn a_capital_split_gives_each_strategy_its_share_of_the_cash_and_of_the_limits() {
+    // 40 pUSD per window for the account: fair_value's 50 shares at ≤ 0.62 (31 pUSD) fit alone…
+    let base = EngineConfig {
+        risk: RiskConfig {
+            max_window_cost: Cash::parse("40").unwrap(),
+            ..loose_risk().risk
+        },
+        ..loose_risk()
+    };
+    let alone = run_split(base.clone()).unwrap();
+    assert_eq!(alone.strategies[0].start_cash, Cash::parse("1000").unwrap());
+    assert_eq!(
+        alone.strategies[0].fills.len(),
+        2,
+        "{:?}",
+        alone.strategies[0].orders
+    );
+    // … but not in a 60 % share of it (24 pUSD), nor its cash is the whole account.
+    let cfg = EngineConfig {
+        capital_split: split(&[("fair_value", "0.6"), ("momentum", "0.4")]),
+        ..base.clone()
+    };
+    let shared = run_split(cfg).unwrap();
+    let (fv, mom) = (&shared.strategies[0], &shared.strategies[1]);
+    assert_eq!(fv.start_cash, Cash::parse("600").unwrap());
+    assert_eq!(mom.start_cash, Cash::parse("400").unwrap());
+    assert!(fv.fills.is_empty());
+    let why = format!("{:?}", fv.orders[0].rejected);
+    assert!(why.contains("per-window maximum 24"), "{why}");
+    // Every strategy run needs a share; shares are positive and sum to at most 1; a share for
+    // a strategy not run is refused too.
+    for (pairs, want) in [
+        (
+            vec![("fair_value", "0.6")],
+            "no share for strategy \"momentum\"",
+        ),
+        (
+            vec![("fair_value", "0.6"), ("momentum", "0.5")],
+            "sum to 1.1",
+        ),
+        (vec![("fair_value", "0.6"), ("momentum", "0")], "is 0"),
+        (
+            vec![
+                ("fair_value", "0.5"),
+                ("momentum", "0.4"),
+                ("random", "0.1"),
+            ],
+            "\"random\", which is not one of the strategies run",
+        ),
+    ] {
+        let cfg = EngineConfig {
+            capital_split: split(&pairs),
+            ..base.clone()
+        };
+        let err = run_split(cfg).err().unwrap().to_string();
+        assert!(err.contains(want), "{err}");
+    }
+}

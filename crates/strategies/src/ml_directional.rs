@@ -33,7 +33,8 @@
 //! ([`crate::sizing`]), capped by the per-trade and per-window limits (and by visible depth for
 //! the taker). A working maker order is cancelled when the model turns to the other outcome or
 //! below the threshold, or after `maker_ttl_s`; a window where the strategy holds shares is done
-//! (`entries_used`). Each order carries `p` as its fair value.
+//! (`entries_used`), and so is one where the risk check refused its order (`risk_refused`: the
+//! same order would be refused again). Each order carries `p` as its fair value.
 //!
 //! **Rolling accuracy.** The first confident prediction of each window (the side it would buy)
 //! is scored when the window resolves. Once `pause_min_windows` windows are scored, an accuracy of
@@ -49,7 +50,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use polyedge_core::{
-    MarketEvent, OrderId, OrderIntent, Outcome, Price, Side, Size, TimeInForce, UnixNanos, Window,
+    ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Price, RejectReason, Side, Size,
+    TimeInForce, UnixNanos, Window,
 };
 use polyedge_features::FeatureEngine;
 use polyedge_ml::DirectionalModel;
@@ -160,6 +162,8 @@ struct WinState {
     first_signal: Option<Outcome>,
     /// When the working order (if any) was sent.
     order_at: UnixNanos,
+    /// The risk check refused an order here: no more entries in this window.
+    refused: bool,
 }
 
 /// One decision's model output, kept for inspection ([`MlDirectional::last_prediction`]).
@@ -182,6 +186,8 @@ pub struct MlDirectional {
     min_left: u64,
     max_left: u64,
     windows: BTreeMap<String, WinState>,
+    /// The window of each order sent (to find it again from a report).
+    orders: BTreeMap<OrderId, String>,
     scored: VecDeque<bool>,
     paused: bool,
     last: Option<Prediction>,
@@ -265,6 +271,7 @@ impl MlDirectional {
             model,
             features,
             windows: BTreeMap::new(),
+            orders: BTreeMap::new(),
             scored: VecDeque::new(),
             paused: false,
             last: None,
@@ -332,6 +339,9 @@ impl MlDirectional {
             .iter()
             .find(|o| o.window == slug)
             .cloned();
+        if self.windows.get(slug).is_some_and(|s| s.refused) {
+            return ctx.skip(slug, skip::RISK_REFUSED);
+        }
         if self.paused {
             Self::cancel_window(ctx, slug);
             return ctx.skip(slug, skip::PAUSED);
@@ -429,7 +439,7 @@ impl MlDirectional {
         };
         debug_assert!(open_buy_shares(view, slug, outcome).is_zero());
         state.order_at = now;
-        ctx.submit_with_fair_value(
+        let id = ctx.submit_with_fair_value(
             OrderIntent {
                 id: OrderId(0),
                 window: slug.to_string(),
@@ -442,6 +452,7 @@ impl MlDirectional {
             },
             fair,
         );
+        self.orders.insert(id, slug.to_string());
     }
 
     fn score(&mut self, slug: &str, outcome: Outcome) {
@@ -483,12 +494,26 @@ impl Strategy for MlDirectional {
         }
     }
 
+    fn on_report(&mut self, _ctx: &mut Ctx<'_>, report: &ExecReport) {
+        if let ExecReport::Rejected {
+            order,
+            reason: RejectReason::Risk(_),
+            ..
+        } = report
+            && let Some(slug) = self.orders.get(order)
+            && let Some(state) = self.windows.get_mut(slug)
+        {
+            state.refused = true;
+        }
+    }
+
     fn on_window(&mut self, _ctx: &mut Ctx<'_>, window: &Window, phase: WindowPhase) {
         if let WindowPhase::Resolved(outcome) = phase {
             if let Some(o) = outcome {
                 self.score(&window.slug, o);
             }
             self.windows.remove(&window.slug);
+            self.orders.retain(|_, slug| *slug != window.slug);
         }
     }
 }

@@ -118,6 +118,69 @@ pub mod price {
     }
 }
 
+/// A map of names to fractions in `[0, 1]` held as [`Price`](polyedge_core::Price) (6 exact
+/// decimals; `{ a = 0.6, b = "0.4" }`): the engine's capital split.
+pub mod fraction_map {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use polyedge_core::Price;
+    use serde::de::{MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    /// Writes `{"a": "0.6"}`.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(v: &BTreeMap<String, Price>, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(v.len()))?;
+        for (k, p) in v {
+            m.serialize_entry(k, &p.to_string())?;
+        }
+        m.end()
+    }
+
+    struct Frac;
+
+    impl<'de> serde::Deserialize<'de> for FracValue {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let t = super::text(d)?;
+            Price::parse(&t)
+                .map(FracValue)
+                .map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))
+        }
+    }
+
+    struct FracValue(Price);
+
+    impl<'de> Visitor<'de> for Frac {
+        type Value = BTreeMap<String, Price>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a table of names to fractions such as { a = 0.6, b = 0.4 }")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = a.next_entry::<String, FracValue>()? {
+                out.insert(k, v.0);
+            }
+            Ok(out)
+        }
+    }
+
+    /// Reads a table of names to `"0.6"`, `0.6` or `1`.
+    ///
+    /// # Errors
+    /// Not a table, a value not a number in `[0, 1]`, or more than 6 decimals.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Price>, D::Error> {
+        d.deserialize_map(Frac)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -241,6 +241,8 @@ pub mod skip {
     pub const LOW_CONFIDENCE: &str = "low_confidence";
     /// Model strategy: paused because the model's rolling accuracy fell below its floor.
     pub const PAUSED: &str = "paused";
+    /// The risk check refused the strategy's order on this window: it does not try again there.
+    pub const RISK_REFUSED: &str = "risk_refused";
 
     /// The code of a fair-value model's reason for having no estimate.
     pub fn of_model(reason: polyedge_model::SkipReason) -> &'static str {
