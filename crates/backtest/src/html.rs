@@ -470,6 +470,32 @@ p (beats twin): one-sided paired permutation test of per-window PnL against the 
 strategy beat its twin by more than luck would explain. Sharpe per window, not annualized. Max DD duration in windows \
 (+ = not recovered). VaR/CVaR: historical, of the PnL of one traded window, loss positive. Definitions: Conventions below \
 and docs/backtest.md.</small></p>\n");
+    if let Some(a) = &summary.account {
+        let _ = write!(
+            h,
+            "<h3 id=\"account\">One account: the capital split</h3>\n<p>The strategies share one account of {} pUSD \
+(<code>engine.capital_split</code>): each trades its share of the cash and of the additive risk limits.</p>\n<table>\
+<tr><th>strategy</th><th>share</th><th>start cash (pUSD)</th><th>net PnL (pUSD)</th><th>fees (pUSD)</th><th>part of the total PnL</th></tr>\n",
+            a.start_cash
+        );
+        for p in &a.strategies {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} %</td></tr>",
+                escape(&p.name),
+                escape(&p.share),
+                p.start_cash,
+                p.net_pnl,
+                p.fees,
+                p.pnl_share_pct
+            );
+        }
+        let _ = writeln!(
+            h,
+            "<tr><th>total</th><th>{} allocated</th><th>{}</th><th>{}</th><th>{}</th><th>{:.2} % of the account</th></tr>\n</table>",
+            a.allocated, a.start_cash, a.net_pnl, a.fees, a.return_pct
+        );
+    }
 
     // 2. Overview charts.
     let t0 = bt.main.first_event_ns.unwrap_or(UnixNanos(0));

@@ -544,6 +544,12 @@ fn a_capital_split_reports_each_strategys_share_and_the_account() {
         stdout.contains("account (capital split, one set of limits): fair_value 0.6 (600 pUSD)"),
         "{stdout}"
     );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("One account: the capital split")
+            && html.contains("<tr><td>market_maker</td><td>0.4</td><td>400</td>"),
+        "report.html has no account table"
+    );
     // Without a split there is no account section (and summary.json is as before).
     let out2 = tmp.path().join("o2");
     run_ok(

@@ -2504,3 +2504,54 @@ fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_i
         rf.len()
     );
 }
+
+#[test]
+fn a_paper_run_with_a_capital_split_gives_each_strategy_its_share_as_the_backtest_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_recording(dir.path());
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, &sample);
+    let addr = sandbox.addr().to_string();
+    let strategies = "run = [\"fair_value\", \"market_maker\"]\n[engine]\ncapital_split = { fair_value = 0.6, market_maker = 0.4 }\n";
+    let config = write_config_with(dir.path(), &addr, 3, strategies, "-split");
+    let state = dir.path().join("state");
+    let running = spawn_run("paper", &config, &state);
+    wait_until_done(&sandbox, &running, &state);
+    let stderr = running.stderr();
+    running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    let run = results(&state);
+    let shares: Vec<(&str, String)> = run
+        .strategies
+        .iter()
+        .map(|s| (s.name.as_str(), s.start_cash.to_string()))
+        .collect();
+    assert_eq!(
+        shares,
+        [
+            ("fair_value", "600".to_string()),
+            ("market_maker", "400".to_string())
+        ],
+        "{stderr}"
+    );
+    // The same split in the backtest of the run's recording: the same orders and fills.
+    let bt = backtest(&config, recordings(&state));
+    let mut traded = 0;
+    for (r, b) in run.strategies.iter().zip(&bt.strategies) {
+        assert_eq!(r.start_cash, b.start_cash);
+        let (ro, rf) = trace(r);
+        let (bo, bf) = trace(b);
+        assert_eq!(ro, bo, "{}: orders differ (run vs backtest)", r.name);
+        assert_eq!(rf, bf, "{}: fills differ (run vs backtest)", r.name);
+        traded += rf.len();
+        eprintln!(
+            "{}: start cash {} of 1000, {} orders, {} fills, net PnL {} — identical in the run and the backtest",
+            r.name,
+            r.start_cash,
+            ro.len(),
+            rf.len(),
+            r.net_pnl
+        );
+    }
+    assert!(traded > 0, "nothing traded\n{stderr}");
+}
