@@ -1997,17 +1997,19 @@ fn a_live_run_reconciles_withheld_answers_and_user_channel_drops() {
     let ledger = sandbox.ledger();
     rt.block_on(sandbox.shutdown()).unwrap();
     let withheld = ledger["faults"]["answers_withheld"].as_u64().unwrap();
+    let withheld_orders = ledger["faults"]["orders_withheld"].as_u64().unwrap();
     let drops = ledger["faults"]["user_channel_drops"].as_u64().unwrap();
     assert!(withheld > 0 && drops > 0, "the faults fired: {ledger}");
     let resolved = stderr.matches("resolving by the order hash").count();
     let reconnects = stderr.matches("user channel closed; reconnecting").count();
     eprintln!(
-        "faults: {withheld} answers withheld ({resolved} submits resolved by hash), {drops} user-channel drops ({reconnects} reconnects)"
+        "faults: {withheld} answers withheld ({withheld_orders} orders; {resolved} submits resolved by hash), {drops} user-channel drops ({reconnects} reconnects); requests {}",
+        ledger["requests"]
     );
     assert_eq!(
-        usize::try_from(withheld).unwrap(),
+        usize::try_from(withheld_orders).unwrap(),
         resolved,
-        "every withheld answer resolved"
+        "every order of a withheld answer resolved"
     );
     let busy = ledger["faults"]["busy_answers"].as_u64().unwrap();
     let retried = stderr.matches("live: venue busy; retrying").count();
@@ -2105,6 +2107,25 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
     assert!(
         roundtrips > 0.0 && roundtrips <= sent,
         "{roundtrips} round trips, {sent} submits"
+    );
+    // The orders one callback sends (the maker's two quotes) go out in one `POST /orders`.
+    let req = &ledger["requests"];
+    let (single, batches, batched) = (
+        req["single_orders"].as_u64().unwrap(),
+        req["batches"].as_u64().unwrap(),
+        req["batched_orders"].as_u64().unwrap(),
+    );
+    eprintln!("orders: {single} sent alone, {batched} in {batches} batches; {sent} submitted");
+    assert!(batches > 0 && batched >= 2 * batches, "{req}");
+    #[allow(clippy::cast_precision_loss)]
+    let posted = (single + batched) as f64;
+    assert_eq!(
+        posted, sent,
+        "every submitted order reached the exchange once"
+    );
+    assert_eq!(
+        metric(&metrics, "polyedge_live_events_total", r#"kind="batches""#),
+        Some(batches as f64)
     );
 
     // No secret in any file written or line logged.

@@ -620,9 +620,11 @@ impl Lane {
                 }
             }
             let mut reports = Vec::new();
+            let mut submitted = false;
             for a in actions {
                 match a {
                     Action::Submit { intent, fair_value } => {
+                        submitted = true;
                         self.order_index.insert(intent.id, self.orders.len());
                         self.orders.push(OrderRecord {
                             intent: intent.clone(),
@@ -672,6 +674,10 @@ impl Lane {
                     }
                     Action::Merge(slug) => self.merge(&slug, now),
                 }
+            }
+            if submitted {
+                // The callback's orders go out together (a batching executor sends them now).
+                self.exec.flush(now);
             }
             // Reports of refused orders are delivered to the strategy but booked here only as
             // rejections (they never reached the executor).

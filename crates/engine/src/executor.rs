@@ -162,6 +162,13 @@ pub trait Executor: Send {
         None
     }
 
+    /// The end of a strategy callback whose orders were all handed to [`Executor::submit`]: an
+    /// executor that batches (the live one: up to 15 orders per `POST /orders`) sends what it
+    /// collected now. Default: nothing (orders were carried out as they came).
+    fn flush(&mut self, now: UnixNanos) {
+        let _ = now;
+    }
+
     /// What a simulated executor's fill model did (queue model, counters, how old the books
     /// were that arriving orders met). Default: `None` (nothing simulated).
     fn fill_model_report(&self) -> Option<crate::sim_exec::FillModelReport> {

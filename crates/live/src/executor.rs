@@ -37,7 +37,7 @@ use polymarket_client_sdk_v2::clob::types::TradeStatusType;
 use polymarket_client_sdk_v2::types::U256;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::venue::{Venue, VenueError};
+use crate::venue::{BATCH_MAX, Venue, VenueError};
 
 /// What the executor has done (for the status line, metrics and tests).
 #[derive(Debug, Default)]
@@ -60,6 +60,9 @@ pub struct LiveStats {
     pub failed_trades: AtomicU64,
     /// Submits sent again after a 425/429/503 answer.
     pub busy_retries: AtomicU64,
+    /// Requests that carried several orders (`POST /orders`: the orders one strategy callback
+    /// sent, up to 15 per request).
+    pub batches: AtomicU64,
     /// Position checks done (the venue's positions of running windows compared with our
     /// orders' trades).
     pub position_checks: AtomicU64,
@@ -70,7 +73,7 @@ pub struct LiveStats {
 
 /// Metric: the executor's events (the [`LiveStats`] counters), by `kind` (`submitted`,
 /// `rejected`, `ambiguous`, `fills`, `fills_reconciled`, `user_connects`, `user_malformed`,
-/// `failed_trades`, `busy_retries`, `position_checks`, `position_mismatches`).
+/// `failed_trades`, `busy_retries`, `batches`, `position_checks`, `position_mismatches`).
 pub const LIVE_EVENTS: &str = "polyedge_live_events_total";
 
 /// Counts one event in `counter` and in the [`LIVE_EVENTS`] metric.
@@ -169,6 +172,8 @@ pub struct LiveExecutor {
     /// same tokens unexplained again halt the executor.
     suspect: Vec<TokenId>,
     halted: Option<String>,
+    /// Orders submitted in the current strategy callback, sent at [`Executor::flush`].
+    pending: Vec<(OrderId, OrderIntent, TokenId)>,
 }
 
 impl std::fmt::Debug for LiveExecutor {
@@ -205,6 +210,7 @@ impl LiveExecutor {
             trades_seen: HashSet::new(),
             suspect: Vec::new(),
             halted: None,
+            pending: Vec::new(),
         }
     }
 
@@ -552,57 +558,13 @@ impl Executor for LiveExecutor {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(token, window.end);
-        let shared = self.shared.clone();
         bump(&self.shared.stats.submitted, "submitted");
-        self.rt.spawn(async move {
-            // 425 (engine restart), 429 (rate limit) and 503 mean the order is not on the book:
-            // try again, rebuilt (a new salt, so a new hash), after a growing pause.
-            let mut pauses =
-                polyedge_feeds::ws::backoff(BUSY_FIRST_PAUSE, Duration::from_secs(5))
-                    .take(BUSY_RETRIES);
-            loop {
-                let prepared = match shared.venue.prepare(&intent, token).await {
-                    Ok(p) => p,
-                    Err(e) => {
-                        shared.send(Event::Posted { id, result: Err(e) });
-                        return;
-                    }
-                };
-                let hash = prepared.hash.clone();
-                shared.send(Event::Prepared {
-                    id,
-                    hash: hash.clone(),
-                    sent: prepared.size,
-                });
-                let sent = std::time::Instant::now();
-                let result = shared.venue.post(prepared).await.map(|_| ());
-                let answer = match &result {
-                    Ok(()) => "accepted",
-                    Err(VenueError::Rejected { .. }) => "rejected",
-                    Err(VenueError::Busy { .. }) => "busy",
-                    Err(VenueError::Ambiguous(_)) => "ambiguous",
-                    Err(VenueError::Build(_) | VenueError::Connect(_)) => "error",
-                };
-                metrics::histogram!(ORDER_ROUNDTRIP, "answer" => answer)
-                    .record(sent.elapsed().as_secs_f64());
-                if let Err(VenueError::Busy { status, message }) = &result
-                    && let Some(pause) = pauses.next()
-                {
-                    bump(&shared.stats.busy_retries, "busy_retries");
-                    tracing::warn!(order = id.0, status, %message, pause_ms = pause.as_millis(), "live: venue busy; retrying");
-                    tokio::time::sleep(pause).await;
-                    continue;
-                }
-                let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
-                shared.send(Event::Posted { id, result });
-                if ambiguous {
-                    bump(&shared.stats.ambiguous, "ambiguous");
-                    resolve_by_hash(&shared, id, &hash).await;
-                }
-                return;
-            }
-        });
+        self.pending.push((id, intent, token));
         Ok(())
+    }
+
+    fn flush(&mut self, _now: UnixNanos) {
+        self.send_pending();
     }
 
     fn cancel(&mut self, order: OrderId, _now: UnixNanos) {
@@ -633,6 +595,8 @@ impl Executor for LiveExecutor {
     }
 
     fn poll(&mut self, now: UnixNanos, out: &mut Vec<ExecReport>) {
+        // Nothing waits for a flush that did not come.
+        self.send_pending();
         self.drain(now, out);
     }
 
@@ -670,6 +634,169 @@ impl Executor for LiveExecutor {
 
 /// Asks the venue for `hash` until it answers (found or not): at most 20 tries, backing off
 /// from 200 ms to 5 s with jitter.
+impl LiveExecutor {
+    /// Sends the orders of the callback: one alone as `POST /order`, several in batches of at
+    /// most [`BATCH_MAX`] (`POST /orders`), in submission order.
+    fn send_pending(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        while !pending.is_empty() {
+            let rest = pending.split_off(pending.len().min(BATCH_MAX));
+            let batch = std::mem::replace(&mut pending, rest);
+            let shared = self.shared.clone();
+            if let [(id, intent, token)] = batch.as_slice() {
+                let (id, intent, token) = (*id, intent.clone(), *token);
+                self.rt
+                    .spawn(async move { post_one(&shared, id, intent, token).await });
+            } else {
+                bump(&self.shared.stats.batches, "batches");
+                self.rt
+                    .spawn(async move { post_many(&shared, batch).await });
+            }
+        }
+    }
+}
+
+/// One order: prepared (signed), posted, retried while the venue is busy (425/429/503: not on
+/// the book — rebuilt with a new salt, so a new hash, after a growing pause), resolved by its
+/// hash when the answer is ambiguous.
+async fn post_one(shared: &Shared, id: OrderId, intent: OrderIntent, token: TokenId) {
+    let mut pauses =
+        polyedge_feeds::ws::backoff(BUSY_FIRST_PAUSE, Duration::from_secs(5)).take(BUSY_RETRIES);
+    loop {
+        let prepared = match shared.venue.prepare(&intent, token).await {
+            Ok(p) => p,
+            Err(e) => {
+                shared.send(Event::Posted { id, result: Err(e) });
+                return;
+            }
+        };
+        let hash = prepared.hash.clone();
+        shared.send(Event::Prepared {
+            id,
+            hash: hash.clone(),
+            sent: prepared.size,
+        });
+        let sent = std::time::Instant::now();
+        let result = shared.venue.post(prepared).await.map(|_| ());
+        record_roundtrip(&result, sent);
+        if let Err(VenueError::Busy { status, message }) = &result
+            && let Some(pause) = pauses.next()
+        {
+            bump(&shared.stats.busy_retries, "busy_retries");
+            tracing::warn!(order = id.0, status, %message, pause_ms = pause.as_millis(), "live: venue busy; retrying");
+            tokio::time::sleep(pause).await;
+            continue;
+        }
+        let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
+        shared.send(Event::Posted { id, result });
+        if ambiguous {
+            bump(&shared.stats.ambiguous, "ambiguous");
+            resolve_by_hash(shared, id, &hash).await;
+        }
+        return;
+    }
+}
+
+/// Several orders in one `POST /orders`, with the same rules as [`post_one`] for the whole
+/// request (busy: all rebuilt and sent again; ambiguous: each resolved by its hash) and each
+/// order's own answer booked as its own.
+async fn post_many(shared: &Shared, batch: Vec<(OrderId, OrderIntent, TokenId)>) {
+    let mut pauses =
+        polyedge_feeds::ws::backoff(BUSY_FIRST_PAUSE, Duration::from_secs(5)).take(BUSY_RETRIES);
+    loop {
+        let mut ids = Vec::with_capacity(batch.len());
+        let mut prepared = Vec::with_capacity(batch.len());
+        for (id, intent, token) in &batch {
+            match shared.venue.prepare(intent, *token).await {
+                Ok(p) => {
+                    shared.send(Event::Prepared {
+                        id: *id,
+                        hash: p.hash.clone(),
+                        sent: p.size,
+                    });
+                    ids.push((*id, p.hash.clone()));
+                    prepared.push(p);
+                }
+                Err(e) => shared.send(Event::Posted {
+                    id: *id,
+                    result: Err(e),
+                }),
+            }
+        }
+        if prepared.is_empty() {
+            return;
+        }
+        let sent = std::time::Instant::now();
+        let result = if prepared.len() == 1 {
+            let p = prepared.pop().map(|p| shared.venue.post(p));
+            match p {
+                Some(f) => f.await.map(|_| vec![Ok(())]),
+                None => return,
+            }
+        } else {
+            shared.venue.post_batch(prepared).await
+        };
+        record_roundtrip(&result.as_ref().map(|_| ()).map_err(Clone::clone), sent);
+        match result {
+            Err(VenueError::Busy { status, message }) => {
+                if let Some(pause) = pauses.next() {
+                    bump(&shared.stats.busy_retries, "busy_retries");
+                    tracing::warn!(orders = ids.len(), status, %message, pause_ms = pause.as_millis(), "live: venue busy; retrying the batch");
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+                for (id, _) in ids {
+                    shared.send(Event::Posted {
+                        id,
+                        result: Err(VenueError::Busy {
+                            status,
+                            message: message.clone(),
+                        }),
+                    });
+                }
+            }
+            Err(VenueError::Ambiguous(why)) => {
+                for (id, _) in &ids {
+                    shared.send(Event::Posted {
+                        id: *id,
+                        result: Err(VenueError::Ambiguous(why.clone())),
+                    });
+                }
+                for (id, hash) in &ids {
+                    bump(&shared.stats.ambiguous, "ambiguous");
+                    resolve_by_hash(shared, *id, hash).await;
+                }
+            }
+            Err(e) => {
+                for (id, _) in ids {
+                    shared.send(Event::Posted {
+                        id,
+                        result: Err(e.clone()),
+                    });
+                }
+            }
+            Ok(answers) => {
+                for ((id, _), result) in ids.into_iter().zip(answers) {
+                    shared.send(Event::Posted { id, result });
+                }
+            }
+        }
+        return;
+    }
+}
+
+/// The round-trip histogram of one request, labelled with its answer.
+fn record_roundtrip(result: &Result<(), VenueError>, sent: std::time::Instant) {
+    let answer = match result {
+        Ok(()) => "accepted",
+        Err(VenueError::Rejected { .. }) => "rejected",
+        Err(VenueError::Busy { .. }) => "busy",
+        Err(VenueError::Ambiguous(_)) => "ambiguous",
+        Err(VenueError::Build(_) | VenueError::Connect(_)) => "error",
+    };
+    metrics::histogram!(ORDER_ROUNDTRIP, "answer" => answer).record(sent.elapsed().as_secs_f64());
+}
+
 async fn resolve_by_hash(shared: &Shared, id: OrderId, hash: &str) {
     let mut pauses =
         polyedge_feeds::ws::backoff(Duration::from_millis(200), Duration::from_secs(5));

@@ -121,6 +121,9 @@ pub struct Prepared {
 /// The venue's GTD security threshold in seconds: a GTD order rests until `expiration − 60 s`.
 pub const GTD_THRESHOLD_S: u64 = 60;
 
+/// Most orders in one `POST /orders` (protocols.md §2.2: "max 15").
+pub const BATCH_MAX: usize = 15;
+
 /// The venue's lot: sizes are whole hundredths of a share (protocols.md §4.4).
 pub const LOT: Size = Size::from_micros(10_000);
 
@@ -388,6 +391,58 @@ impl Venue {
                 message: r.error_msg.unwrap_or_default(),
             }),
         }
+    }
+
+    /// Sends prepared orders in one `POST /orders` (at most [`BATCH_MAX`]); one answer per
+    /// order, in order. The outer error concerns the whole request (busy, ambiguous, refused);
+    /// an inner one the order it stands for.
+    ///
+    /// # Errors
+    /// The classified [`VenueError`] of the request.
+    pub async fn post_batch(
+        &self,
+        batch: Vec<Prepared>,
+    ) -> Result<Vec<Result<(), VenueError>>, VenueError> {
+        let n = batch.len();
+        if n == 0 || n > BATCH_MAX {
+            return Err(VenueError::Build(format!(
+                "a batch holds 1 to {BATCH_MAX} orders, not {n}"
+            )));
+        }
+        self.limits
+            .acquire(Bucket::Orders, u32::try_from(n).unwrap_or(u32::MAX))
+            .await;
+        let signed = batch.into_iter().map(|p| p.signed).collect();
+        let answers = match tokio::time::timeout(
+            self.config.timeout,
+            self.client.post_orders(signed),
+        )
+        .await
+        {
+            Err(_) => return Err(VenueError::Ambiguous("timed out".into())),
+            Ok(Err(e)) => return Err(classify(&e)),
+            Ok(Ok(r)) => r,
+        };
+        if answers.len() != n {
+            // Which answer belongs to which order is unknown: every order is ambiguous.
+            return Err(VenueError::Ambiguous(format!(
+                "{} answers to a batch of {n}",
+                answers.len()
+            )));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|r| {
+                if r.success {
+                    Ok(())
+                } else {
+                    Err(VenueError::Rejected {
+                        status: 200,
+                        message: r.error_msg.unwrap_or_default(),
+                    })
+                }
+            })
+            .collect())
     }
 
     /// Cancels one order by hash. `Ok(true)` if the venue says it was cancelled.

@@ -283,7 +283,8 @@ async fn clob(
         }
     };
     let now = polyedge_core::UnixNanos(shared.clock.now());
-    if method == "POST" && rest == "/order" && shared.exchange.busy_now() {
+    let posts_orders = method == "POST" && (rest == "/order" || rest == "/orders");
+    if posts_orders && shared.exchange.busy_now() {
         return Ok(json_response(
             429,
             &json!({"error": "Too Many Requests: rate limited (fault injection)"}),
@@ -299,8 +300,17 @@ async fn clob(
         now,
     };
     let (status, value) = crate::exchange::rest::answer(&shared.exchange, &req);
-    if status == 200 && method == "POST" && rest == "/order" && shared.exchange.withhold_answer() {
-        tracing::info!("sandbox exchange: order accepted, answer withheld (fault)");
+    if status == 200 && posts_orders && shared.exchange.withhold_answer() {
+        // A batch's answer is withheld whole: every order in it is left in doubt.
+        let orders = value.as_array().map_or(1, Vec::len) as u64;
+        shared
+            .exchange
+            .orders_withheld
+            .fetch_add(orders, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            orders,
+            "sandbox exchange: order(s) accepted, answer withheld (fault)"
+        );
         return Err(Withheld);
     }
     Ok(json_response(status, &value))

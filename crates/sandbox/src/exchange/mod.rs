@@ -32,12 +32,14 @@ pub struct ExchangeConfig {
     pub heartbeat_timeout: Duration,
     /// Mixed into the derived API credentials, so two sandboxes give different keys.
     pub key_salt: String,
-    /// Fault: every Nth order accepted by `POST /order` is placed, but the connection is closed
-    /// without an answer (the client cannot tell whether the order is on the book).
+    /// Fault: every Nth request accepted by `POST /order` or `POST /orders` is carried out, but
+    /// the connection is closed without an answer (the client cannot tell whether its orders are
+    /// on the book).
     pub drop_after_accept_every: Option<u64>,
     /// Fault: the user channel is closed after every N events written on a connection.
     pub user_drop_every: Option<u64>,
-    /// Fault: every Nth `POST /order` is answered 429 (rate limited) and not placed.
+    /// Fault: every Nth `POST /order` or `POST /orders` is answered 429 (rate limited) and
+    /// nothing in it is placed.
     pub busy_every: Option<u64>,
     /// Fault: every Nth trade (over all accounts) is booked — the account's balance and
     /// position change — but never reported: no user-channel event, not in `GET /data/trades`
@@ -111,6 +113,9 @@ pub struct Exchange {
     busy: EveryNth,
     /// User-channel connections closed by `user_drop_every`.
     pub user_drops: std::sync::atomic::AtomicU64,
+    /// Orders whose answer `drop_after_accept_every` withheld (a withheld batch counts each
+    /// of its orders).
+    pub orders_withheld: std::sync::atomic::AtomicU64,
 }
 
 impl Exchange {
@@ -131,17 +136,18 @@ impl Exchange {
             user_drop_every: config.user_drop_every.filter(|n| *n > 0),
             busy: EveryNth::new(config.busy_every),
             user_drops: std::sync::atomic::AtomicU64::new(0),
+            orders_withheld: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// Whether this `POST /order` is to be answered 429 without being placed (the fault
-    /// `busy_every`).
+    /// Whether this `POST /order` or `POST /orders` is to be answered 429 without being placed
+    /// (the fault `busy_every`).
     pub(crate) fn busy_now(&self) -> bool {
         self.busy.hit()
     }
 
-    /// Whether the answer to this accepted `POST /order` is to be withheld (the fault
-    /// `drop_after_accept_every`).
+    /// Whether the answer to this accepted `POST /order` or `POST /orders` is to be withheld
+    /// (the fault `drop_after_accept_every`).
     pub(crate) fn withhold_answer(&self) -> bool {
         self.withhold.hit()
     }
@@ -229,8 +235,14 @@ impl Exchange {
             .collect();
         serde_json::json!({
             "accounts": accounts,
+            "requests": {
+                "single_orders": st.single_orders,
+                "batches": st.batches,
+                "batched_orders": st.batched_orders,
+            },
             "faults": {
                 "answers_withheld": self.withhold.hits(),
+                "orders_withheld": self.orders_withheld.load(std::sync::atomic::Ordering::Relaxed),
                 "user_channel_drops": self.user_drops.load(std::sync::atomic::Ordering::Relaxed),
                 "busy_answers": self.busy.hits(),
                 "hidden_trades": st.hidden_trades,

@@ -494,6 +494,7 @@ fn l2_route(
                 Ok(p) => p,
                 Err(e) => return err(400, format!("invalid order payload: {e}")),
             };
+            ex.lock().single_orders += 1;
             match place_one(ex, key, &p, now) {
                 Ok(v) => (200, v),
                 Err((s, m)) => err(s, m),
@@ -509,6 +510,11 @@ fn l2_route(
                     400,
                     format!("too many orders in a batch: {} (max 15)", list.len()),
                 );
+            }
+            {
+                let mut st = ex.lock();
+                st.batches += 1;
+                st.batched_orders += list.len() as u64;
             }
             let answers: Vec<Value> = list
                 .into_iter()

@@ -243,6 +243,12 @@ pub struct State {
     hide_trade_every: Option<u64>,
     /// Trades booked but never reported (the fault `hide_trade_every`).
     pub hidden_trades: u64,
+    /// `POST /orders` requests answered, and the orders they carried.
+    pub batches: u64,
+    /// Orders that came in `POST /orders` requests.
+    pub batched_orders: u64,
+    /// `POST /order` requests answered.
+    pub single_orders: u64,
 }
 
 /// The window's condition id, or the zero hash when the recording has none (the `market` field
@@ -284,6 +290,9 @@ impl State {
             outbox: Vec::new(),
             hide_trade_every: None,
             hidden_trades: 0,
+            batches: 0,
+            batched_orders: 0,
+            single_orders: 0,
         }
     }
 
