@@ -2402,35 +2402,33 @@ fn a_live_run_halts_and_alerts_when_the_venue_holds_positions_our_fills_do_not_e
 /// A tree model over this build's feature schema that reads only `ret_since_open` (Up above
 /// the strike, Down below), trained on synthetic rows: enough for `ml_directional` to trade.
 fn directional_model() -> polyedge_ml::DirectionalModel {
-    use polyedge_features::{Feature, N_FEATURES, schema_hash, schema_names};
-    use polyedge_ml::models::{Gbt, GbtParams, Rows};
-    let mut x = Rows::new(N_FEATURES);
-    let mut y = Vec::new();
-    for i in 0..400 {
-        let r = (f64::from(i) - 199.5) / 200_000.0;
-        let mut row = vec![f64::NAN; N_FEATURES];
-        row[Feature::RetSinceOpen.index()] = r;
-        x.push(&row);
-        y.push(r > 0.0);
-    }
-    let params = GbtParams::default();
-    polyedge_ml::DirectionalModel::new(
-        schema_names().iter().map(|s| (*s).to_string()).collect(),
-        schema_hash(),
-        polyedge_ml::TrainingSpan {
-            from: String::new(),
-            to: String::new(),
-            windows: 400,
-            rows: 400,
-            decision_times_s: vec![240, 180, 120, 60, 30],
-            recordings: vec![],
-            outcome_sources: BTreeMap::new(),
-        },
-        params,
-        Gbt::fit(&x, &y, &params).unwrap(),
-        None,
+    let xs: Vec<f64> = (0..400)
+        .map(|i| (f64::from(i) - 199.5) / 200_000.0)
+        .collect();
+    let up: Vec<bool> = xs.iter().map(|&r| r > 0.0).collect();
+    polyedge_ml::DirectionalModel::one_feature(
+        polyedge_features::Feature::RetSinceOpen.index(),
+        &xs,
+        &up,
+        vec![240, 180, 120, 60, 30],
     )
     .unwrap()
+}
+
+/// A paper run (seed 3) of `strategies` (a `run` line, then tables: [`write_config_with`])
+/// against a sandbox serving `sample`, to the end of the sample; returns the run's config file,
+/// its state directory and its stderr.
+fn paper_run_of(dir: &Path, sample: &Path, strategies: &str) -> (PathBuf, PathBuf, String) {
+    let rt = runtime();
+    let sandbox = start_sandbox(&rt, sample);
+    let config = write_config_with(dir, &sandbox.addr().to_string(), 3, strategies, "-run");
+    let state = dir.join("state");
+    let running = spawn_run("paper", &config, &state);
+    wait_until_done(&sandbox, &running, &state);
+    let stderr = running.stderr();
+    running.terminate();
+    rt.block_on(sandbox.shutdown()).unwrap();
+    (config, state, stderr)
 }
 
 /// The lines of an `ml_directional` feature log up to `end` (ns), parsed.
@@ -2458,19 +2456,10 @@ fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_i
     };
     let run_log = dir.path().join("features-run.jsonl");
     let bt_log = dir.path().join("features-backtest.jsonl");
-    let rt = runtime();
-    let sandbox = start_sandbox(&rt, &sample);
-    let addr = sandbox.addr().to_string();
-    let config = write_config_with(dir.path(), &addr, 3, &strategies(&run_log), "-run");
-    let state = dir.path().join("state");
-    let running = spawn_run("paper", &config, &state);
-    wait_until_done(&sandbox, &running, &state);
-    let stderr = running.stderr();
-    running.terminate();
-    rt.block_on(sandbox.shutdown()).unwrap();
+    let (_, state, stderr) = paper_run_of(dir.path(), &sample, &strategies(&run_log));
     let run = results(&state);
     // The backtest of the recording the run made, with the same settings but its own log.
-    let bt_config = write_config_with(dir.path(), &addr, 3, &strategies(&bt_log), "-bt");
+    let bt_config = write_config_with(dir.path(), "127.0.0.1:9", 3, &strategies(&bt_log), "-bt");
     let bt = backtest(&bt_config, recordings(&state));
     // Over the span both cover (the run goes on ticking after the last window), every decision
     // saw the same features, feature by feature, and the model the same P(Up).
@@ -2554,17 +2543,8 @@ fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_i
 fn a_paper_run_with_a_capital_split_gives_each_strategy_its_share_as_the_backtest_does() {
     let dir = tempfile::tempdir().unwrap();
     let sample = sample_recording(dir.path());
-    let rt = runtime();
-    let sandbox = start_sandbox(&rt, &sample);
-    let addr = sandbox.addr().to_string();
     let strategies = "run = [\"fair_value\", \"market_maker\"]\n[engine]\ncapital_split = { fair_value = 0.6, market_maker = 0.4 }\n";
-    let config = write_config_with(dir.path(), &addr, 3, strategies, "-split");
-    let state = dir.path().join("state");
-    let running = spawn_run("paper", &config, &state);
-    wait_until_done(&sandbox, &running, &state);
-    let stderr = running.stderr();
-    running.terminate();
-    rt.block_on(sandbox.shutdown()).unwrap();
+    let (config, state, stderr) = paper_run_of(dir.path(), &sample, strategies);
     let run = results(&state);
     let shares: Vec<(&str, String)> = run
         .strategies

@@ -638,34 +638,15 @@ fn random_baseline_uses_the_shared_caps() {
 /// `ret_since_open` (every other column missing in training): `P(Up)` high above the strike,
 /// low below it (`label`: the training label of a row with return `r`).
 fn directional_model(label: impl Fn(usize, f64) -> bool) -> polyedge_ml::DirectionalModel {
-    use polyedge_features::{Feature, N_FEATURES, schema_hash, schema_names};
-    use polyedge_ml::models::{Gbt, GbtParams, Rows};
-    let mut x = Rows::new(N_FEATURES);
-    let mut y = Vec::new();
-    for i in 0..400 {
-        let r = (i as f64 - 199.5) / 100_000.0; // −0.002 … +0.002
-        let mut row = vec![f64::NAN; N_FEATURES];
-        row[Feature::RetSinceOpen.index()] = r;
-        x.push(&row);
-        y.push(label(i, r));
-    }
-    let params = GbtParams::default();
-    let gbt = Gbt::fit(&x, &y, &params).unwrap();
-    polyedge_ml::DirectionalModel::new(
-        schema_names().iter().map(|s| (*s).to_string()).collect(),
-        schema_hash(),
-        polyedge_ml::TrainingSpan {
-            from: String::new(),
-            to: String::new(),
-            windows: 400,
-            rows: 400,
-            decision_times_s: vec![240, 180, 120, 60, 30],
-            recordings: vec![],
-            outcome_sources: std::collections::BTreeMap::new(),
-        },
-        params,
-        gbt,
-        None,
+    let xs: Vec<f64> = (0..400)
+        .map(|i| (f64::from(i) - 199.5) / 100_000.0) // −0.002 … +0.002
+        .collect();
+    let up: Vec<bool> = xs.iter().enumerate().map(|(i, &r)| label(i, r)).collect();
+    polyedge_ml::DirectionalModel::one_feature(
+        polyedge_features::Feature::RetSinceOpen.index(),
+        &xs,
+        &up,
+        vec![240, 180, 120, 60, 30],
     )
     .unwrap()
 }

@@ -155,6 +155,54 @@ impl DirectionalModel {
         Ok(DirectionalModel { doc, gbt })
     }
 
+    /// A model over the current `polyedge_features` schema fitted (default [`GbtParams`], no
+    /// calibration) on rows where only column `feature` is present, with values `xs` and labels
+    /// `up` (every other column missing), declared trained at `decision_times_s` (seconds
+    /// left). For tests and examples of the model file and the strategy that trades it, where
+    /// the model's answer must be known: real models come from [`crate::train`].
+    ///
+    /// # Errors
+    /// `xs` and `up` of different lengths or empty, a `feature` outside the schema, or the
+    /// learner's error.
+    pub fn one_feature(
+        feature: usize,
+        xs: &[f64],
+        up: &[bool],
+        decision_times_s: Vec<u32>,
+    ) -> Result<Self, MlError> {
+        let names = polyedge_features::schema_names();
+        if feature >= names.len() {
+            return Err(MlError::Data(format!(
+                "feature {feature}: the schema has {} columns",
+                names.len()
+            )));
+        }
+        let mut x = crate::models::Rows::new(names.len());
+        for &v in xs {
+            let mut row = vec![f64::NAN; names.len()];
+            row[feature] = v;
+            x.push(&row);
+        }
+        let params = GbtParams::default();
+        let gbt = Gbt::fit(&x, up, &params)?;
+        Self::new(
+            names.iter().map(|s| (*s).to_string()).collect(),
+            polyedge_features::schema_hash(),
+            TrainingSpan {
+                from: String::new(),
+                to: String::new(),
+                windows: xs.len(),
+                rows: xs.len(),
+                decision_times_s,
+                recordings: Vec::new(),
+                outcome_sources: BTreeMap::new(),
+            },
+            params,
+            gbt,
+            None,
+        )
+    }
+
     /// [`Self::load`] against the current `polyedge_features` schema.
     ///
     /// # Errors

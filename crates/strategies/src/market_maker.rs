@@ -210,19 +210,6 @@ impl MarketMaker {
         }
     }
 
-    fn cancel_all(ctx: &mut Ctx<'_>, slug: &str) {
-        let ids: Vec<OrderId> = ctx
-            .view()
-            .open_orders()
-            .iter()
-            .filter(|o| o.window == slug)
-            .map(|o| o.id)
-            .collect();
-        for id in ids {
-            ctx.cancel(id);
-        }
-    }
-
     fn maybe_quote(&mut self, ctx: &mut Ctx<'_>, slug: &str, force: bool) {
         let now = ctx.now();
         let state = self.windows.get(slug).copied().unwrap_or_default();
@@ -275,7 +262,7 @@ impl MarketMaker {
                 .cancelling
                 .is_none_or(|at| now.0 >= at.0.saturating_add(UnixNanos::PER_SEC));
             if resend {
-                Self::cancel_all(ctx, slug);
+                ctx.cancel_window(slug);
                 self.windows.insert(
                     slug.to_string(),
                     Quoted {
@@ -397,7 +384,7 @@ impl Strategy for MarketMaker {
     fn on_window(&mut self, ctx: &mut Ctx<'_>, window: &Window, phase: WindowPhase) {
         match phase {
             WindowPhase::Closing => {
-                Self::cancel_all(ctx, &window.slug);
+                ctx.cancel_window(&window.slug);
                 self.windows.entry(window.slug.clone()).or_default().pulled = true;
             }
             WindowPhase::Resolved(_) => {

@@ -308,19 +308,6 @@ impl MlDirectional {
         let _ = writeln!(file, "{line}");
     }
 
-    fn cancel_window(ctx: &mut Ctx<'_>, slug: &str) {
-        let ids: Vec<OrderId> = ctx
-            .view()
-            .open_orders()
-            .iter()
-            .filter(|o| o.window == slug)
-            .map(|o| o.id)
-            .collect();
-        for id in ids {
-            ctx.cancel(id);
-        }
-    }
-
     #[allow(clippy::too_many_lines)] // one decision, read top to bottom
     fn decide(&mut self, ctx: &mut Ctx<'_>, slug: &str) {
         let now = ctx.now();
@@ -343,7 +330,7 @@ impl MlDirectional {
             return ctx.skip(slug, skip::RISK_REFUSED);
         }
         if self.paused {
-            Self::cancel_window(ctx, slug);
+            ctx.cancel_window(slug);
             return ctx.skip(slug, skip::PAUSED);
         }
         let left = w.end.saturating_sub(now);
@@ -351,7 +338,7 @@ impl MlDirectional {
             return ctx.skip(slug, skip::TOO_EARLY);
         }
         if left < self.min_left {
-            Self::cancel_window(ctx, slug);
+            ctx.cancel_window(slug);
             return ctx.skip(slug, skip::TOO_LATE);
         }
         let snap = self
@@ -378,7 +365,7 @@ impl MlDirectional {
         if let Some(o) = working {
             let stale = now.saturating_sub(state.order_at) >= p.maker_ttl_s * UnixNanos::PER_SEC;
             if stale || o.outcome != outcome || conf < p.maker_confidence {
-                Self::cancel_window(ctx, slug);
+                ctx.cancel_window(slug);
             }
             return ctx.skip(slug, skip::ORDER_WORKING);
         }
@@ -521,39 +508,11 @@ impl Strategy for MlDirectional {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use polyedge_features::{N_FEATURES, schema_hash, schema_names};
-    use polyedge_ml::models::{Gbt, GbtParams, Rows};
 
     fn model() -> DirectionalModel {
-        let mut x = Rows::new(N_FEATURES);
-        let mut y = Vec::new();
-        for i in 0..100 {
-            let mut row = vec![f64::NAN; N_FEATURES];
-            row[4] = f64::from(i) - 49.5;
-            x.push(&row);
-            y.push(i >= 50);
-        }
-        let params = GbtParams {
-            iterations: 5,
-            ..GbtParams::default()
-        };
-        DirectionalModel::new(
-            schema_names().iter().map(|s| (*s).to_string()).collect(),
-            schema_hash(),
-            polyedge_ml::TrainingSpan {
-                from: String::new(),
-                to: String::new(),
-                windows: 100,
-                rows: 100,
-                decision_times_s: vec![200, 50],
-                recordings: vec![],
-                outcome_sources: BTreeMap::new(),
-            },
-            params,
-            Gbt::fit(&x, &y, &params).unwrap(),
-            None,
-        )
-        .unwrap()
+        let xs: Vec<f64> = (0..100).map(|i| f64::from(i) - 49.5).collect();
+        let up: Vec<bool> = xs.iter().map(|&x| x > 0.0).collect();
+        DirectionalModel::one_feature(4, &xs, &up, vec![200, 50]).unwrap()
     }
 
     #[test]

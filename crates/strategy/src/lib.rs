@@ -341,6 +341,20 @@ impl<'a> Ctx<'a> {
         self.actions.push(Action::Cancel(order));
     }
 
+    /// Queues a cancel of every working order of this strategy on `slug`.
+    pub fn cancel_window(&mut self, slug: &str) {
+        let ids: Vec<OrderId> = self
+            .view
+            .open_orders()
+            .iter()
+            .filter(|o| o.window == slug)
+            .map(|o| o.id)
+            .collect();
+        for id in ids {
+            self.cancel(id);
+        }
+    }
+
     /// Asks for [`Strategy::on_timer`] at `at`.
     pub fn set_timer(&mut self, at: UnixNanos) {
         self.actions.push(Action::Timer(at));
