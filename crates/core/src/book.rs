@@ -268,9 +268,20 @@ impl Plan {
     }
 }
 
-struct LadderIter<'a> {
+/// The levels of one side of an [`OrderBook`], best first ([`OrderBook::levels`]); walks the
+/// occupancy bitmap, allocation-free.
+#[derive(Clone)]
+pub struct LadderIter<'a> {
     ladder: &'a Ladder,
     next: Option<usize>,
+}
+
+impl std::fmt::Debug for LadderIter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LadderIter")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Iterator for LadderIter<'_> {
@@ -530,7 +541,7 @@ impl OrderBook {
     }
 
     /// Levels of `side`, best first.
-    pub fn levels(&self, side: BookSide) -> impl Iterator<Item = Level> + '_ {
+    pub fn levels(&self, side: BookSide) -> LadderIter<'_> {
         match side {
             BookSide::Bid => self.bids.iter(),
             BookSide::Ask => self.asks.iter(),

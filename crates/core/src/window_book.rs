@@ -126,18 +126,13 @@ impl WindowBook {
     }
 
     /// Levels of `outcome`'s `side`, best first, from the source chosen by [`Self::source_for`].
-    pub fn levels(&self, outcome: Outcome, side: BookSide) -> Box<dyn Iterator<Item = Level> + '_> {
+    pub fn levels(&self, outcome: Outcome, side: BookSide) -> WindowLevels<'_> {
         match self.source_for(outcome) {
-            None => Box::new(std::iter::empty()),
-            Some(LevelSource::Direct) => Box::new(self.book(outcome).levels(side)),
-            Some(LevelSource::Mirrored) => Box::new(
-                self.book(outcome.other())
-                    .levels(side.opposite())
-                    .map(|l| Level {
-                        price: l.price.complement(),
-                        size: l.size,
-                    }),
-            ),
+            None => WindowLevels::Empty,
+            Some(LevelSource::Direct) => WindowLevels::Direct(self.book(outcome).levels(side)),
+            Some(LevelSource::Mirrored) => {
+                WindowLevels::Mirrored(self.book(outcome.other()).levels(side.opposite()))
+            }
         }
     }
 
@@ -216,6 +211,33 @@ impl WindowBook {
         let up_bid = self.up.best_bid().map(|l| l.price);
         let down_ask_mirror = self.down.best_ask().map(|l| l.price.complement());
         up_ask != down_bid_mirror || up_bid != down_ask_mirror
+    }
+}
+
+/// The levels of one outcome's side of a [`WindowBook`], best first ([`WindowBook::levels`]):
+/// the outcome's own book, or the other outcome's opposite side with prices complemented
+/// (`1 − p`). Allocation-free.
+#[derive(Debug, Clone)]
+pub enum WindowLevels<'a> {
+    /// No book for the outcome.
+    Empty,
+    /// The outcome's own levels.
+    Direct(crate::book::LadderIter<'a>),
+    /// The other outcome's opposite side, mirrored.
+    Mirrored(crate::book::LadderIter<'a>),
+}
+
+impl Iterator for WindowLevels<'_> {
+    type Item = Level;
+    fn next(&mut self) -> Option<Level> {
+        match self {
+            WindowLevels::Empty => None,
+            WindowLevels::Direct(it) => it.next(),
+            WindowLevels::Mirrored(it) => it.next().map(|l| Level {
+                price: l.price.complement(),
+                size: l.size,
+            }),
+        }
     }
 }
 

@@ -240,8 +240,12 @@ struct WindowState {
 
 /// The levels the matching reads, from a live [`WindowBook`] or a kept [`Snapshot`].
 trait Levels {
+    /// The iterator [`Levels::levels_of`] returns (concrete: no allocation per walk).
+    type Iter<'a>: Iterator<Item = Level>
+    where
+        Self: 'a;
     /// Levels of `outcome`'s `side`, best first (as [`WindowBook::levels`]).
-    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Box<dyn Iterator<Item = Level> + '_>;
+    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Self::Iter<'_>;
     /// The tick of `outcome`'s own token book, if known.
     fn tick_of(&self, outcome: Outcome) -> Option<Price>;
     /// Receive time of the freshest data.
@@ -249,7 +253,8 @@ trait Levels {
 }
 
 impl Levels for WindowBook {
-    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Box<dyn Iterator<Item = Level> + '_> {
+    type Iter<'a> = polyedge_core::window_book::WindowLevels<'a>;
+    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Self::Iter<'_> {
         self.levels(outcome, side)
     }
     fn tick_of(&self, outcome: Outcome) -> Option<Price> {
@@ -294,8 +299,9 @@ impl Snapshot {
 }
 
 impl Levels for Snapshot {
-    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Box<dyn Iterator<Item = Level> + '_> {
-        Box::new(self.levels[slot(outcome, side)].iter().copied())
+    type Iter<'a> = std::iter::Copied<std::slice::Iter<'a, Level>>;
+    fn levels_of(&self, outcome: Outcome, side: BookSide) -> Self::Iter<'_> {
+        self.levels[slot(outcome, side)].iter().copied()
     }
     fn tick_of(&self, outcome: Outcome) -> Option<Price> {
         self.ticks[usize::from(outcome == Outcome::Down)]
@@ -378,7 +384,7 @@ fn canon(outcome: Outcome, side: BookSide, price: Price) -> LevelKey {
 }
 
 /// Recorded size at exactly `price` on `outcome`'s `side` (zero if absent).
-fn level_size(book: &dyn Levels, outcome: Outcome, side: BookSide, price: Price) -> Size {
+fn level_size(book: &impl Levels, outcome: Outcome, side: BookSide, price: Price) -> Size {
     for l in book.levels_of(outcome, side) {
         if l.price == price {
             return l.size;
@@ -392,7 +398,7 @@ fn level_size(book: &dyn Levels, outcome: Outcome, side: BookSide, price: Price)
 
 /// Whether no recorded level of `outcome`'s `side` is better than `price` (for a bid: none
 /// higher; for an ask: none lower), i.e. an order of ours at `price` is at the best price.
-fn at_best(book: &dyn Levels, outcome: Outcome, side: BookSide, price: Price) -> bool {
+fn at_best(book: &impl Levels, outcome: Outcome, side: BookSide, price: Price) -> bool {
     book.levels_of(outcome, side)
         .next()
         .is_none_or(|l| within(side, price, l.price))
@@ -827,7 +833,7 @@ impl SimExecutor {
 
     /// The tick in force for `outcome` of `window`: the book's (latest data), else the window's,
     /// else the default.
-    fn tick(&self, window: &str, outcome: Outcome, book: &dyn Levels) -> Price {
+    fn tick(&self, window: &str, outcome: Outcome, book: &impl Levels) -> Price {
         book.tick_of(outcome)
             .or_else(|| book.tick_of(outcome.other()))
             .or_else(|| self.windows.get(window).and_then(|w| w.tick))
@@ -849,7 +855,7 @@ impl SimExecutor {
     fn available(
         &self,
         window: &str,
-        book: &dyn Levels,
+        book: &impl Levels,
         outcome: Outcome,
         side: BookSide,
         limit: Price,
@@ -896,7 +902,7 @@ impl SimExecutor {
         &mut self,
         id: OrderId,
         due: UnixNanos,
-        book: &dyn Levels,
+        book: &impl Levels,
         out: &mut Vec<ExecReport>,
     ) {
         let Some(w) = self.orders.get(&id) else {
@@ -980,7 +986,7 @@ impl SimExecutor {
         &mut self,
         id: OrderId,
         event_at: UnixNanos,
-        book: &dyn Levels,
+        book: &impl Levels,
         out: &mut Vec<ExecReport>,
     ) {
         let Some(w) = self.orders.get(&id) else {
@@ -1045,7 +1051,7 @@ impl SimExecutor {
     }
 
     /// Puts `id` on the book: queue ahead = the recorded size at our price now.
-    fn rest(&mut self, id: OrderId, at: UnixNanos, book: &dyn Levels, out: &mut Vec<ExecReport>) {
+    fn rest(&mut self, id: OrderId, at: UnixNanos, book: &impl Levels, out: &mut Vec<ExecReport>) {
         let Some(w) = self.orders.get(&id) else {
             return;
         };
