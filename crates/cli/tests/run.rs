@@ -1148,6 +1148,26 @@ fn prometheus_scrapes_a_paper_run_and_the_rules_and_dashboard_name_only_exported
     let _ = prom.wait();
 }
 
+/// Waits until the webhook receiver got a firing alert with `key`; fails after `limit` with
+/// what it got and the run's stderr.
+fn wait_for_alert(got: &Mutex<Vec<Value>>, key: &str, limit: Duration, running: &Running) {
+    let t0 = Instant::now();
+    while !got
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|a| a["key"] == key && a["state"] == "firing")
+    {
+        assert!(
+            t0.elapsed() < limit,
+            "no {key} alert: {:?}\n{}",
+            got.lock().unwrap(),
+            running.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A receiver on 127.0.0.1 standing in for Telegram's Bot API and a webhook: every POST body,
 /// as JSON with the request path added as `_path`, in arrival order.
 fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -1231,24 +1251,12 @@ fn a_breaker_trip_and_a_silent_feed_each_alert_once() {
     );
     wait_until_done(&sandbox, &running, &state);
     // The sandbox has served everything: the feeds fall silent; wait for those alerts.
-    let t0 = Instant::now();
-    loop {
-        let silent = got
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|v| v["key"] == "feed_silent:polymarket-market" && v["state"] == "firing");
-        if silent {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "no silent-feed alert: {:?}\n{}",
-            got.lock().unwrap(),
-            running.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_alert(
+        &got,
+        "feed_silent:polymarket-market",
+        Duration::from_secs(30),
+        &running,
+    );
     std::thread::sleep(Duration::from_secs(2));
     let stderr = running.stderr();
     let _ = running.terminate();
@@ -2327,21 +2335,12 @@ fn a_live_run_halts_and_alerts_when_the_venue_holds_positions_our_fills_do_not_e
     let running = spawn_market_maker("live", &config, &state);
     // Until the halt's alert (the run goes on, holding its positions; no need to wait for the
     // sample's end).
-    let t0 = Instant::now();
-    while !got
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|a| a["key"] == "breaker:market_maker:venue_mismatch" && a["state"] == "firing")
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(150),
-            "no venue_mismatch alert: {:?}\n{}",
-            got.lock().unwrap(),
-            running.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_alert(
+        &got,
+        "breaker:market_maker:venue_mismatch",
+        Duration::from_secs(150),
+        &running,
+    );
     // Let the strategy decide (and be refused) a few more times, the cancels take effect.
     std::thread::sleep(Duration::from_secs(3));
     let control = std::fs::read_to_string(state.join("control.addr")).unwrap();

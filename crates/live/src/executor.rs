@@ -642,65 +642,22 @@ impl LiveExecutor {
         while !pending.is_empty() {
             let rest = pending.split_off(pending.len().min(BATCH_MAX));
             let batch = std::mem::replace(&mut pending, rest);
-            let shared = self.shared.clone();
-            if let [(id, intent, token)] = batch.as_slice() {
-                let (id, intent, token) = (*id, intent.clone(), *token);
-                self.rt
-                    .spawn(async move { post_one(&shared, id, intent, token).await });
-            } else {
+            if batch.len() > 1 {
                 bump(&self.shared.stats.batches, "batches");
-                self.rt
-                    .spawn(async move { post_many(&shared, batch).await });
             }
+            let shared = self.shared.clone();
+            self.rt
+                .spawn(async move { post_orders(&shared, batch).await });
         }
     }
 }
 
-/// One order: prepared (signed), posted, retried while the venue is busy (425/429/503: not on
-/// the book — rebuilt with a new salt, so a new hash, after a growing pause), resolved by its
-/// hash when the answer is ambiguous.
-async fn post_one(shared: &Shared, id: OrderId, intent: OrderIntent, token: TokenId) {
-    let mut pauses =
-        polyedge_feeds::ws::backoff(BUSY_FIRST_PAUSE, Duration::from_secs(5)).take(BUSY_RETRIES);
-    loop {
-        let prepared = match shared.venue.prepare(&intent, token).await {
-            Ok(p) => p,
-            Err(e) => {
-                shared.send(Event::Posted { id, result: Err(e) });
-                return;
-            }
-        };
-        let hash = prepared.hash.clone();
-        shared.send(Event::Prepared {
-            id,
-            hash: hash.clone(),
-            sent: prepared.size,
-        });
-        let sent = std::time::Instant::now();
-        let result = shared.venue.post(prepared).await.map(|_| ());
-        record_roundtrip(&result, sent);
-        if let Err(VenueError::Busy { status, message }) = &result
-            && let Some(pause) = pauses.next()
-        {
-            bump(&shared.stats.busy_retries, "busy_retries");
-            tracing::warn!(order = id.0, status, %message, pause_ms = pause.as_millis(), "live: venue busy; retrying");
-            tokio::time::sleep(pause).await;
-            continue;
-        }
-        let ambiguous = matches!(result, Err(VenueError::Ambiguous(_)));
-        shared.send(Event::Posted { id, result });
-        if ambiguous {
-            bump(&shared.stats.ambiguous, "ambiguous");
-            resolve_by_hash(shared, id, &hash).await;
-        }
-        return;
-    }
-}
-
-/// Several orders in one `POST /orders`, with the same rules as [`post_one`] for the whole
-/// request (busy: all rebuilt and sent again; ambiguous: each resolved by its hash) and each
-/// order's own answer booked as its own.
-async fn post_many(shared: &Shared, batch: Vec<(OrderId, OrderIntent, TokenId)>) {
+/// Orders prepared (signed) and posted in one request — `POST /order` for one, `POST /orders`
+/// for several — each order's answer booked as its own. 425/429/503 mean nothing of the request
+/// is on the book: all of it is rebuilt (a new salt, so new hashes) and sent again after a
+/// growing pause; an ambiguous answer (timeout, dropped connection) is resolved order by order
+/// by the order hash.
+async fn post_orders(shared: &Shared, batch: Vec<(OrderId, OrderIntent, TokenId)>) {
     let mut pauses =
         polyedge_feeds::ws::backoff(BUSY_FIRST_PAUSE, Duration::from_secs(5)).take(BUSY_RETRIES);
     loop {
@@ -728,20 +685,17 @@ async fn post_many(shared: &Shared, batch: Vec<(OrderId, OrderIntent, TokenId)>)
         }
         let sent = std::time::Instant::now();
         let result = if prepared.len() == 1 {
-            let p = prepared.pop().map(|p| shared.venue.post(p));
-            match p {
-                Some(f) => f.await.map(|_| vec![Ok(())]),
-                None => return,
-            }
+            let one = prepared.remove(0);
+            shared.venue.post(one).await.map(|_| vec![Ok(())])
         } else {
             shared.venue.post_batch(prepared).await
         };
-        record_roundtrip(&result.as_ref().map(|_| ()).map_err(Clone::clone), sent);
+        record_roundtrip(result.as_ref().err(), sent);
         match result {
             Err(VenueError::Busy { status, message }) => {
                 if let Some(pause) = pauses.next() {
                     bump(&shared.stats.busy_retries, "busy_retries");
-                    tracing::warn!(orders = ids.len(), status, %message, pause_ms = pause.as_millis(), "live: venue busy; retrying the batch");
+                    tracing::warn!(orders = ids.len(), status, %message, pause_ms = pause.as_millis(), "live: venue busy; retrying");
                     tokio::time::sleep(pause).await;
                     continue;
                 }
@@ -785,14 +739,15 @@ async fn post_many(shared: &Shared, batch: Vec<(OrderId, OrderIntent, TokenId)>)
     }
 }
 
-/// The round-trip histogram of one request, labelled with its answer.
-fn record_roundtrip(result: &Result<(), VenueError>, sent: std::time::Instant) {
-    let answer = match result {
-        Ok(()) => "accepted",
-        Err(VenueError::Rejected { .. }) => "rejected",
-        Err(VenueError::Busy { .. }) => "busy",
-        Err(VenueError::Ambiguous(_)) => "ambiguous",
-        Err(VenueError::Build(_) | VenueError::Connect(_)) => "error",
+/// The round-trip histogram of one request, labelled with its answer (`error`: the request's
+/// error, `None` when it was answered).
+fn record_roundtrip(error: Option<&VenueError>, sent: std::time::Instant) {
+    let answer = match error {
+        None => "accepted",
+        Some(VenueError::Rejected { .. }) => "rejected",
+        Some(VenueError::Busy { .. }) => "busy",
+        Some(VenueError::Ambiguous(_)) => "ambiguous",
+        Some(VenueError::Build(_) | VenueError::Connect(_)) => "error",
     };
     metrics::histogram!(ORDER_ROUNDTRIP, "answer" => answer).record(sent.elapsed().as_secs_f64());
 }

@@ -166,17 +166,6 @@ struct WinState {
     refused: bool,
 }
 
-/// One decision's model output, kept for inspection ([`MlDirectional::last_prediction`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
-    /// The window.
-    pub window: String,
-    /// Decision time (ns since epoch).
-    pub at: UnixNanos,
-    /// Calibrated `P(Up)`.
-    pub p_up: f64,
-}
-
 /// The directional-model strategy. See the module docs.
 pub struct MlDirectional {
     params: MlDirectionalParams,
@@ -190,7 +179,6 @@ pub struct MlDirectional {
     orders: BTreeMap<OrderId, String>,
     scored: VecDeque<bool>,
     paused: bool,
-    last: Option<Prediction>,
     log: Option<std::fs::File>,
 }
 
@@ -274,14 +262,8 @@ impl MlDirectional {
             orders: BTreeMap::new(),
             scored: VecDeque::new(),
             paused: false,
-            last: None,
             log,
         })
-    }
-
-    /// The last decision's model output.
-    pub fn last_prediction(&self) -> Option<&Prediction> {
-        self.last.as_ref()
     }
 
     /// Whether the rolling accuracy paused the strategy.
@@ -350,11 +332,6 @@ impl MlDirectional {
         let Some(p_up) = p_up else {
             return ctx.skip(slug, skip::MODEL_ERROR);
         };
-        self.last = Some(Prediction {
-            window: slug.to_string(),
-            at: now,
-            p_up,
-        });
         let (outcome, conf) = if p_up >= 0.5 {
             (Outcome::Up, p_up)
         } else {
@@ -472,11 +449,20 @@ impl Strategy for MlDirectional {
         let now = ctx.now();
         let step = self.params.decide_every_ms * UnixNanos::PER_MS;
         for slug in affected_windows(ctx.view(), ev) {
-            let state = self.windows.entry(slug.clone()).or_default();
-            if now < state.next_at {
-                continue;
+            let next_at = UnixNanos(now.0.saturating_add(step));
+            match self.windows.get_mut(&slug) {
+                Some(state) if now < state.next_at => continue,
+                Some(state) => state.next_at = next_at,
+                None => {
+                    self.windows.insert(
+                        slug.clone(),
+                        WinState {
+                            next_at,
+                            ..WinState::default()
+                        },
+                    );
+                }
             }
-            state.next_at = UnixNanos(now.0.saturating_add(step));
             self.decide(ctx, &slug);
         }
     }
