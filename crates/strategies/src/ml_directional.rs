@@ -98,8 +98,9 @@ pub struct MlDirectionalParams {
     pub pause_min_windows: usize,
     /// Pause when the rolling accuracy is below this (default 0.50).
     pub pause_below: f64,
-    /// Append every decision's features and `P(Up)` as JSON lines to this file (created or
-    /// truncated at start; for checks and research; default none).
+    /// Append the features and `P(Up)` of every decision tick inside the trained span (traded,
+    /// skipped or after the window's entry) as JSON lines to this file (created or truncated at
+    /// start; for checks and research; default none).
     pub feature_log: Option<PathBuf>,
 }
 
@@ -290,6 +291,21 @@ impl MlDirectional {
         let _ = writeln!(file, "{line}");
     }
 
+    /// The model's calibrated `P(Up)` for `w` now (`None`: not finite or the model refused the
+    /// row), its features written to the feature log when there is one.
+    fn evaluate(
+        &mut self,
+        w: &Window,
+        now: UnixNanos,
+        book: Option<&polyedge_core::WindowBook>,
+    ) -> Option<f64> {
+        let snap = self.features.snapshot_with_book(w, now, book);
+        let values = snap.features.values();
+        let p_up = self.model.predict(values).ok().filter(|x| x.is_finite());
+        self.write_log(w, now, p_up, values);
+        p_up
+    }
+
     #[allow(clippy::too_many_lines)] // one decision, read top to bottom
     fn decide(&mut self, ctx: &mut Ctx<'_>, slug: &str) {
         let now = ctx.now();
@@ -297,38 +313,41 @@ impl MlDirectional {
             return;
         };
         let view = ctx.view();
-        if [Outcome::Up, Outcome::Down]
+        let held = [Outcome::Up, Outcome::Down]
             .iter()
-            .any(|&o| !view.position(slug, o).is_zero())
-        {
-            return ctx.skip(slug, skip::ENTRIES_USED);
-        }
+            .any(|&o| !view.position(slug, o).is_zero());
         let working = view
             .open_orders()
             .iter()
             .find(|o| o.window == slug)
             .cloned();
-        if self.windows.get(slug).is_some_and(|s| s.refused) {
-            return ctx.skip(slug, skip::RISK_REFUSED);
-        }
-        if self.paused {
-            ctx.cancel_window(slug);
-            return ctx.skip(slug, skip::PAUSED);
-        }
         let left = w.end.saturating_sub(now);
-        if left > self.max_left {
-            return ctx.skip(slug, skip::TOO_EARLY);
+        let in_span = (self.min_left..=self.max_left).contains(&left);
+        // Why not to trade now, in order, and whether working orders go.
+        let stop = if held {
+            Some((skip::ENTRIES_USED, false))
+        } else if self.windows.get(slug).is_some_and(|s| s.refused) {
+            Some((skip::RISK_REFUSED, false))
+        } else if self.paused {
+            Some((skip::PAUSED, true))
+        } else if left > self.max_left {
+            Some((skip::TOO_EARLY, false))
+        } else if left < self.min_left {
+            Some((skip::TOO_LATE, true))
+        } else {
+            None
+        };
+        if let Some((reason, cancel)) = stop {
+            // The feature log covers every decision tick inside the trained span, traded or not.
+            if in_span && self.log.is_some() {
+                self.evaluate(&w, now, ctx.view().book(slug));
+            }
+            if cancel {
+                ctx.cancel_window(slug);
+            }
+            return ctx.skip(slug, reason);
         }
-        if left < self.min_left {
-            ctx.cancel_window(slug);
-            return ctx.skip(slug, skip::TOO_LATE);
-        }
-        let snap = self
-            .features
-            .snapshot_with_book(&w, now, ctx.view().book(slug));
-        let values = snap.features.values();
-        let p_up = self.model.predict(values).ok().filter(|x| x.is_finite());
-        self.write_log(&w, now, p_up, values);
+        let p_up = self.evaluate(&w, now, ctx.view().book(slug));
         let Some(p_up) = p_up else {
             return ctx.skip(slug, skip::MODEL_ERROR);
         };
