@@ -79,6 +79,11 @@ pub struct Inputs {
     /// Write every decision of the strategies (not of their random twins) to this file as JSON
     /// lines, as `polyedge run` writes `decisions.jsonl` (created or truncated).
     pub decision_log: Option<PathBuf>,
+    /// Replay on the calling thread only. By default the recordings are read, decompressed and
+    /// parsed on a second thread while this one runs the engine
+    /// ([`polyedge_store::PipelinedEvents`]: same events, about 40 % less time on two cores);
+    /// a sweep that already runs one backtest per core sets this.
+    pub single_thread: bool,
 }
 
 impl Inputs {
@@ -245,11 +250,12 @@ fn replay_through(
     recs: &Opened,
     filter: &ReplayFilter,
     skip_corrupt: bool,
+    single_thread: bool,
     driver: ReplayDriver,
     progress: &dyn Progress,
     decision_log: Option<&Path>,
 ) -> Result<(RunResult, ReplaySummary, Vec<Window>, Vec<CounterSignal>), BacktestError> {
-    let replay = recs.events(filter, skip_corrupt)?;
+    let replay = recs.events(filter, skip_corrupt, single_thread)?;
     let mut events = Events {
         replay,
         progress,
@@ -431,6 +437,7 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
         &recs,
         &filter,
         inputs.skip_corrupt,
+        inputs.single_thread,
         driver,
         progress,
         inputs.decision_log.as_deref(),
@@ -472,8 +479,15 @@ pub fn run(inputs: &Inputs, progress: &dyn Progress) -> Result<Backtest, Backtes
             .map(|(name, share)| (baseline::twin_name(&name), share))
             .collect();
         let driver = engine_of(&twin_engine, twins, &indexed, inputs)?;
-        let (res, _, _, _) =
-            replay_through(&recs, &filter, inputs.skip_corrupt, driver, progress, None)?;
+        let (res, _, _, _) = replay_through(
+            &recs,
+            &filter,
+            inputs.skip_corrupt,
+            inputs.single_thread,
+            driver,
+            progress,
+            None,
+        )?;
         for (run, c) in runs.iter_mut().zip(counters) {
             run.twin_skipped = c.load(std::sync::atomic::Ordering::Relaxed);
         }

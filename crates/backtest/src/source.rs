@@ -10,7 +10,9 @@
 use std::path::PathBuf;
 
 use polyedge_core::{MarketEvent, Window};
-use polyedge_store::{EventReplay, Manifest, Recording, ReplayFilter, ReplayStats};
+use polyedge_store::{
+    EventReplay, Manifest, PipelinedEvents, Recording, ReplayFilter, ReplayStats,
+};
 use polyedge_tables::clickhouse::{BlockingEventReplay, ChDb};
 
 use crate::runner::{BacktestError, dir_name};
@@ -104,19 +106,29 @@ impl Opened {
         })
     }
 
-    /// A replay of the recordings with `filter`, each event from one recording only.
+    /// A replay of the recordings with `filter`, each event from one recording only. Files are
+    /// read, decompressed and parsed on a reader thread of their own
+    /// ([`PipelinedEvents`]) unless `single_thread`; the events are the same either way.
     pub fn events(
         &self,
         filter: &ReplayFilter,
         skip_corrupt: bool,
+        single_thread: bool,
     ) -> Result<Events, BacktestError> {
         Ok(match &self.origin {
-            Origin::Files(recs) => Events::Files(Box::new(
-                EventReplay::open(recs, filter.clone())
+            Origin::Files(recs) => {
+                let replay = EventReplay::open(recs, filter.clone())
                     .map_err(BacktestError::Replay)?
                     .with_skip_corrupt(skip_corrupt)
-                    .with_dedup(true),
-            )),
+                    .with_dedup(true);
+                if single_thread {
+                    Events::Files(Box::new(replay))
+                } else {
+                    Events::Pipelined(Box::new(
+                        PipelinedEvents::spawn(replay).map_err(BacktestError::Replay)?,
+                    ))
+                }
+            }
             Origin::ClickHouse(ch) => Events::ClickHouse(Box::new(
                 BlockingEventReplay::open(&ch.db, &ch.names, filter)
                     .map_err(BacktestError::ClickHouse)?
@@ -129,6 +141,7 @@ impl Opened {
 /// Parsed events of the recordings, from files or from ClickHouse.
 pub(crate) enum Events {
     Files(Box<EventReplay>),
+    Pipelined(Box<PipelinedEvents>),
     ClickHouse(Box<BlockingEventReplay>),
 }
 
@@ -137,6 +150,7 @@ impl Events {
     pub fn stats(&self) -> &ReplayStats {
         match self {
             Events::Files(r) => r.stats(),
+            Events::Pipelined(r) => r.stats(),
             Events::ClickHouse(r) => r.stats(),
         }
     }
@@ -148,6 +162,7 @@ impl Iterator for Events {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Events::Files(r) => r.next().map(|e| e.map_err(BacktestError::Replay)),
+            Events::Pipelined(r) => r.next().map(|e| e.map_err(BacktestError::Replay)),
             Events::ClickHouse(r) => r.next().map(|e| e.map_err(BacktestError::ClickHouse)),
         }
     }

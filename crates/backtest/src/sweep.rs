@@ -615,6 +615,8 @@ pub fn run(
         inputs.strategies = Some(vec![spec.strategy.clone()]);
         inputs.seed = Some(spec.seed);
         inputs.config.baseline = spec.baseline;
+        // Configurations run side by side on every core: no reader thread per backtest.
+        inputs.single_thread = threads != Some(1) && mine.len() > 1;
         inputs
             .config
             .strategies

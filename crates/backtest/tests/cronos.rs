@@ -62,3 +62,63 @@ fn all_strategies_on_the_whole_cronos_recording_are_consistent() {
     write_report(&bt, &s, &out).unwrap();
     common::check_report(&bt, &s, &out);
 }
+
+/// SHA-256 of `summary.json` for [`summary_is_unchanged_by_speed_work`]'s run without its
+/// lines naming where the data was imported from (`(read from <path>)`, which differs between
+/// checkouts), from the file written by `polyedge backtest --recording <dir named cronos>
+/// --config <its TOML> --no-decision-log` at c0148e4 (before the pipelined reader and
+/// mimalloc). A change of behaviour must update it in the same commit and say why; a speed-up
+/// must not.
+const CRONOS_THREE_STRATEGIES_SUMMARY_SHA256: &str =
+    "847e0fdea6738cbbabcf6fd0238163e90d99a84029e45556ef0273cb2c852289";
+
+#[test]
+#[cfg_attr(
+    not(feature = "shared-data"),
+    ignore = "needs ../shared/data (the team's recordings, not in the repo): run scripts/test beside ../shared"
+)]
+fn summary_is_unchanged_by_speed_work() {
+    use sha2::{Digest, Sha256};
+    let src = common::repo().join("../shared/data/cronos_btc5m_books");
+    assert!(src.is_dir(), "{} is missing", src.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = common::import_cronos(&src, tmp.path(), "cronos");
+    let config = BacktestConfig::parse(
+        "baseline = false\nrun = [\"complete_set\", \"fair_value\", \"market_maker\"]\n",
+        "three.toml",
+    )
+    .unwrap();
+    let json = |single_thread: bool| {
+        let inputs = Inputs {
+            recordings: vec![rec.clone()],
+            config: config.clone(),
+            single_thread,
+            ..Inputs::default()
+        };
+        let bt = polyedge_backtest::run(&inputs, &NoProgress).unwrap();
+        summary::to_json(&summary::build(&bt)).unwrap()
+    };
+    let pipelined = json(false);
+    assert_eq!(
+        pipelined,
+        json(true),
+        "the reader thread changed summary.json"
+    );
+    let kept: String = pipelined
+        .split_inclusive('\n')
+        .filter(|l| !l.contains("(read from "))
+        .collect();
+    assert_eq!(
+        pipelined.len() - kept.len(),
+        pipelined
+            .split_inclusive('\n')
+            .find(|l| l.contains("(read from "))
+            .map_or(0, str::len),
+        "one line names the import's source path"
+    );
+    let sha = format!("{:x}", Sha256::digest(kept.as_bytes()));
+    assert_eq!(
+        sha, CRONOS_THREE_STRATEGIES_SUMMARY_SHA256,
+        "summary.json of the cronos run changed:\n{pipelined}"
+    );
+}

@@ -58,6 +58,12 @@ fn same_recording_config_and_seed_give_identical_summaries() {
     let b = run_json(&inputs(&rec));
     let c = run_json(&inputs(&rec2));
     assert_eq!(a, b, "same inputs, different summary.json");
+    // The replay read ahead on a second thread (the default) or on the engine's: same file.
+    let one_thread = run_json(&Inputs {
+        single_thread: true,
+        ..inputs(&rec)
+    });
+    assert_eq!(a, one_thread, "the reader thread changed the result");
     assert_eq!(
         a, c,
         "the report must not depend on where the recording lies"
@@ -91,6 +97,7 @@ fn range_strategies_and_baseline_switch() {
         seed: None,
         skip_corrupt: false,
         decision_log: None,
+        single_thread: true,
     };
     let bt = polyedge_backtest::run(&inputs, &NoProgress).unwrap();
     assert_eq!(bt.windows.len(), 4);

@@ -54,6 +54,10 @@ pub struct Args {
     /// writes it) into the report directory.
     #[arg(long)]
     pub no_decision_log: bool,
+    /// Read, decompress and parse the recordings on the engine's thread instead of a second
+    /// one (the default uses two cores; this is for running several backtests side by side).
+    #[arg(long)]
+    pub single_thread: bool,
     #[command(flatten)]
     pub damage: crate::DamageArgs,
 }
@@ -125,6 +129,7 @@ pub fn cmd(args: &Args) -> Result<()> {
         seed: args.seed,
         skip_corrupt: args.damage.skip_corrupt,
         decision_log: (!args.no_decision_log).then(|| args.out.join("decisions.jsonl")),
+        single_thread: args.single_thread,
     };
     if !args.no_decision_log {
         std::fs::create_dir_all(&args.out)

@@ -181,6 +181,7 @@ fn prepare(sel: &SweepSelect) -> Result<Prepared> {
         seed: Some(seed),
         skip_corrupt: false,
         decision_log: None,
+        single_thread: false,
     };
     let data = SweepData {
         recordings: inputs.recording_names(),

@@ -8,6 +8,7 @@
 //!   segments, rotated by hour and stream ([`RecordingWriter`], [`Recording`]).
 //! * [`replay`] — one or several recordings as a single receive-time-ordered stream of raw frames
 //!   or parsed [`MarketEvent`](polyedge_core::MarketEvent)s, streaming, with filters.
+//! * [`pipeline`] — an event replay read ahead on a second core.
 //! * [`import`] — importers of public datasets into recordings (atomically: a failed import
 //!   leaves nothing behind).
 //! * [`verify`] — reads every record of a recording and reports damage and missing frames.
@@ -17,12 +18,14 @@
 pub mod dedup;
 mod error;
 pub mod import;
+pub mod pipeline;
 pub mod recording;
 pub mod replay;
 pub mod segment;
 pub mod verify;
 
 pub use error::StoreError;
+pub use pipeline::PipelinedEvents;
 pub use recording::{
     ClosedSegment, Manifest, Recording, RecordingMeta, RecordingSummary, RecordingWriter,
     SegmentInfo, StreamId, StreamInfo,
