@@ -44,7 +44,7 @@ use polyedge_model::{ModelError, OnlineConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::{min_shares, price_of_prob, tick_size, whole_shares};
-use crate::{Ctx, MarketView, Strategy, WindowPhase, affected_windows};
+use crate::{Ctx, MarketView, Strategy, WindowPhase, affected_windows, skip};
 
 /// Parameters (serde/TOML: every field optional; prices as decimal strings in pUSD per share).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,7 +214,7 @@ impl MarketMaker {
         let now = ctx.now();
         let state = self.windows.get(slug).copied().unwrap_or_default();
         if state.pulled {
-            return;
+            return ctx.skip(slug, skip::PULLED);
         }
         let view = ctx.view();
         let Some(w) = view.window(slug).cloned() else {
@@ -223,14 +223,15 @@ impl MarketMaker {
         let p = &self.params;
         let pull_at = w.end.0.saturating_sub(p.pull_secs * UnixNanos::PER_SEC);
         // Leave a second for the order to arrive before its expiry.
-        if now.0.saturating_add(UnixNanos::PER_SEC) >= pull_at
-            || now.saturating_sub(w.start) < p.min_elapsed_s * UnixNanos::PER_SEC
-        {
-            return;
+        if now.0.saturating_add(UnixNanos::PER_SEC) >= pull_at {
+            return ctx.skip(slug, skip::PULLED);
+        }
+        if now.saturating_sub(w.start) < p.min_elapsed_s * UnixNanos::PER_SEC {
+            return ctx.skip(slug, skip::TOO_EARLY);
         }
         // No quotes into a book we have never seen.
         let Some(book) = view.book(slug).filter(|b| b.last_update().is_some()) else {
-            return;
+            return ctx.skip(slug, skip::NO_BOOK);
         };
         let asks = (
             book.best_ask(Outcome::Up).map(|l| l.level.price),
@@ -239,7 +240,13 @@ impl MarketMaker {
         let up_held = whole_shares(view.position(slug, Outcome::Up));
         let down_held = whole_shares(view.position(slug, Outcome::Down));
         let Some(f) = self.fair_up(ctx.view(), &w) else {
-            return;
+            let e = ctx.view().fair_value(&w, &self.params.fair);
+            let reason = match e.skip {
+                Some(r) => skip::of_model(r),
+                None if e.strike.is_none() => skip::NO_STRIKE,
+                None => skip::NO_REFERENCE,
+            };
+            return ctx.skip(slug, reason);
         };
         let p = &self.params;
         let moved = state
@@ -310,6 +317,11 @@ impl MarketMaker {
                 },
                 price_of_prob(fair_side),
             ));
+        }
+        if orders.is_empty() {
+            // Both sides out of bounds, at the inventory cap or over the window's cost: a
+            // decision not to quote, logged; re-examined on the next refresh.
+            ctx.skip(slug, skip::NO_QUOTABLE_SIDE);
         }
         for (intent, fv) in orders {
             ctx.submit_with_fair_value(intent, fv);

@@ -21,7 +21,7 @@ use polyedge_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::SizingParams;
-use crate::{Ctx, Strategy, WindowPhase};
+use crate::{Ctx, Strategy, WindowPhase, skip};
 
 /// One step of SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
 /// generators", OOPSLA 2014; the constants of Vigna's reference `splitmix64.c`): a bijective
@@ -126,16 +126,27 @@ impl Strategy for RandomBaseline {
         let now = ctx.now();
         let p = &self.params;
         let mut orders = Vec::new();
+        // Why each active window got no order on this event (logged by the engine when it
+        // changes); after the loop, as the view borrows the context.
+        let mut skips: Vec<(String, &'static str)> = Vec::new();
         let view = ctx.view();
         for w in view.active_windows() {
             let (done, next) = self.next_at.get(&w.slug).copied().unwrap_or_default();
-            if now < next
-                || (p.max_entries_per_window > 0 && done >= p.max_entries_per_window)
-                || w.end.saturating_sub(now) < p.min_time_left_s * UnixNanos::PER_SEC
-            {
+            let reason = if p.max_entries_per_window > 0 && done >= p.max_entries_per_window {
+                Some(skip::ENTRIES_USED)
+            } else if w.end.saturating_sub(now) < p.min_time_left_s * UnixNanos::PER_SEC {
+                Some(skip::TOO_LATE)
+            } else if now < next {
+                Some(skip::COOLDOWN)
+            } else {
+                None
+            };
+            if let Some(r) = reason {
+                skips.push((w.slug.clone(), r));
                 continue;
             }
             let Some(book) = view.book(&w.slug) else {
+                skips.push((w.slug.clone(), skip::NO_BOOK));
                 continue;
             };
             let outcome = if self.rng.coin() {
@@ -144,6 +155,7 @@ impl Strategy for RandomBaseline {
                 Outcome::Down
             };
             let Some(ask) = book.best_ask(outcome) else {
+                skips.push((w.slug.clone(), skip::NO_QUOTE));
                 continue;
             };
             let price = ask.level.price;
@@ -166,6 +178,7 @@ impl Strategy for RandomBaseline {
                 p.stake,
                 ask.level.size,
             ) else {
+                skips.push((w.slug.clone(), skip::SIZE_BELOW_MIN));
                 continue;
             };
             orders.push(OrderIntent {
@@ -178,6 +191,9 @@ impl Strategy for RandomBaseline {
                 tif: TimeInForce::Fak,
                 post_only: false,
             });
+        }
+        for (slug, reason) in skips {
+            ctx.skip(&slug, reason);
         }
         for o in orders {
             ctx.submit(o);
