@@ -964,37 +964,43 @@ fn a_pipelined_replay_of_damaged_data_fails_and_skips_exactly_as_the_replay() {
 }
 
 #[test]
-fn dropping_a_pipelined_replay_early_stops_its_reader_thread() {
+fn two_overlapping_recordings_with_the_dedup_replay_the_same_pipelined() {
+    // The dedup needs the frame replay's exact state: the frames stay on the parsing thread,
+    // and the events are still those of the one-thread replay.
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("r");
-    let rt = StreamId::of(Feed::Rtds);
-    let frames: Vec<_> = (0..20_000u64)
-        .map(|i| {
-            let t = T0 + i * SEC;
-            (
-                rt.clone(),
-                t,
-                serde_json::to_vec(&vec![reference(t, "btc/usd")]).unwrap(),
-            )
-        })
-        .collect();
-    write_recording(&dir, &frames, &[]);
-    let replay = EventReplay::open_dirs(&[&dir], ReplayFilter::default())
-        .unwrap()
-        .with_parser(json_parser);
-    let mut p = polyedge_store::PipelinedEvents::spawn(replay).unwrap();
-    let first: Vec<_> = p.by_ref().take(10).collect::<Result<_, _>>().unwrap();
-    assert_eq!(first.len(), 10);
-    // The reader is blocked on a full channel, far from the end: dropping must wake and join it
-    // (a hang here is the failure), and no thread named replay-reader may remain.
-    drop(p);
-    let threads = std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    event_recording(&a);
+    event_recording(&b);
+    let open = || {
+        EventReplay::open_dirs(&[&a, &b], ReplayFilter::default())
+            .unwrap()
+            .with_parser(json_parser)
+    };
+    let mut one = open().with_dedup(true);
+    let one_items: Vec<MarketEvent> = one.by_ref().collect::<Result<_, _>>().unwrap();
+    assert!(one.stats().duplicate_events > 0, "the copy was dropped");
     assert!(
-        threads
-            .into_iter()
-            .all(|name| name.trim() != "replay-reader"),
-        "the reader thread outlived its replay"
+        open()
+            .with_dedup(true)
+            .read_frames_ahead()
+            .unwrap()
+            .frames()
+            .is_some(),
+        "frames read on the parsing thread"
+    );
+    let mut two = polyedge_store::PipelinedEvents::spawn(open().with_dedup(true)).unwrap();
+    let two_items: Vec<MarketEvent> = two.by_ref().collect::<Result<_, _>>().unwrap();
+    assert_eq!(one_items, two_items);
+    assert_eq!(one.stats(), two.stats());
+    // Without the dedup, the frames are read ahead, and the copy is replayed too.
+    let mut all = open();
+    let all_items: Vec<MarketEvent> = all.by_ref().collect::<Result<_, _>>().unwrap();
+    let ahead = open().read_frames_ahead().unwrap();
+    assert!(ahead.frames().is_none(), "frames read ahead");
+    let ahead_items: Vec<MarketEvent> = ahead.collect::<Result<_, _>>().unwrap();
+    assert_eq!(ahead_items, all_items);
+    assert_eq!(
+        all_items.len() as u64,
+        one_items.len() as u64 + one.stats().duplicate_events
     );
 }

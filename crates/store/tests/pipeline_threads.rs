@@ -1,0 +1,95 @@
+//! A pipelined replay dropped early stops its threads. In a test binary of its own: it lists
+//! the process's threads, which other tests running in parallel would add to.
+
+#![allow(clippy::unwrap_used)]
+
+use polyedge_core::event::{ReferenceSource, ReferenceTick};
+use polyedge_core::{EventKind, Fixed18, MarketEvent, Symbol, UnixNanos};
+use polyedge_store::{
+    EventReplay, PipelinedEvents, RecordingMeta, RecordingWriter, ReplayFilter, StreamId,
+};
+use polyedge_venues::{Feed, ParseError};
+
+const T0: u64 = 1_776_081_600 * 1_000_000_000;
+
+fn reference(t: u64) -> MarketEvent {
+    MarketEvent {
+        recv_ns: UnixNanos(t),
+        venue_ns: Some(UnixNanos(t - 1)),
+        kind: EventKind::Reference(ReferenceTick {
+            source: ReferenceSource::Chainlink,
+            symbol: Symbol::new("btc/usd").unwrap(),
+            price: Fixed18::parse("84000.5").unwrap(),
+            backfill: false,
+        }),
+    }
+}
+
+/// Frames are JSON `MarketEvent` lists.
+fn json_parser(
+    _feed: Feed,
+    frame: &[u8],
+    _recv: UnixNanos,
+    out: &mut Vec<MarketEvent>,
+) -> Result<usize, ParseError> {
+    let evs: Vec<MarketEvent> =
+        serde_json::from_slice(frame).map_err(|e| ParseError::Json(e.to_string()))?;
+    let n = evs.len();
+    out.extend(evs);
+    Ok(n)
+}
+
+fn replay_threads() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_string())
+        .filter(|n| n.starts_with("replay-"))
+        .collect()
+}
+
+#[test]
+fn dropping_a_pipelined_replay_early_stops_its_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let rt = StreamId::of(Feed::Rtds);
+    let mut w = RecordingWriter::create(
+        &dir,
+        RecordingMeta {
+            created_by: "pipeline tests".into(),
+            ..RecordingMeta::default()
+        },
+    )
+    .unwrap();
+    for i in 0..20_000u64 {
+        let t = T0 + i * 1_000_000_000;
+        w.append(
+            &rt,
+            UnixNanos(t),
+            &serde_json::to_vec(&vec![reference(t)]).unwrap(),
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let replay = EventReplay::open_dirs(&[&dir], ReplayFilter::default())
+        .unwrap()
+        .with_parser(json_parser);
+    let mut p = PipelinedEvents::spawn(replay).unwrap();
+    let first: Vec<_> = p.by_ref().take(10).collect::<Result<_, _>>().unwrap();
+    assert_eq!(first.len(), 10);
+    let mut running = replay_threads();
+    running.sort();
+    assert_eq!(
+        running,
+        ["replay-frames", "replay-reader"],
+        "both stages run"
+    );
+    // Both are blocked on full channels, far from the end: dropping must wake and join them
+    // (a hang here is the failure), and neither may remain.
+    drop(p);
+    assert_eq!(
+        replay_threads(),
+        Vec::<String>::new(),
+        "a replay thread outlived its replay"
+    );
+}
