@@ -4,6 +4,8 @@
 //! Three levels, each timed from opening the recording (load included):
 //! * `frames` — decompress and merge the raw frames (no parsing);
 //! * `events` — plus parsing every frame into `MarketEvent`s;
+//! * `events_pipelined` — the same events through `PipelinedEvents` (reading and parsing on a
+//!   second thread, this one only counting), as `polyedge backtest` reads them;
 //! * `books` — plus applying every book event to its window's `WindowBook` and reading the best
 //!   bid/ask of both outcomes, the job `../shared/docs/anchor-benchmarks.md` times for
 //!   hftbacktest and NautilusTrader.
@@ -21,7 +23,9 @@ use std::time::Instant;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use polyedge_core::{Outcome, TokenId, WindowBook};
 use polyedge_store::import::{ImportKind, import};
-use polyedge_store::{FrameReplay, NoProgress, Recording, ReplayFilter};
+use polyedge_store::{
+    EventReplay, FrameReplay, NoProgress, PipelinedEvents, Recording, ReplayFilter,
+};
 
 fn source() -> (PathBuf, &'static str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -54,6 +58,19 @@ fn replay_events(rec: &Recording) -> u64 {
         out.clear();
         f.stream.feed.parse(f.bytes, f.recv_ns, &mut out).unwrap();
         events += out.len() as u64;
+    }
+    events
+}
+
+/// As `replay_events`, through [`PipelinedEvents`]: reading and parsing on a second thread,
+/// this one only counting (the events of the backtest's replay).
+fn replay_events_pipelined(rec: &Recording) -> u64 {
+    let r = EventReplay::open(std::slice::from_ref(rec), ReplayFilter::default()).unwrap();
+    let mut p = PipelinedEvents::spawn(r).unwrap();
+    let mut events = 0u64;
+    for ev in p.by_ref() {
+        black_box(ev.unwrap());
+        events += 1;
     }
     events
 }
@@ -131,6 +148,7 @@ fn bench(c: &mut Criterion) {
             (|r: &Recording| replay_frames(r).0) as fn(&Recording) -> u64,
         ),
         ("events", replay_events),
+        ("events_pipelined", replay_events_pipelined),
         ("books", replay_books),
     ] {
         let t = Instant::now();

@@ -43,7 +43,6 @@ use serde::Serialize;
 
 use crate::StoreError;
 use crate::dedup::SourceDedup;
-use crate::pipeline::FramesAhead;
 use crate::recording::{Recording, SegmentInfo, StreamId};
 use crate::segment::{CorruptSpan, ReadOptions, SegmentReader, TornTail};
 
@@ -307,40 +306,6 @@ pub struct ReplayStats {
 }
 
 impl ReplayStats {
-    /// Takes the counters a [`FrameReplay`] keeps from `f` (the final counters of a frame
-    /// replay run on another thread), keeping the event-level ones [`EventReplay`] keeps here.
-    pub(crate) fn take_frame_level(&mut self, f: ReplayStats) {
-        // Destructured in full, so a new field must be placed on one side or the other.
-        let ReplayStats {
-            frames,
-            bytes,
-            events: _,
-            filtered_events: _,
-            duplicate_events: _,
-            parse_errors: _,
-            parse_errors_by_stream: _,
-            parse_error_samples: _,
-            unknown_elements: _,
-            unknown_by_stream: _,
-            out_of_order,
-            torn_tails,
-            torn_tail_details,
-            segments,
-            segments_skipped,
-            errors,
-            skipped,
-        } = f;
-        self.frames = frames;
-        self.bytes = bytes;
-        self.out_of_order = out_of_order;
-        self.torn_tails = torn_tails;
-        self.torn_tail_details = torn_tail_details;
-        self.segments = segments;
-        self.segments_skipped = segments_skipped;
-        self.errors = errors;
-        self.skipped = skipped;
-    }
-
     /// Frames known lost to skipped damage (a lower bound where a span is not exact).
     pub fn frames_skipped(&self) -> u64 {
         self.skipped.iter().map(|s| s.frames_lost).sum()
@@ -557,19 +522,6 @@ impl FrameReplay {
     /// The stream of cursor `cursor` (see [`FrameRef::cursor`]).
     pub fn cursor_stream(&self, cursor: usize) -> Option<&StreamId> {
         self.cursors.get(cursor).map(|c| &c.stream)
-    }
-
-    /// Stream and recording index of every cursor, in cursor order.
-    pub(crate) fn cursor_streams(&self) -> Vec<(StreamId, usize)> {
-        self.cursors
-            .iter()
-            .map(|c| (c.stream.clone(), c.recording))
-            .collect()
-    }
-
-    /// Number of recordings replayed.
-    pub(crate) fn recording_count(&self) -> usize {
-        self.recs.len()
     }
 
     /// Number of stream cursors (streams summed over recordings).
@@ -1009,7 +961,7 @@ impl WindowSelection {
 /// [`MAX_PARSE_ERROR_SAMPLES`] kept with stream and time), logged at `warn` (the first 10 per
 /// stream, then at powers of two), and the replay goes on.
 pub struct EventReplay {
-    frames: Frames,
+    frames: FrameReplay,
     parser: ParserFn,
     selection: Option<WindowSelection>,
     /// Which recording supplies each event when several overlap ([`with_dedup`](Self::with_dedup)).
@@ -1019,80 +971,10 @@ pub struct EventReplay {
     current: Option<usize>,
 }
 
-/// Where an [`EventReplay`]'s frames come from.
-enum Frames {
-    /// Read on this thread.
-    Direct(FrameReplay),
-    /// Read ahead on a thread of their own ([`EventReplay::read_frames_ahead`]).
-    Ahead(FramesAhead),
-}
-
-impl Frames {
-    fn next_frame(&mut self) -> Option<Result<FrameRef<'_>, StoreError>> {
-        match self {
-            Frames::Direct(f) => f.next_frame(),
-            Frames::Ahead(f) => f.next_frame(),
-        }
-    }
-
-    fn stats(&self) -> &ReplayStats {
-        match self {
-            Frames::Direct(f) => &f.stats,
-            Frames::Ahead(f) => &f.stats,
-        }
-    }
-
-    fn stats_mut(&mut self) -> &mut ReplayStats {
-        match self {
-            Frames::Direct(f) => &mut f.stats,
-            Frames::Ahead(f) => &mut f.stats,
-        }
-    }
-
-    /// Stream and recording of cursor `cursor`.
-    fn cursor(&self, cursor: usize) -> Option<(&StreamId, usize)> {
-        match self {
-            Frames::Direct(f) => f.cursors.get(cursor).map(|c| (&c.stream, c.recording)),
-            Frames::Ahead(f) => f.streams.get(cursor).map(|(s, r)| (s, *r)),
-        }
-    }
-
-    /// The counters and the name of cursor `cursor`'s stream ("" if there is none).
-    fn stats_and_stream(&mut self, cursor: usize) -> (&mut ReplayStats, &str) {
-        match self {
-            Frames::Direct(f) => (
-                &mut f.stats,
-                f.cursors.get(cursor).map_or("", |c| c.stream.name.as_str()),
-            ),
-            Frames::Ahead(f) => (
-                &mut f.stats,
-                f.streams.get(cursor).map_or("", |(s, _)| s.name.as_str()),
-            ),
-        }
-    }
-
-    fn recordings(&self) -> usize {
-        match self {
-            Frames::Direct(f) => f.recs.len(),
-            Frames::Ahead(f) => f.recordings,
-        }
-    }
-
-    /// As [`FrameReplay::recording_has_more`]. Frames read ahead are never used with the
-    /// recording dedup (which needs it exactly); for them it answers `true`, the conservative
-    /// answer.
-    fn recording_has_more(&self, rec: usize) -> bool {
-        match self {
-            Frames::Direct(f) => f.recording_has_more(rec),
-            Frames::Ahead(_) => true,
-        }
-    }
-}
-
 impl std::fmt::Debug for EventReplay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventReplay")
-            .field("stats", self.frames.stats())
+            .field("frames", &self.frames)
             .field("selection", &self.selection.is_some())
             .finish_non_exhaustive()
     }
@@ -1108,7 +990,7 @@ impl EventReplay {
         let selection =
             WindowSelection::new(recordings.iter().flat_map(Recording::windows), &filter)?;
         Ok(EventReplay {
-            frames: Frames::Direct(FrameReplay::open(recordings, filter)?),
+            frames: FrameReplay::open(recordings, filter)?,
             parser: feed_parser,
             selection,
             dedup: None,
@@ -1132,9 +1014,7 @@ impl EventReplay {
     /// Skips damaged data instead of yielding errors, as
     /// [`FrameReplay::with_skip_corrupt`].
     pub fn with_skip_corrupt(mut self, skip: bool) -> Self {
-        if let Frames::Direct(f) = &mut self.frames {
-            f.skip_corrupt = skip;
-        }
+        self.frames = self.frames.with_skip_corrupt(skip);
         self
     }
 
@@ -1143,28 +1023,9 @@ impl EventReplay {
     /// event's token, window or feed); dropped events are counted in
     /// [`ReplayStats::duplicate_events`]. Off by default (a replay shows every recorded frame).
     pub fn with_dedup(mut self, on: bool) -> Self {
-        let n = self.frames.recordings();
-        self.dedup = (on && n > 1).then(|| SourceDedup::new(n));
+        self.dedup =
+            (on && self.frames.recs.len() > 1).then(|| SourceDedup::new(self.frames.recs.len()));
         self
-    }
-
-    /// Reads, decompresses and merges the frames on a thread of their own (`replay-frames`)
-    /// while this replay parses them: the same events, errors and final counters (tested), in
-    /// less time when a core is free. Call after the other `with_…` settings and before the
-    /// first event. A replay with the recording dedup on keeps reading on its own thread
-    /// (the dedup needs to know exactly which recordings have frames left); so does one already
-    /// started.
-    ///
-    /// # Errors
-    /// [`StoreError::Usage`] if the operating system refuses to start a thread.
-    pub fn read_frames_ahead(mut self) -> Result<Self, StoreError> {
-        if self.dedup.is_some() || self.current.is_some() {
-            return Ok(self);
-        }
-        if let Frames::Direct(f) = self.frames {
-            self.frames = Frames::Ahead(FramesAhead::spawn(f)?);
-        }
-        Ok(self)
     }
 
     /// Uses `parser` instead of [`Feed::parse`] (tests, alternative decoders).
@@ -1178,13 +1039,9 @@ impl EventReplay {
         self.frames.stats()
     }
 
-    /// The underlying frame replay (for its buffer and cursor accessors); `None` when its
-    /// frames are read ahead on another thread ([`read_frames_ahead`](Self::read_frames_ahead)).
-    pub fn frames(&self) -> Option<&FrameReplay> {
-        match &self.frames {
-            Frames::Direct(f) => Some(f),
-            Frames::Ahead(_) => None,
-        }
+    /// The underlying frame replay (for its buffer and cursor accessors).
+    pub fn frames(&self) -> &FrameReplay {
+        &self.frames
     }
 
     /// The resolved asset/window filter; `None` when the filter names neither.
@@ -1194,13 +1051,16 @@ impl EventReplay {
 
     /// The stream of the event last yielded.
     pub fn current_stream(&self) -> Option<&StreamId> {
-        self.current
-            .and_then(|c| self.frames.cursor(c))
-            .map(|(s, _)| s)
+        self.current.and_then(|c| self.frames.cursor_stream(c))
     }
 
     fn record_unknown(&mut self, cursor: usize, recv_ns: UnixNanos, n: u64) {
-        let (stats, name) = self.frames.stats_and_stream(cursor);
+        let stats = &mut self.frames.stats;
+        let name = self
+            .frames
+            .cursors
+            .get(cursor)
+            .map_or("", |c| c.stream.name.as_str());
         stats.unknown_elements += n;
         let total = stats.unknown_by_stream.entry(name.to_string()).or_default();
         let before = *total;
@@ -1212,7 +1072,12 @@ impl EventReplay {
     }
 
     fn record_parse_error(&mut self, cursor: usize, recv_ns: UnixNanos, err: &ParseError) {
-        let (stats, name) = self.frames.stats_and_stream(cursor);
+        let stats = &mut self.frames.stats;
+        let name = self
+            .frames
+            .cursors
+            .get(cursor)
+            .map_or("", |c| c.stream.name.as_str());
         stats.parse_errors += 1;
         let n = if let Some(n) = stats.parse_errors_by_stream.get_mut(name) {
             *n += 1;
@@ -1240,7 +1105,7 @@ impl Iterator for EventReplay {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(ev) = self.pending.pop() {
-                self.frames.stats_mut().events += 1;
+                self.frames.stats.events += 1;
                 return Some(Ok(ev));
             }
             let unknown_before = polyedge_venues::unknown::skipped();
@@ -1264,16 +1129,14 @@ impl Iterator for EventReplay {
             if let Some(sel) = &self.selection {
                 let before = self.pending.len();
                 self.pending.retain(|e| sel.keeps(e));
-                self.frames.stats_mut().filtered_events += (before - self.pending.len()) as u64;
+                self.frames.stats.filtered_events += (before - self.pending.len()) as u64;
             }
-            if let (Some(d), Some((stream, recording))) =
-                (&mut self.dedup, self.frames.cursor(cursor))
-            {
+            if let (Some(d), Some(c)) = (&mut self.dedup, self.frames.cursors.get(cursor)) {
                 let frames = &self.frames;
-                let dropped = d.retain(&mut self.pending, recording, &stream.name, |i| {
+                let dropped = d.retain(&mut self.pending, c.recording, &c.stream.name, |i| {
                     frames.recording_has_more(i)
                 });
-                self.frames.stats_mut().duplicate_events += dropped;
+                self.frames.stats.duplicate_events += dropped;
             }
             self.pending.reverse();
         }
