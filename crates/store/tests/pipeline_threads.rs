@@ -79,8 +79,13 @@ fn dropping_a_pipelined_replay_early_stops_its_reader_thread() {
     assert_eq!(first.len(), 10);
     assert_eq!(replay_threads(), ["replay-reader"], "the reader runs");
     // It is blocked on a full channel, far from the end: dropping must wake and join it (a
-    // hang here is the failure), and it may not remain.
+    // hang here is the failure), and it may not remain. The kernel lists a joined thread for a
+    // moment after the join returns (its task is reaped a little later): give it a second.
     drop(p);
+    let t0 = std::time::Instant::now();
+    while !replay_threads().is_empty() && t0.elapsed() < std::time::Duration::from_secs(1) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     assert_eq!(
         replay_threads(),
         Vec::<String>::new(),
