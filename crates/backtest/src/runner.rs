@@ -81,7 +81,7 @@ pub struct Inputs {
     pub decision_log: Option<PathBuf>,
     /// Replay on the calling thread only. By default the recordings are read, decompressed and
     /// parsed on a second thread while this one runs the engine
-    /// ([`polyedge_store::PipelinedEvents`]: same events, about 40 % less time on two cores);
+    /// ([`polyedge_store::PipelinedEvents`]: same events, about 30 % less time on two cores: BENCHMARKS.md);
     /// a sweep that already runs one backtest per core sets this.
     pub single_thread: bool,
 }

@@ -240,12 +240,7 @@ impl MarketMaker {
         let up_held = whole_shares(view.position(slug, Outcome::Up));
         let down_held = whole_shares(view.position(slug, Outcome::Down));
         let Some(f) = self.fair_up(ctx.view(), &w) else {
-            let e = ctx.view().fair_value(&w, &self.params.fair);
-            let reason = match e.skip {
-                Some(r) => skip::of_model(r),
-                None if e.strike.is_none() => skip::NO_STRIKE,
-                None => skip::NO_REFERENCE,
-            };
+            let reason = skip::of_estimate(&ctx.view().fair_value(&w, &self.params.fair));
             return ctx.skip(slug, reason);
         };
         let p = &self.params;

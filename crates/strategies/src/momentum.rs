@@ -205,12 +205,7 @@ impl Momentum {
         }
         let w = w.clone();
         let Some(sig) = self.signal(ctx.view(), &w) else {
-            let est = ctx.view().fair_value(&w, &self.params.fair);
-            let reason = match est.skip {
-                Some(r) => skip::of_model(r),
-                None if est.strike.is_none() => skip::NO_STRIKE,
-                None => skip::NO_REFERENCE,
-            };
+            let reason = skip::of_estimate(&ctx.view().fair_value(&w, &self.params.fair));
             return ctx.skip(slug, reason);
         };
         let p = &self.params;

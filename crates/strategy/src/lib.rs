@@ -244,6 +244,17 @@ pub mod skip {
     /// The risk check refused the strategy's order on this window: it does not try again there.
     pub const RISK_REFUSED: &str = "risk_refused";
 
+    /// The code for a fair-value estimate that has no probability: the model's own reason when
+    /// it gives one, else [`NO_STRIKE`] if the window's strike is unknown, else
+    /// [`NO_REFERENCE`].
+    pub fn of_estimate(e: &polyedge_model::Estimate) -> &'static str {
+        match e.skip {
+            Some(r) => of_model(r),
+            None if e.strike.is_none() => NO_STRIKE,
+            None => NO_REFERENCE,
+        }
+    }
+
     /// The code of a fair-value model's reason for having no estimate.
     pub fn of_model(reason: polyedge_model::SkipReason) -> &'static str {
         match reason {
@@ -251,6 +262,27 @@ pub mod skip {
             polyedge_model::SkipReason::NoStrike => NO_STRIKE,
             polyedge_model::SkipReason::NoVol => NO_VOL,
             polyedge_model::SkipReason::ModelError => MODEL_ERROR,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use polyedge_model::{Estimate, SkipReason};
+
+        #[test]
+        fn an_estimate_without_a_probability_is_coded_by_its_reason_then_its_strike() {
+            let none = Estimate::default();
+            assert_eq!(super::of_estimate(&none), super::NO_STRIKE);
+            let with_strike = Estimate {
+                strike: Some(100_000.0),
+                ..none
+            };
+            assert_eq!(super::of_estimate(&with_strike), super::NO_REFERENCE);
+            let model_says = Estimate {
+                skip: Some(SkipReason::NoVol),
+                ..with_strike
+            };
+            assert_eq!(super::of_estimate(&model_says), super::NO_VOL);
         }
     }
 }
