@@ -396,6 +396,17 @@ fn trace(s: &StrategyResult) -> (Vec<String>, Vec<String>) {
     (orders, fills)
 }
 
+/// Asserts that a run's strategy `r` and the same strategy `b` in the backtest of the run's
+/// recording placed the same orders and got the same fills, in order (any difference fails with
+/// both lists); returns how many orders and fills.
+fn assert_same_orders_and_fills(r: &StrategyResult, b: &StrategyResult) -> (usize, usize) {
+    let (ro, rf) = trace(r);
+    let (bo, bf) = trace(b);
+    assert_eq!(ro, bo, "{}: orders differ (run vs backtest)", r.name);
+    assert_eq!(rf, bf, "{}: fills differ (run vs backtest)", r.name);
+    (ro.len(), rf.len())
+}
+
 /// One complete paper (or shadow) run of the sample; returns the state directory's parent.
 fn full_run(mode: &str, seed: u64) -> (tempfile::TempDir, PathBuf, PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -448,11 +459,7 @@ fn paper_run_against_the_sandbox_equals_the_backtest_of_its_recording() {
     let mut traded = 0;
     for (r, b) in run.strategies.iter().zip(&bt.strategies) {
         assert_eq!(r.name, b.name);
-        let (ro, rf) = trace(r);
-        let (bo, bf) = trace(b);
-        // Every order and every fill, in order: any difference fails with both lists.
-        assert_eq!(ro, bo, "{}: orders differ (run vs backtest)", r.name);
-        assert_eq!(rf, bf, "{}: fills differ (run vs backtest)", r.name);
+        assert_same_orders_and_fills(r, b);
         assert_eq!(r.net_pnl, b.net_pnl, "{}", r.name);
         assert_eq!(r.window_pnl, b.window_pnl, "{}", r.name);
         traded += r.fills.len();
@@ -2522,16 +2529,9 @@ fn ml_directional_sees_the_same_features_in_a_paper_run_and_in_the_backtest_of_i
         shown.join(", ")
     );
     // And so are its orders and fills.
-    let (ro, rf) = trace(&run.strategies[0]);
-    let (bo, bf) = trace(&bt.strategies[0]);
-    assert_eq!(ro, bo, "orders differ (run vs backtest)");
-    assert_eq!(rf, bf, "fills differ (run vs backtest)");
-    assert!(!ro.is_empty(), "ml_directional sent no order\n{stderr}");
-    eprintln!(
-        "ml_directional: {} orders, {} fills, identical",
-        ro.len(),
-        rf.len()
-    );
+    let (orders, fills) = assert_same_orders_and_fills(&run.strategies[0], &bt.strategies[0]);
+    assert!(orders > 0, "ml_directional sent no order\n{stderr}");
+    eprintln!("ml_directional: {orders} orders, {fills} fills, identical");
 }
 
 #[test]
@@ -2559,18 +2559,11 @@ fn a_paper_run_with_a_capital_split_gives_each_strategy_its_share_as_the_backtes
     let mut traded = 0;
     for (r, b) in run.strategies.iter().zip(&bt.strategies) {
         assert_eq!(r.start_cash, b.start_cash);
-        let (ro, rf) = trace(r);
-        let (bo, bf) = trace(b);
-        assert_eq!(ro, bo, "{}: orders differ (run vs backtest)", r.name);
-        assert_eq!(rf, bf, "{}: fills differ (run vs backtest)", r.name);
-        traded += rf.len();
+        let (orders, fills) = assert_same_orders_and_fills(r, b);
+        traded += fills;
         eprintln!(
-            "{}: start cash {} of 1000, {} orders, {} fills, net PnL {} — identical in the run and the backtest",
-            r.name,
-            r.start_cash,
-            ro.len(),
-            rf.len(),
-            r.net_pnl
+            "{}: start cash {} of 1000, {orders} orders, {fills} fills, net PnL {} — identical in the run and the backtest",
+            r.name, r.start_cash, r.net_pnl
         );
     }
     assert!(traded > 0, "nothing traded\n{stderr}");

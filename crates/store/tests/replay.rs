@@ -902,7 +902,8 @@ fn a_pipelined_replay_yields_the_same_events_errors_and_counters() {
     event_recording(&dir);
     let (items, st) = assert_pipeline_is_the_replay(&dir, &ReplayFilter::default(), false);
     assert!(items.len() > 50, "{}", items.len());
-    assert!(st.parse_errors > 0 || st.events > 0);
+    assert_eq!(st.events, items.len() as u64, "every event counted");
+    assert_eq!(st.parse_errors, 0);
     let only_btc = ReplayFilter {
         windows: Some(vec!["btc-updown-5m-1776081600".into()]),
         ..ReplayFilter::default()

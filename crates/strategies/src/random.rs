@@ -193,7 +193,7 @@ impl Strategy for RandomBaseline {
             });
         }
         for (slug, reason) in skips {
-            ctx.skip(&slug, reason);
+            ctx.skip(slug, reason);
         }
         for o in orders {
             ctx.submit(o);

@@ -122,12 +122,10 @@ pub mod price {
 /// decimals; `{ a = 0.6, b = "0.4" }`): the engine's capital split.
 pub mod fraction_map {
     use std::collections::BTreeMap;
-    use std::fmt;
 
     use polyedge_core::Price;
-    use serde::de::{MapAccess, Visitor};
     use serde::ser::SerializeMap;
-    use serde::{Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `{"a": "0.6"}`.
     ///
@@ -141,34 +139,9 @@ pub mod fraction_map {
         m.end()
     }
 
-    struct Frac;
-
-    impl<'de> serde::Deserialize<'de> for FracValue {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            let t = super::text(d)?;
-            Price::parse(&t)
-                .map(FracValue)
-                .map_err(|e| serde::de::Error::custom(format!("{t:?}: {e}")))
-        }
-    }
-
-    struct FracValue(Price);
-
-    impl<'de> Visitor<'de> for Frac {
-        type Value = BTreeMap<String, Price>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a table of names to fractions such as { a = 0.6, b = 0.4 }")
-        }
-
-        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
-            while let Some((k, v)) = a.next_entry::<String, FracValue>()? {
-                out.insert(k, v.0);
-            }
-            Ok(out)
-        }
-    }
+    /// One value, read as [`super::price`] reads it.
+    #[derive(Deserialize)]
+    struct Fraction(#[serde(with = "super::price")] Price);
 
     /// Reads a table of names to `"0.6"`, `0.6` or `1`.
     ///
@@ -177,7 +150,8 @@ pub mod fraction_map {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<String, Price>, D::Error> {
-        d.deserialize_map(Frac)
+        let m = BTreeMap::<String, Fraction>::deserialize(d)?;
+        Ok(m.into_iter().map(|(k, f)| (k, f.0)).collect())
     }
 }
 

@@ -399,9 +399,11 @@ impl<'a> Ctx<'a> {
 
     /// Says the strategy looked at `slug` now and did not trade, for `reason` (a stable code,
     /// [`skip`]). Counted per reason by the engine; no effect on trading.
-    pub fn skip(&mut self, slug: &str, reason: &'static str) {
+    ///
+    /// `slug` is a `&str` or, to save a copy, an owned `String`.
+    pub fn skip(&mut self, slug: impl Into<String>, reason: &'static str) {
         self.skips.push(Skip {
-            window: slug.to_string(),
+            window: slug.into(),
             reason,
             signal: None,
         });
