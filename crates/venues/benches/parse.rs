@@ -1,6 +1,7 @@
 //! Parse (+ apply) benchmarks for the hot feed messages.
 //!
-//! Inputs are real frames: a full-depth `book` from the cronos recording (bundled sample), the real
+//! Inputs are real frames: 1,000 consecutive full-depth `book` frames from the cronos recording
+//! (bundled sample; each iteration parses and applies the next one, cycling), the real
 //! `price_change` frame of `shared/data/fixtures_rsahn_clob_ws_2026-09-21`, and Binance's documented
 //! `aggTrade` example. Run with `cargo bench -p polyedge-venues`.
 //!
@@ -30,14 +31,23 @@ fn repo_path(rel: &str) -> std::path::PathBuf {
         .join(rel)
 }
 
-/// The 1000th raw `book` frame of the bundled cronos sample (a typical mid-window full book).
-fn cronos_book_frame() -> Vec<u8> {
+/// Raw `book` frames 1000 to 1999 of the bundled cronos sample, in recorded order: both tokens
+/// of one window (btc-updown-5m-1776257400) in mid-window, as a replay meets them. Consecutive
+/// frames, not one frame over and over, because the parser remembers each side's levels and
+/// copies those written exactly as in the side's previous frame: one repeated frame would be
+/// nothing but copies.
+fn cronos_book_frames() -> Vec<Vec<u8>> {
     let f = std::fs::File::open(repo_path("data/sample/books_2026-04-15.jsonl.zst"))
         .expect("bundled sample");
     let rd = std::io::BufReader::new(zstd::stream::read::Decoder::new(f).expect("zstd"));
-    let line = rd.lines().nth(1000).expect("line").expect("utf8");
-    let v: serde_json::Value = serde_json::from_str(&line).expect("json");
-    serde_json::to_vec(&v["raw"]).expect("raw")
+    rd.lines()
+        .skip(1000)
+        .take(1000)
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(&line.expect("utf8")).expect("json");
+            serde_json::to_vec(&v["raw"]).expect("raw")
+        })
+        .collect()
 }
 
 /// One price_change frame as the venue sends it (two entries: the Up and Down legs of one order).
@@ -66,7 +76,7 @@ fn bench(c: &mut Criterion) {
         ("price_change_2_parse_apply", "price_change_2"),
     ] {
         let mut case = Case::new(case);
-        g.throughput(Throughput::Bytes(case.frame.len() as u64));
+        g.throughput(Throughput::Bytes(case.frame_len()));
         let mut i = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
@@ -99,54 +109,77 @@ fn bench(c: &mut Criterion) {
 
 /// The body of one parse+apply benchmark, prepared outside the timed loop.
 struct Case {
-    frame: Vec<u8>,
+    /// The frames, parsed in turn (one for the `price_change` cases).
+    frames: Vec<Vec<u8>>,
+    /// The next frame's index.
+    next: usize,
     out: Vec<polyedge_core::MarketEvent>,
-    book: Option<OrderBook>,
+    /// One book per token (the `book` case).
+    books: Vec<OrderBook>,
     window: Option<WindowBook>,
 }
 
 impl Case {
     fn new(name: &str) -> Case {
-        let frame = match name {
-            "book" => cronos_book_frame(),
-            "price_change_1" => price_change_one_entry(),
-            "price_change_2" => price_change_frame(),
+        let frames = match name {
+            "book" => cronos_book_frames(),
+            "price_change_1" => vec![price_change_one_entry()],
+            "price_change_2" => vec![price_change_frame()],
             other => panic!("unknown benchmark {other:?} (book, price_change_1, price_change_2)"),
         };
         let mut out = Vec::with_capacity(8);
-        Feed::PolymarketMarket
-            .parse(&frame, UnixNanos(1), &mut out)
-            .expect("parses");
-        let first = out[0].kind.token().expect("token");
-        let (book, window) = if name == "book" {
-            (Some(OrderBook::new(first)), None)
+        let mut tokens = Vec::new();
+        for frame in &frames {
+            out.clear();
+            Feed::PolymarketMarket
+                .parse(frame, UnixNanos(1), &mut out)
+                .expect("parses");
+            for e in &out {
+                let token = e.kind.token().expect("token");
+                if !tokens.contains(&token) {
+                    tokens.push(token);
+                }
+            }
+        }
+        let (books, window) = if name == "book" {
+            (tokens.into_iter().map(OrderBook::new).collect(), None)
         } else {
-            let down = out
+            let up = tokens[0];
+            let down = tokens
                 .get(1)
-                .and_then(|e| e.kind.token())
-                .filter(|d| *d != first)
+                .copied()
                 .unwrap_or(TokenId::synthetic("x", "down"));
-            (None, Some(WindowBook::new(first, down)))
+            (Vec::new(), Some(WindowBook::new(up, down)))
         };
         Case {
-            frame,
+            frames,
+            next: 0,
             out,
-            book,
+            books,
             window,
         }
     }
 
-    /// Parses the frame and applies its events; returns something derived from the book.
+    /// Mean length of the frames (bytes).
+    fn frame_len(&self) -> u64 {
+        (self.frames.iter().map(Vec::len).sum::<usize>() / self.frames.len()) as u64
+    }
+
+    /// Parses the next frame and applies its events; returns something derived from the book.
     #[inline]
     fn run(&mut self, t: UnixNanos) -> Option<polyedge_core::Price> {
         self.out.clear();
+        let frame = &self.frames[self.next];
+        self.next = (self.next + 1) % self.frames.len();
         Feed::PolymarketMarket
-            .parse(black_box(&self.frame), t, &mut self.out)
+            .parse(black_box(frame), t, &mut self.out)
             .expect("parse");
-        if let Some(ob) = &mut self.book {
-            if let EventKind::Book(s) = &self.out[0].kind {
-                ob.apply_snapshot(s, t).expect("apply");
-            }
+        if !self.books.is_empty() {
+            let EventKind::Book(s) = &self.out[0].kind else {
+                return None;
+            };
+            let ob = self.books.iter_mut().find(|b| b.token() == s.token)?;
+            ob.apply_snapshot(s, t).expect("apply");
             ob.best_bid().map(|l| l.price)
         } else if let Some(wb) = &mut self.window {
             for e in &self.out {
@@ -178,8 +211,9 @@ fn main() {
         black_box(case.run(UnixNanos(1)));
         parse_loop(&mut case, n);
         println!(
-            "{name}: {n} iterations of parse+apply ({} bytes)",
-            case.frame.len()
+            "{name}: {n} iterations of parse+apply ({} frames, {} bytes on average)",
+            case.frames.len(),
+            case.frame_len()
         );
         return;
     }
