@@ -259,6 +259,16 @@ pub fn parse_fast_only(
     fast::parse(std::str::from_utf8(frame).ok()?, recv_ns, out).map(|p| p.events)
 }
 
+/// Book levels the hot path of [`parse`] has read on the calling thread since it started, and
+/// how many of them it copied from the same side's previous snapshot of the same token instead
+/// of parsing them (a level written byte for byte as at the same index there). Exposed so that
+/// tests can check that the copy happens; the events are the same either way.
+#[doc(hidden)]
+#[must_use]
+pub fn level_memo_stats() -> (u64, u64) {
+    hot::level_memo_stats()
+}
+
 /// Only the hot path of [`parse`] (single `book` and `price_change` objects): `Some(n)` when it
 /// handled the frame (with the events [`parse`] gives), `None` otherwise (nothing appended).
 /// Exposed so that tests can check it against the serde path and how much it covers.
