@@ -6,7 +6,9 @@
 //! every byte it accepts is checked against an ASCII literal, a digit, whitespace or the
 //! word-at-a-time string scan), finds the market and token ids by comparing the frame with the
 //! per-thread id caches in place (no scan of the 66- and 77-character strings on a hit), keeps
-//! no intermediate event, and parses prices and sizes where they stand.
+//! no intermediate event, and parses prices and sizes where they stand — except the book levels
+//! written exactly as in the same token's previous snapshot, which it copies from there
+//! ([`LevelMemo`]).
 //!
 //! What it takes: a single top-level object (no array wrapper) whose `event_type` is `book` or
 //! `price_change`; keys in any order, each at most once, from `market`, `asset_id`,
