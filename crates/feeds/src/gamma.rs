@@ -493,7 +493,8 @@ mod tests {
         );
     }
 
-    /// Our own hand-made market object (the documented Gamma field set, made-up ids).
+    /// Our own hand-made market object (the documented Gamma field set, made-up ids). The path is
+    /// this repository's `fixtures/` (tracked), not `../shared`: compiled in, a fresh clone has it.
     const OWN_MARKET: &str =
         include_str!("../../../fixtures/polymarket/gamma/market_btc_updown_5m_synthetic.json");
 

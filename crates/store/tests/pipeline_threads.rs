@@ -3,41 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use polyedge_core::event::{ReferenceSource, ReferenceTick};
-use polyedge_core::{EventKind, Fixed18, MarketEvent, Symbol, UnixNanos};
+mod common;
+
+use common::{json_parser, reference};
+use polyedge_core::UnixNanos;
 use polyedge_store::{
     EventReplay, PipelinedEvents, RecordingMeta, RecordingWriter, ReplayFilter, StreamId,
 };
-use polyedge_venues::{Feed, ParseError};
+use polyedge_venues::Feed;
 
 const T0: u64 = 1_776_081_600 * 1_000_000_000;
-
-fn reference(t: u64) -> MarketEvent {
-    MarketEvent {
-        recv_ns: UnixNanos(t),
-        venue_ns: Some(UnixNanos(t - 1)),
-        kind: EventKind::Reference(ReferenceTick {
-            source: ReferenceSource::Chainlink,
-            symbol: Symbol::new("btc/usd").unwrap(),
-            price: Fixed18::parse("84000.5").unwrap(),
-            backfill: false,
-        }),
-    }
-}
-
-/// Frames are JSON `MarketEvent` lists.
-fn json_parser(
-    _feed: Feed,
-    frame: &[u8],
-    _recv: UnixNanos,
-    out: &mut Vec<MarketEvent>,
-) -> Result<usize, ParseError> {
-    let evs: Vec<MarketEvent> =
-        serde_json::from_slice(frame).map_err(|e| ParseError::Json(e.to_string()))?;
-    let n = evs.len();
-    out.extend(evs);
-    Ok(n)
-}
 
 fn replay_threads() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
@@ -66,7 +41,7 @@ fn dropping_a_pipelined_replay_early_stops_its_reader_thread() {
         w.append(
             &rt,
             UnixNanos(t),
-            &serde_json::to_vec(&vec![reference(t)]).unwrap(),
+            &serde_json::to_vec(&vec![reference(t, "btc/usd")]).unwrap(),
         )
         .unwrap();
     }

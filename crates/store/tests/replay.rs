@@ -6,9 +6,13 @@
     clippy::type_complexity
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use polyedge_core::event::{BookDelta, Gap, ReferenceSource, ReferenceTick, SpotTrade, Venue};
+use common::{json_parser, reference};
+
+use polyedge_core::event::{BookDelta, Gap, SpotTrade, Venue};
 use polyedge_core::{
     Asset, BookSide, ConditionId, EventKind, Fixed18, MarketEvent, Price, Size, Symbol, TokenId,
     UnixNanos, Window, WindowDuration,
@@ -18,7 +22,7 @@ use polyedge_store::{
     EventReplay, Frame, FrameReplay, Recording, RecordingMeta, RecordingWriter, ReplayFilter,
     StoreError, StreamId,
 };
-use polyedge_venues::{Feed, ParseError};
+use polyedge_venues::Feed;
 
 const T0_S: u64 = 1_776_081_600; // 2026-04-13T12:00:00Z
 const T0: u64 = T0_S * 1_000_000_000;
@@ -409,23 +413,6 @@ fn replay_memory_is_bounded() {
 
 // ---- EventReplay ----------------------------------------------------------------------------
 
-/// A test parser: frames are JSON `MarketEvent`s; `bad…` frames fail.
-fn json_parser(
-    _feed: Feed,
-    frame: &[u8],
-    _recv: UnixNanos,
-    out: &mut Vec<MarketEvent>,
-) -> Result<usize, ParseError> {
-    if frame.starts_with(b"bad") {
-        return Err(ParseError::Json("test: bad frame".into()));
-    }
-    let evs: Vec<MarketEvent> =
-        serde_json::from_slice(frame).map_err(|e| ParseError::Json(e.to_string()))?;
-    let n = evs.len();
-    out.extend(evs);
-    Ok(n)
-}
-
 fn token(n: u64) -> TokenId {
     TokenId::parse(&n.to_string()).unwrap()
 }
@@ -454,19 +441,6 @@ fn delta(t: u64, tok: u64, c: u8) -> MarketEvent {
             size: Size::from_shares(10),
             best_bid: None,
             best_ask: None,
-        }),
-    }
-}
-
-fn reference(t: u64, sym: &str) -> MarketEvent {
-    MarketEvent {
-        recv_ns: UnixNanos(t),
-        venue_ns: Some(UnixNanos(t - 1)),
-        kind: EventKind::Reference(ReferenceTick {
-            source: ReferenceSource::Chainlink,
-            symbol: Symbol::new(sym).unwrap(),
-            price: Fixed18::parse("100000.5").unwrap(),
-            backfill: false,
         }),
     }
 }

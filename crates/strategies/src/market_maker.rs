@@ -40,11 +40,11 @@ use polyedge_core::{
     Cash, ExecReport, MarketEvent, OrderId, OrderIntent, Outcome, Price, Side, Size, TimeInForce,
     UnixNanos, Window,
 };
-use polyedge_model::{ModelError, OnlineConfig};
+use polyedge_model::{Estimate, ModelError, OnlineConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::{min_shares, price_of_prob, tick_size, whole_shares};
-use crate::{Ctx, MarketView, Strategy, WindowPhase, affected_windows, skip};
+use crate::{Ctx, Strategy, WindowPhase, affected_windows, skip};
 
 /// Parameters (serde/TOML: every field optional; prices as decimal strings in pUSD per share).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,9 +146,9 @@ impl MarketMaker {
         })
     }
 
-    /// Fair `P(Up)` of `window` now: the model, else the seed's linear fallback.
-    fn fair_up(&self, view: &dyn MarketView, window: &Window) -> Option<f64> {
-        let e = view.fair_value(window, &self.params.fair);
+    /// Fair `P(Up)` from the model's estimate `e` of a window now: the model's probability,
+    /// else the seed's linear fallback.
+    fn fair_up(&self, e: &Estimate) -> Option<f64> {
         if let Some(p) = e.p_up {
             return Some(p);
         }
@@ -239,9 +239,9 @@ impl MarketMaker {
         );
         let up_held = whole_shares(view.position(slug, Outcome::Up));
         let down_held = whole_shares(view.position(slug, Outcome::Down));
-        let Some(f) = self.fair_up(ctx.view(), &w) else {
-            let reason = skip::of_estimate(&ctx.view().fair_value(&w, &self.params.fair));
-            return ctx.skip(slug, reason);
+        let est = view.fair_value(&w, &self.params.fair);
+        let Some(f) = self.fair_up(&est) else {
+            return ctx.skip(slug, skip::of_estimate(&est));
         };
         let p = &self.params;
         let moved = state

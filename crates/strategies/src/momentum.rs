@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use polyedge_core::{
     MarketEvent, OrderId, OrderIntent, Outcome, Side, Size, TimeInForce, UnixNanos, Window,
 };
-use polyedge_model::{ModelError, OnlineConfig, PricePoint};
+use polyedge_model::{Estimate, ModelError, OnlineConfig, PricePoint};
 use serde::{Deserialize, Serialize};
 
 use crate::sizing::{SizingParams, accepted_asks, fee_per_share, open_buy_shares, price_of_prob};
@@ -153,10 +153,9 @@ impl Momentum {
     }
 
     /// The signal of `window` at `now` from the data received so far, if there is a fresh
-    /// series and a strike.
-    pub fn signal(&self, view: &dyn MarketView, window: &Window) -> Option<Signal> {
+    /// series and a strike; `est` is the model's estimate of the window now (its strike).
+    pub fn signal(&self, view: &dyn MarketView, window: &Window, est: &Estimate) -> Option<Signal> {
         let now = view.now();
-        let est = view.fair_value(window, &self.params.fair);
         let strike = est.strike?;
         let series = view
             .reference_set(&self.params.fair.series_config())?
@@ -204,9 +203,9 @@ impl Momentum {
             return ctx.skip(slug, skip::ORDER_WORKING);
         }
         let w = w.clone();
-        let Some(sig) = self.signal(ctx.view(), &w) else {
-            let reason = skip::of_estimate(&ctx.view().fair_value(&w, &self.params.fair));
-            return ctx.skip(slug, reason);
+        let est = ctx.view().fair_value(&w, &self.params.fair);
+        let Some(sig) = self.signal(ctx.view(), &w, &est) else {
+            return ctx.skip(slug, skip::of_estimate(&est));
         };
         let p = &self.params;
         let duration_s = w.end.saturating_sub(w.start) / UnixNanos::PER_SEC;
