@@ -1853,7 +1853,7 @@ fn write_live_config(dir: &Path, addr: &str) -> PathBuf {
     let config = write_config(dir, addr, 3);
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "\n[live]\nclob_url = \"http://{addr}/clob/\"\nuser_ws_url = \"ws://{addr}/ws/user\"\n"
+        "\n[live]\nclob_url = \"http://{addr}/clob/\"\nuser_ws_url = \"ws://{addr}/ws/user\"\npolygon_rpc_url = \"http://{addr}/rpc\"\n"
     ));
     std::fs::write(&config, text).unwrap();
     config
@@ -1889,6 +1889,25 @@ fn run_market_maker_to_end(
     let running = spawn_market_maker(mode, config, state);
     wait_until_done(sandbox, &running, state);
     std::thread::sleep(Duration::from_secs(2));
+    if mode == "live" {
+        // The last windows' redeems: tried until the sandbox's chain resolved their condition.
+        let t0 = Instant::now();
+        while sandbox.ledger()["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| !a["positions"].as_array().unwrap().is_empty())
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "positions left unredeemed: {}
+{}",
+                sandbox.ledger(),
+                running.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let control = std::fs::read_to_string(state.join("control.addr")).unwrap();
     let (status, metrics) = http_get(control.trim(), "/metrics");
     assert_eq!(status, 200);
@@ -1968,6 +1987,19 @@ fn assert_books_agree(run: &RunResult, ledger: &Value, stderr: &str) {
         s.portfolio_errors, s.rejected
     );
     assert!(fills > 0, "the live run traded nothing\n{stderr}");
+    // pUSD came back by the holder's own redeem transactions (the sandbox, like Polygon, pays
+    // nobody unasked): every position redeemed, none reverted.
+    assert!(
+        ledger["chain"]["redeems"].as_u64().unwrap() > 0,
+        "no redeem reached the chain: {}",
+        ledger["chain"]
+    );
+    assert_eq!(ledger["chain"]["reverted"], 0, "{}", ledger["chain"]);
+    assert_eq!(
+        acct["positions"],
+        serde_json::json!([]),
+        "every position redeemed"
+    );
     assert_eq!(
         usize::try_from(acct["trades"].as_u64().unwrap()).unwrap(),
         fills,
@@ -2107,6 +2139,7 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
             let v = polyedge_live::venue::Venue::connect(
                 polyedge_live::LiveConfig {
                     clob_url: format!("http://{addr}/clob/"),
+                    polygon_rpc_url: String::new(),
                     ..Default::default()
                 }
                 .venue(),
@@ -2165,6 +2198,16 @@ fn a_live_run_against_the_sandbox_exchange_trades_and_ends_on_the_ledgers_balanc
     assert_eq!(
         metric(&metrics, "polyedge_live_events_total", r#"kind="batches""#),
         Some(batches as f64)
+    );
+    // Every window's redeem: one mined transaction each, counted by the executor.
+    let redeems = ledger["chain"]["redeems"].as_u64().unwrap();
+    eprintln!(
+        "chain: {redeems} redeems, {} micro-pUSD paid; {}",
+        ledger["chain"]["paid_micros"], ledger["chain"]
+    );
+    assert_eq!(
+        metric(&metrics, "polyedge_live_events_total", r#"kind="redeems""#),
+        Some(redeems as f64)
     );
 
     // No secret in any file written or line logged.

@@ -495,6 +495,11 @@ impl Lane {
         for r in reports {
             match &r {
                 ExecReport::Filled(f) => {
+                    if let Some(outcome) = self.portfolio.settlement(&f.window) {
+                        // A fill of a window already settled (the venue told us late): its
+                        // shares are settled at once in our books and redeemed on the venue.
+                        self.exec.settled(&f.window, outcome, f.at);
+                    }
                     if self.portfolio.apply_fill(f).is_ok() {
                         let rebate = self.exec.rebate_estimate(f);
                         self.portfolio.accrue_rebate_estimate(rebate);
@@ -1650,6 +1655,7 @@ impl Engine {
                     Ok(_) => {}
                     Err(_) => lane.portfolio_errors += 1,
                 }
+                lane.exec.settled(&slug, outcome, now);
                 let p = &lane.portfolio;
                 lane.exposure.update(now, p.open_cost());
                 lane.equity.push(EquityPoint {

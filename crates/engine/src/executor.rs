@@ -17,7 +17,8 @@
 //! risk check can make, so an order cannot reach a venue around the limits.
 
 use polyedge_core::{
-    Cash, ExecReport, Fill, OrderId, OrderIntent, RejectReason, Size, UnixNanos, Window, WindowBook,
+    Cash, ExecReport, Fill, OrderId, OrderIntent, Outcome, RejectReason, Size, UnixNanos, Window,
+    WindowBook,
 };
 
 /// An order that passed the engine's pre-trade risk check. Only the engine can make one
@@ -151,6 +152,15 @@ pub trait Executor: Send {
     fn merge(&mut self, window: &str, shares: Size, now: UnixNanos) -> Result<(), ExecError> {
         let _ = (window, shares, now);
         Ok(())
+    }
+
+    /// `window` settled in the lane's books with `outcome` (`None`: unknown): an executor on a
+    /// venue redeems the lane's positions there (the live one sends the CTF `redeemPositions`
+    /// once the condition is resolved on chain). Called once per settlement of a window the
+    /// lane traded, and again for a fill learned after it (its shares need redeeming too).
+    /// Default: nothing (a simulated venue's settlement is the engine's own).
+    fn settled(&mut self, window: &str, outcome: Option<Outcome>, now: UnixNanos) {
+        let _ = (window, outcome, now);
     }
 
     /// Why the executor stopped trading, if it did: the venue's books no longer match ours

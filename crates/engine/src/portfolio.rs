@@ -289,12 +289,28 @@ impl Portfolio {
         window: &str,
         at: UnixNanos,
     ) -> Result<Size, PortfolioError> {
+        self.merge_sets(window, None, at)
+    }
+
+    /// Merges `n` complete sets of `window` at `at` (`None`: all, `min(Up, Down)`; more than
+    /// held: as many as held), as the CTF's `mergePositions` with an amount does: `n` shares of
+    /// each outcome become `n` pUSD, each side's cost reduced pro rata. Returns the sets merged.
+    ///
+    /// # Errors
+    /// [`PortfolioError::WindowClosed`] after settlement.
+    pub fn merge_sets(
+        &mut self,
+        window: &str,
+        n: Option<Size>,
+        at: UnixNanos,
+    ) -> Result<Size, PortfolioError> {
         self.ensure_open(window)?;
         let up_key = (window.to_string(), Outcome::Up);
         let down_key = (window.to_string(), Outcome::Down);
         let up = self.positions.get(&up_key).copied().unwrap_or_default();
         let down = self.positions.get(&down_key).copied().unwrap_or_default();
-        let n = up.shares.min(down.shares);
+        let held = up.shares.min(down.shares);
+        let n = n.map_or(held, |n| n.min(held));
         if n.is_zero() {
             return Ok(Size::ZERO);
         }

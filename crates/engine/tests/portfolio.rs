@@ -197,6 +197,40 @@ fn merge_complete_sets() {
 }
 
 #[test]
+fn merging_an_amount_takes_that_many_sets_and_no_more_than_held() {
+    let mut pf = Portfolio::new(Cash::parse("100").unwrap());
+    let sh = Size::from_shares;
+    pf.apply_fill(&fill(W, Outcome::Up, Side::Buy, "0.40", sh(10), Cash::ZERO))
+        .unwrap();
+    pf.apply_fill(&fill(
+        W,
+        Outcome::Down,
+        Side::Buy,
+        "0.50",
+        sh(8),
+        Cash::ZERO,
+    ))
+    .unwrap();
+    // 2 of 8 sets: 2 pUSD; cost removed 2 × 0.40 + 2 × 0.50 = 1.8; realized 0.2.
+    assert_eq!(pf.merge_sets(W, Some(sh(2)), AT), Ok(sh(2)));
+    assert_eq!(pf.realized_pnl(), Cash::parse("0.2").unwrap());
+    assert_eq!(pf.position(W, Outcome::Up).shares, sh(8));
+    assert_eq!(pf.position(W, Outcome::Down).shares, sh(6));
+    assert_eq!(
+        pf.position(W, Outcome::Down).cost,
+        Cash::parse("3").unwrap()
+    );
+    // Asking for more than held merges what is held (6).
+    assert_eq!(pf.merge_sets(W, Some(sh(50)), AT), Ok(sh(6)));
+    assert_eq!(pf.position(W, Outcome::Down).shares, Size::ZERO);
+    assert_eq!(
+        pf.cash(),
+        Cash::parse("100").unwrap() - Cash::parse("8").unwrap() + Cash::parse("8").unwrap()
+    );
+    pf.check_invariant().unwrap();
+}
+
+#[test]
 fn selling_more_than_held_is_refused_unchanged() {
     let mut pf = Portfolio::new(Cash::parse("100").unwrap());
     pf.apply_fill(&fill(

@@ -11,6 +11,7 @@
 //! heartbeat_interval_ms = 5000 # the venue cancels open orders 10 s after the last heartbeat
 //! i_understand_live = false # the config equivalent of --i-understand-live
 //! signature_type = "eoa"    # eoa | poly_proxy | gnosis_safe | poly_1271 (funder: POLYMARKET_FUNDER)
+//! polygon_rpc_url = "https://polygon-rpc.com" # redeem and merge on chain (eoa only); "" = off
 //!
 //! [live.rate_limits]        # client-side token buckets (crate::rate); defaults: Standard tier
 //! orders_per_sec = 40
@@ -83,6 +84,10 @@ pub struct LiveConfig {
     /// from `POLYMARKET_FUNDER`; for the proxy and the Safe it may be left out (derived from
     /// the key with CREATE2 by the SDK), for `poly_1271` it is required.
     pub signature_type: WalletKind,
+    /// Polygon JSON-RPC node for redeeming resolved positions and merging complete sets
+    /// ([`crate::chain`]; the EOA wallet only). Empty: neither is done — positions stay on the
+    /// wallet until redeemed by other means, and merges are refused.
+    pub polygon_rpc_url: String,
     /// `[live.rate_limits]`: client-side rate limits.
     pub rate_limits: RateLimitConfig,
 }
@@ -98,6 +103,7 @@ impl Default for LiveConfig {
             heartbeat_interval_ms: 5_000,
             i_understand_live: false,
             signature_type: WalletKind::Eoa,
+            polygon_rpc_url: "https://polygon-rpc.com".into(),
             rate_limits: RateLimitConfig::default(),
         }
     }
@@ -119,6 +125,7 @@ impl LiveConfig {
             heartbeat_interval: Duration::from_millis(self.heartbeat_interval_ms.clamp(100, 9_000)),
             rate_limits: self.rate_limits,
             signature_type: self.signature_type,
+            rpc_url: Some(self.polygon_rpc_url.trim().to_string()).filter(|u| !u.is_empty()),
         }
     }
 }

@@ -69,11 +69,20 @@ pub struct LiveStats {
     /// Position checks that found the venue's positions unexplained by our fills twice in a
     /// row (each halts the executor).
     pub position_mismatches: AtomicU64,
+    /// Windows whose positions were redeemed on chain (`redeemPositions` mined with success).
+    pub redeems: AtomicU64,
+    /// Redeems given up (reverted, or not resolved on chain within [`REDEEM_PATIENCE`]).
+    pub redeem_failures: AtomicU64,
+    /// Merges of complete sets mined with success.
+    pub merges: AtomicU64,
+    /// Merges that failed on chain after the engine booked them (each halts the executor).
+    pub merge_failures: AtomicU64,
 }
 
 /// Metric: the executor's events (the [`LiveStats`] counters), by `kind` (`submitted`,
 /// `rejected`, `ambiguous`, `fills`, `fills_reconciled`, `user_connects`, `user_malformed`,
-/// `failed_trades`, `busy_retries`, `batches`, `position_checks`, `position_mismatches`).
+/// `failed_trades`, `busy_retries`, `batches`, `position_checks`, `position_mismatches`,
+/// `redeems`, `redeem_failures`, `merges`, `merge_failures`).
 pub const LIVE_EVENTS: &str = "polyedge_live_events_total";
 
 /// Counts one event in `counter` and in the [`LIVE_EVENTS`] metric.
@@ -93,7 +102,16 @@ pub const BUSY_RETRIES: usize = 4;
 /// `polyedge_feeds::ws::backoff`).
 pub const BUSY_FIRST_PAUSE: Duration = Duration::from_millis(250);
 
+/// How long a redeem is tried while the condition is not resolved on chain (the venue's
+/// resolution of an Up/Down window usually lands minutes after its end).
+pub const REDEEM_PATIENCE: Duration = Duration::from_hours(6);
+/// Tries of a redeem or merge that failed for another reason (node, transport) before it is
+/// given up.
+pub const CHAIN_TRIES: usize = 5;
+
 enum Event {
+    /// A merge the engine booked failed on chain: the books no longer match the venue's.
+    MergeFailed(String),
     Prepared {
         id: OrderId,
         hash: String,
@@ -151,6 +169,8 @@ struct Shared {
     tracked: std::sync::Mutex<HashMap<TokenId, UnixNanos>>,
     /// The engine's clock at the last poll (ns since epoch).
     engine_now: AtomicU64,
+    /// One chain transaction at a time (the wallet's nonce is read from the node per send).
+    chain_lock: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -174,6 +194,8 @@ pub struct LiveExecutor {
     halted: Option<String>,
     /// Orders submitted in the current strategy callback, sent at [`Executor::flush`].
     pending: Vec<(OrderId, OrderIntent, TokenId)>,
+    /// The condition id of each window ordered in (what redeem and merge name on chain).
+    conditions: HashMap<String, alloy_primitives::B256>,
 }
 
 impl std::fmt::Debug for LiveExecutor {
@@ -199,6 +221,7 @@ impl LiveExecutor {
             accepts: AtomicU64::new(0),
             tracked: std::sync::Mutex::new(HashMap::new()),
             engine_now: AtomicU64::new(0),
+            chain_lock: tokio::sync::Mutex::new(()),
         });
         rt.spawn(user_channel(shared.clone()));
         LiveExecutor {
@@ -211,6 +234,7 @@ impl LiveExecutor {
             suspect: Vec::new(),
             halted: None,
             pending: Vec::new(),
+            conditions: HashMap::new(),
         }
     }
 
@@ -307,6 +331,12 @@ impl LiveExecutor {
 
     fn apply(&mut self, e: Event, now: UnixNanos, out: &mut Vec<ExecReport>) {
         match e {
+            Event::MergeFailed(why) => {
+                tracing::error!("live: {why}");
+                if self.halted.is_none() {
+                    self.halted = Some(why);
+                }
+            }
             Event::Prepared { id, hash, sent } => {
                 if let Some(o) = self.orders.get_mut(&id) {
                     o.hash = Some(hash.clone());
@@ -537,6 +567,11 @@ impl Executor for LiveExecutor {
                 window.slug
             )));
         };
+        if let Some(c) = &window.condition_id
+            && let Ok(c) = c.to_string().parse()
+        {
+            self.conditions.insert(window.slug.clone(), c);
+        }
         let id = intent.id;
         self.orders.insert(
             id,
@@ -625,10 +660,104 @@ impl Executor for LiveExecutor {
         self.halted.as_deref()
     }
 
-    fn merge(&mut self, window: &str, _shares: Size, _now: UnixNanos) -> Result<(), ExecError> {
-        Err(ExecError::Unavailable(format!(
-            "merging complete sets of {window} on chain is not implemented in live mode yet; the sets are held to resolution"
-        )))
+    /// Sends the CTF merge of `shares` sets of `window` and answers at once (the engine books
+    /// the merge now); a merge that then fails on chain halts the executor.
+    fn merge(&mut self, window: &str, shares: Size, _now: UnixNanos) -> Result<(), ExecError> {
+        if let Some(why) = &self.halted {
+            return Err(ExecError::Unavailable(why.clone()));
+        }
+        let Some(chain) = self.shared.venue.chain().cloned() else {
+            return Err(ExecError::Unavailable(format!(
+                "merging complete sets of {window} on chain needs [live] polygon_rpc_url and the eoa wallet; the sets are held to resolution"
+            )));
+        };
+        let Some(&condition) = self.conditions.get(window) else {
+            return Err(ExecError::Unavailable(format!(
+                "window {window} has no condition id; the sets are held to resolution"
+            )));
+        };
+        let shared = self.shared.clone();
+        let window = window.to_string();
+        self.rt.spawn(async move {
+            let _one = shared.chain_lock.lock().await;
+            let mut last = String::new();
+            let mut pauses = polyedge_feeds::ws::backoff(Duration::from_millis(500), Duration::from_secs(10));
+            for _ in 0..CHAIN_TRIES {
+                match chain.merge(condition, shares.micros()).await {
+                    Ok(tx) => {
+                        bump(&shared.stats.merges, "merges");
+                        tracing::info!(window, sets = %shares, %tx, "live: complete sets merged on chain");
+                        return;
+                    }
+                    Err(e @ crate::chain::ChainError::Reverted { .. }) => {
+                        last = e.to_string();
+                        break;
+                    }
+                    Err(e) => {
+                        last = e.to_string();
+                        tracing::warn!(window, error = %e, "live: merge failed; trying again");
+                    }
+                }
+                if let Some(p) = pauses.next() {
+                    tokio::time::sleep(p).await;
+                }
+            }
+            bump(&shared.stats.merge_failures, "merge_failures");
+            shared.send(Event::MergeFailed(format!(
+                "the merge of {shares} complete sets of {window} failed on chain ({last}) after the engine booked it; trading halted — look at the wallet before restarting"
+            )));
+        });
+        Ok(())
+    }
+
+    /// Redeems the window's positions on chain, trying until the condition is resolved there
+    /// (at most [`REDEEM_PATIENCE`]).
+    fn settled(&mut self, window: &str, _outcome: Option<Outcome>, _now: UnixNanos) {
+        let Some(chain) = self.shared.venue.chain().cloned() else {
+            return;
+        };
+        let Some(&condition) = self.conditions.get(window) else {
+            tracing::warn!(
+                window,
+                "live: no condition id for the window; its positions are not redeemed"
+            );
+            return;
+        };
+        let shared = self.shared.clone();
+        let window = window.to_string();
+        self.rt.spawn(async move {
+            let start = std::time::Instant::now();
+            let mut pauses = polyedge_feeds::ws::backoff(Duration::from_millis(500), Duration::from_secs(30));
+            let mut failures = 0;
+            loop {
+                let result = {
+                    let _one = shared.chain_lock.lock().await;
+                    chain.redeem(condition).await
+                };
+                let why = match result {
+                    Ok(tx) => {
+                        bump(&shared.stats.redeems, "redeems");
+                        tracing::info!(window, %tx, "live: positions redeemed on chain");
+                        return;
+                    }
+                    Err(crate::chain::ChainError::NotResolved) if start.elapsed() < REDEEM_PATIENCE => None,
+                    Err(e @ crate::chain::ChainError::Failed(_)) if failures + 1 < CHAIN_TRIES => {
+                        failures += 1;
+                        tracing::warn!(window, error = %e, "live: redeem failed; trying again");
+                        None
+                    }
+                    Err(e) => Some(e.to_string()),
+                };
+                if let Some(why) = why {
+                    bump(&shared.stats.redeem_failures, "redeem_failures");
+                    tracing::error!(window, error = %why, "live: redeem given up; the window's pUSD stays in its tokens until redeemed by hand");
+                    return;
+                }
+                if let Some(p) = pauses.next() {
+                    tokio::time::sleep(p).await;
+                }
+            }
+        });
     }
 }
 

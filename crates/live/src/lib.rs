@@ -6,12 +6,14 @@
 //! fills from the user channel parsed by `polyedge_venues::polymarket_user`.
 //!
 //! * [`secrets`] — the private key and API credentials, from the environment or `.env` only.
+//! * [`chain`] — [`chain::Chain`], redeem and merge on Polygon through the SDK's CTF client.
 //! * [`config`] — the `[live]` section of `polyedge.toml`.
 //! * [`executor`] — [`LiveExecutor`], the engine's executor on the venue.
 //! * [`signer`] — [`signer::FastSigner`], libsecp256k1 behind alloy's `Signer`.
 //! * [`rate`] — client-side rate limits (token buckets per kind of request).
 //! * [`venue`] — the SDK client: connect, build + sign + post, cancel, open orders, balance.
 
+pub mod chain;
 pub mod config;
 pub mod executor;
 pub mod rate;

@@ -54,6 +54,8 @@ pub struct VenueConfig {
     pub rate_limits: RateLimitConfig,
     /// Which wallet signs and holds the funds.
     pub signature_type: WalletKind,
+    /// Polygon JSON-RPC node for redeem and merge ([`crate::chain`]); `None`: neither.
+    pub rpc_url: Option<String>,
 }
 
 /// How a request failed.
@@ -156,6 +158,7 @@ pub struct Venue {
     config: VenueConfig,
     limits: RateLimits,
     heartbeat: tokio::task::JoinHandle<()>,
+    chain: Option<crate::chain::Chain>,
 }
 
 impl Drop for Venue {
@@ -261,6 +264,25 @@ impl Venue {
             .authenticate()
             .await
             .map_err(|e| VenueError::Connect(format!("authenticate: {}", classify(&e))))?;
+        let chain = match (&config.rpc_url, config.signature_type) {
+            (Some(url), WalletKind::Eoa) => Some(
+                crate::chain::Chain::connect(url, config.chain_id, &secrets.private_key)
+                    .map_err(|e| VenueError::Connect(e.to_string()))?,
+            ),
+            (Some(_), kind) => {
+                tracing::warn!(
+                    signature_type = kind.name(),
+                    "live: redeem and merge on chain are done for the eoa wallet only; this                      wallet's resolved positions must be redeemed through Polymarket (its                      relayer or app), and merges are refused"
+                );
+                None
+            }
+            (None, _) => {
+                tracing::warn!(
+                    "live: [live] polygon_rpc_url is empty: resolved positions are not redeemed                      and merges are refused"
+                );
+                None
+            }
+        };
         let heartbeat = tokio::spawn(heartbeats(client.clone(), config.heartbeat_interval));
         tracing::info!(address = %signer.address(), api_key = %client.credentials().key(), signature_type = config.signature_type.name(), "live: authenticated with the CLOB");
         Ok(Venue {
@@ -269,7 +291,13 @@ impl Venue {
             limits: RateLimits::new(&config.rate_limits),
             config,
             heartbeat,
+            chain,
         })
+    }
+
+    /// The chain client for redeem and merge, when `rpc_url` is set and the wallet is the EOA.
+    pub fn chain(&self) -> Option<&crate::chain::Chain> {
+        self.chain.as_ref()
     }
 
     /// The SDK client.

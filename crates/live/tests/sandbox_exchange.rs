@@ -63,6 +63,7 @@ fn venue_config(sb: &Sandbox) -> VenueConfig {
         heartbeat_interval: Duration::from_millis(200),
         rate_limits: polyedge_live::rate::RateLimitConfig::default(),
         signature_type: polyedge_live::config::WalletKind::Eoa,
+        rpc_url: Some(format!("http://{}/rpc", sb.addr())),
     }
 }
 
@@ -597,5 +598,105 @@ async fn proxy_safe_and_deposit_wallet_orders_are_signed_and_accepted_with_their
         assert_eq!(raw["signature_type"], n + 1, "{kind:?}: {raw}");
         assert!(venue.cancel(&hash).await.unwrap(), "{kind:?}: cancelled");
     }
+    sb.shutdown().await.unwrap();
+}
+
+/// The key's shares of `outcome` in `slug` on the sandbox's ledger, micro-shares.
+fn ledger_shares(ledger: &Value, slug: &str, outcome: Outcome) -> u64 {
+    ledger["accounts"][0]["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["window"] == slug && p["outcome"] == json!(outcome))
+        .map(|p| Size::parse(p["shares"].as_str().unwrap()).unwrap().micros())
+        .sum()
+}
+
+/// The SDK's CTF client (`polyedge_live::chain`) against the sandbox's chain at `/rpc`: a
+/// redeem before the window resolved is told apart (the executor waits and tries again), sets
+/// bought on both sides are merged into pUSD on the ledger, and a merge of more than is held is
+/// refused at the gas estimate without a transaction mined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdks_ctf_client_merges_sets_and_redeems_only_after_resolution_on_the_sandbox_chain() {
+    use polyedge_live::chain::ChainError;
+    let (sb, windows) = start().await;
+    let venue = Venue::connect(venue_config(&sb), &secrets(KEY0))
+        .await
+        .unwrap();
+    let chain = venue
+        .chain()
+        .expect("an eoa wallet with an rpc url")
+        .clone();
+    let (w, token, outcome, book) = open_window(&sb, &windows).await;
+    let condition: alloy_primitives::B256 = w.condition_id.unwrap().to_string().parse().unwrap();
+    assert_eq!(chain.redeem(condition).await, Err(ChainError::NotResolved));
+
+    // Buy 5 of the recorded token at its best ask, and 5 of the other at the complement of the
+    // best bid (the mirrored book: a buy of the other side at 1 − bid meets the bid).
+    let other = outcome.other();
+    let (up, down) = polyedge_core::book_tokens(&w).unwrap();
+    let other_token = if other == Outcome::Up { up } else { down };
+    let ask = best(&book, "asks").unwrap();
+    let bid = best(&book, "bids").unwrap();
+    let complement = Price::from_micros(1_000_000 - bid.micros()).unwrap();
+    for (id, o, t, p) in [
+        (1, outcome, token, ask),
+        (2, other, other_token, complement),
+    ] {
+        let prepared = venue
+            .prepare(&intent(id, &w, o, Side::Buy, p, 5), t)
+            .await
+            .unwrap();
+        venue.post(prepared).await.unwrap();
+    }
+    let t0 = Instant::now();
+    let (held_up, held_down) = loop {
+        let l = sb.ledger();
+        let (u, d) = (
+            ledger_shares(&l, &w.slug, Outcome::Up),
+            ledger_shares(&l, &w.slug, Outcome::Down),
+        );
+        if u > 0 && d > 0 {
+            break (u, d);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no fills on both sides: {l}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let sets = held_up.min(held_down);
+    let before = sb.ledger()["accounts"][0]["balance_micros"]
+        .as_i64()
+        .unwrap();
+    let balance = venue.balance_micros().await.unwrap();
+    assert_eq!(balance, before, "the CLOB's balance is the ledger's");
+
+    // More than held: refused before anything is mined.
+    let err = chain.merge(condition, sets + 1).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Failed(t) if t.contains("burn amount exceeds balance")),
+        "{err}"
+    );
+    assert_eq!(sb.ledger()["chain"]["reverted"], 0);
+    // Every set held: merged, paid to the ledger, the positions down by as many shares.
+    let tx = chain.merge(condition, sets).await.unwrap();
+    let l = sb.ledger();
+    eprintln!(
+        "merged {sets} micro-sets in {tx}; ledger chain {}",
+        l["chain"]
+    );
+    assert_eq!(l["chain"]["merges"], 1);
+    assert_eq!(
+        l["accounts"][0]["balance_micros"].as_i64().unwrap(),
+        before + i64::try_from(sets).unwrap()
+    );
+    assert_eq!(ledger_shares(&l, &w.slug, Outcome::Up), held_up - sets);
+    assert_eq!(ledger_shares(&l, &w.slug, Outcome::Down), held_down - sets);
+    assert_eq!(
+        venue.balance_micros().await.unwrap(),
+        before + i64::try_from(sets).unwrap(),
+        "the CLOB sees the merged pUSD"
+    );
     sb.shutdown().await.unwrap();
 }

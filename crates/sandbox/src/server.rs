@@ -155,6 +155,9 @@ async fn route(req: Request<Incoming>, shared: &Arc<Shared>) -> Result<Resp, Wit
         let query = req.uri().query().map(str::to_owned);
         return clob(req, rest.to_owned(), &path, query.as_deref(), shared).await;
     }
+    if path == "/rpc" {
+        return Ok(rpc(req, shared).await);
+    }
     Ok(route_other(req, shared))
 }
 
@@ -256,6 +259,28 @@ fn switching(accept: &str) -> Resp {
         h.insert(SEC_WEBSOCKET_ACCEPT, v);
     }
     r
+}
+
+/// A JSON-RPC request to the sandbox's chain (`POST /rpc`): its body read (at most
+/// [`MAX_CLIENT_MESSAGE`] bytes), then answered on the sandbox clock.
+async fn rpc(req: Request<Incoming>, shared: &Arc<Shared>) -> Resp {
+    use http_body_util::BodyExt as _;
+    if req.method() != Method::POST {
+        return json_response(
+            405,
+            &json!({"error": "/rpc takes JSON-RPC requests by POST"}),
+        );
+    }
+    match http_body_util::Limited::new(req.into_body(), MAX_CLIENT_MESSAGE)
+        .collect()
+        .await
+    {
+        Ok(b) => {
+            let now = polyedge_core::UnixNanos(shared.clock.now());
+            json_response(200, &shared.exchange.rpc(&b.to_bytes(), now))
+        }
+        Err(e) => json_response(413, &json!({"error": format!("request body: {e}")})),
+    }
 }
 
 /// A CLOB REST request (`/clob…`): its body read (at most [`MAX_CLIENT_MESSAGE`] bytes), then

@@ -3,6 +3,7 @@
 //! with the engine's fill model against the replayed books ([`state`]). Routes: [`rest`];
 //! design and limits: `docs/sandbox.md` §9.
 
+pub mod chain;
 pub mod rest;
 pub mod sig;
 pub mod state;
@@ -45,6 +46,10 @@ pub struct ExchangeConfig {
     /// position change — but never reported: no user-channel event, not in `GET /data/trades`
     /// (a venue whose books no longer match the client's; the client must notice and halt).
     pub hide_trade_every: Option<u64>,
+    /// The exchange redeems every position itself when its window resolves, instead of waiting
+    /// for its holder's `redeemPositions` transaction on `POST /rpc` (the venue's way, and the
+    /// default: `false`). For clients that do not redeem.
+    pub auto_redeem: bool,
 }
 
 impl Default for ExchangeConfig {
@@ -59,6 +64,7 @@ impl Default for ExchangeConfig {
             user_drop_every: None,
             busy_every: None,
             hide_trade_every: None,
+            auto_redeem: false,
         }
     }
 }
@@ -125,7 +131,8 @@ impl Exchange {
         Exchange {
             state: Mutex::new(
                 State::new(windows, config.start_cash)
-                    .with_hidden_trades(config.hide_trade_every.filter(|n| *n > 0)),
+                    .with_hidden_trades(config.hide_trade_every.filter(|n| *n > 0))
+                    .with_auto_redeem(config.auto_redeem),
             ),
             events,
             chain_id: config.chain_id,
@@ -191,6 +198,12 @@ impl Exchange {
         self.publish(out);
     }
 
+    /// Answers a JSON-RPC request body on the sandbox's chain at `now` (sandbox clock):
+    /// [`chain`].
+    pub fn rpc(&self, body: &[u8], now: UnixNanos) -> serde_json::Value {
+        self.lock().rpc(body, self.chain_id, now)
+    }
+
     /// The ledger: per API key, pUSD balance, pUSD held by open orders, positions, fees paid,
     /// orders and trades (`GET /sandbox/ledger`).
     pub fn ledger(&self) -> serde_json::Value {
@@ -246,6 +259,13 @@ impl Exchange {
                 "user_channel_drops": self.user_drops.load(std::sync::atomic::Ordering::Relaxed),
                 "busy_answers": self.busy.hits(),
                 "hidden_trades": st.hidden_trades,
+            },
+            "chain": {
+                "redeems": st.chain.redeems,
+                "merges": st.chain.merges,
+                "reverted": st.chain.reverted,
+                "refused": st.chain.refused,
+                "paid_micros": st.chain.paid_micros,
             },
         })
     }

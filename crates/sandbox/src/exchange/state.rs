@@ -12,8 +12,9 @@
 //!   backtest, paper mode and the sandbox exchange fill the same order the same way. Accounts do
 //!   not trade with each other (the replayed book is the market, as in the backtest).
 //! * **Settlement**: once a window's outcome is known (the recording's index) and its end has
-//!   passed on the sandbox clock, every position in it is redeemed — winning shares pay 1 pUSD,
-//!   losing shares nothing — and cancelled orders release what they held.
+//!   passed on the sandbox clock, its condition is resolved: a holder's `redeemPositions` on the
+//!   chain ([`super::chain`]) then pays winning shares 1 pUSD and losing shares nothing (with
+//!   `auto_redeem`, every position is paid at once); cancelled orders release what they held.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -232,7 +233,14 @@ pub struct State {
     tokens: HashMap<TokenId, (usize, Outcome)>,
     /// The recordings' windows.
     pub windows: Vec<Window>,
-    settled: HashSet<String>,
+    /// Windows resolved on the chain (their end passed and the recording knows the outcome):
+    /// from then on their positions can be redeemed.
+    pub(crate) settled: HashSet<String>,
+    /// The chain (`POST /rpc`): redeems and merges of the CTF ([`super::chain`]).
+    pub chain: super::chain::Chain,
+    /// Every position is redeemed by the exchange itself when its window resolves (`true`), or
+    /// only by a `redeemPositions` transaction of its holder (`false`, as on Polygon).
+    auto_redeem: bool,
     trade_seq: u64,
     start_cash: Cash,
     /// Every order hash ever placed (duplicates are refused).
@@ -284,6 +292,8 @@ impl State {
             tokens,
             windows,
             settled: HashSet::new(),
+            chain: super::chain::Chain::default(),
+            auto_redeem: false,
             trade_seq: 0,
             start_cash,
             hashes: HashSet::new(),
@@ -299,6 +309,13 @@ impl State {
     /// With the fault `hide_trade_every` = `n` (`None`: off).
     pub fn with_hidden_trades(mut self, n: Option<u64>) -> Self {
         self.hide_trade_every = n;
+        self
+    }
+
+    /// With positions redeemed by the exchange when their window resolves (`true`) instead of
+    /// by their holders' `redeemPositions` transactions (`false`, the default, as on Polygon).
+    pub fn with_auto_redeem(mut self, on: bool) -> Self {
+        self.auto_redeem = on;
         self
     }
 
@@ -383,8 +400,9 @@ impl State {
         }
     }
 
-    /// Advances every matcher to `now` (expiries, taker delays, window closes) and settles the
-    /// windows whose end has passed and whose outcome the recording knows.
+    /// Advances every matcher to `now` (expiries, taker delays, window closes) and resolves the
+    /// windows whose end has passed and whose outcome the recording knows: their positions can
+    /// then be redeemed on the chain, or are redeemed at once with `auto_redeem`.
     pub fn advance(&mut self, now: UnixNanos) {
         let keys: Vec<String> = self.accounts.keys().cloned().collect();
         for key in &keys {
@@ -401,17 +419,19 @@ impl State {
             .map(|w| (w.slug.clone(), w.outcome))
             .collect();
         for (slug, outcome) in due {
-            for a in self.accounts.values_mut() {
-                if !a.portfolio.is_settled(&slug) {
-                    // Redeem: winning shares pay 1 pUSD each (protocols.md §9).
-                    let _ = a.portfolio.settle(&slug, outcome, now);
+            if self.auto_redeem {
+                for a in self.accounts.values_mut() {
+                    if !a.portfolio.is_settled(&slug) {
+                        // Redeem: winning shares pay 1 pUSD each (protocols.md §9).
+                        let _ = a.portfolio.settle(&slug, outcome, now);
+                    }
                 }
             }
             self.settled.insert(slug);
         }
     }
 
-    /// `true` once `slug` was settled.
+    /// `true` once `slug` was resolved (redeemable).
     pub fn is_settled(&self, slug: &str) -> bool {
         self.settled.contains(slug)
     }
