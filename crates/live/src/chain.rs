@@ -47,7 +47,11 @@ pub enum ChainError {
         /// Its hash.
         tx: B256,
     },
-    /// Anything else (refused at the gas estimate, transport, node errors); the node's text.
+    /// The node refused the call at the gas estimate (`execution reverted: …`): as things stand
+    /// on chain it cannot succeed, so it is not tried again. The node's text.
+    #[error("{0}")]
+    Refused(String),
+    /// Anything else (transport, node errors): may succeed if tried again. The node's text.
     #[error("{0}")]
     Failed(String),
 }
@@ -115,7 +119,7 @@ impl Chain {
     ///
     /// # Errors
     /// [`ChainError::NotResolved`] before the condition's payouts are on chain; otherwise
-    /// [`ChainError::Reverted`] or [`ChainError::Failed`].
+    /// [`ChainError::Refused`], [`ChainError::Reverted`] or [`ChainError::Failed`].
     pub async fn redeem(&self, condition: B256) -> Result<B256, ChainError> {
         let req = RedeemPositionsRequest::builder()
             .collateral_token(self.collateral)
@@ -135,8 +139,8 @@ impl Chain {
     /// Returns the transaction's hash once it is mined with success.
     ///
     /// # Errors
-    /// [`ChainError::Reverted`] or [`ChainError::Failed`] (fewer sets held than asked, among
-    /// others: refused at the gas estimate).
+    /// [`ChainError::Refused`] at the gas estimate (fewer sets held than asked, among others),
+    /// [`ChainError::Reverted`] or [`ChainError::Failed`].
     pub async fn merge(&self, condition: B256, micros: u64) -> Result<B256, ChainError> {
         let req = MergePositionsRequest::builder()
             .collateral_token(self.collateral)
@@ -174,6 +178,8 @@ impl Chain {
 fn classify(text: &str) -> ChainError {
     if text.contains("result for condition not received yet") {
         ChainError::NotResolved
+    } else if text.contains("execution reverted") {
+        ChainError::Refused(text.to_string())
     } else {
         ChainError::Failed(text.to_string())
     }
@@ -193,7 +199,11 @@ mod tests {
         );
         assert!(matches!(
             classify("error code 3: execution reverted: ERC1155: burn amount exceeds balance"),
-            ChainError::Failed(t) if t.contains("burn amount")
+            ChainError::Refused(t) if t.contains("burn amount")
+        ));
+        assert!(matches!(
+            classify("error sending request for url (http://127.0.0.1:1/rpc)"),
+            ChainError::Failed(_)
         ));
     }
 

@@ -238,6 +238,17 @@ impl LiveExecutor {
         }
     }
 
+    /// Remembers `window`'s condition id, which redeem and merge name on chain. Done by
+    /// [`Executor::submit`] for every window the executor orders in; for positions of a window
+    /// it did not order in (bought by another client, or a test), call it first.
+    pub fn know_window(&mut self, window: &Window) {
+        if let Some(c) = &window.condition_id
+            && let Ok(c) = c.to_string().parse()
+        {
+            self.conditions.insert(window.slug.clone(), c);
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> &LiveStats {
         &self.shared.stats
@@ -567,11 +578,7 @@ impl Executor for LiveExecutor {
                 window.slug
             )));
         };
-        if let Some(c) = &window.condition_id
-            && let Ok(c) = c.to_string().parse()
-        {
-            self.conditions.insert(window.slug.clone(), c);
-        }
+        self.know_window(window);
         let id = intent.id;
         self.orders.insert(
             id,
@@ -689,7 +696,10 @@ impl Executor for LiveExecutor {
                         tracing::info!(window, sets = %shares, %tx, "live: complete sets merged on chain");
                         return;
                     }
-                    Err(e @ crate::chain::ChainError::Reverted { .. }) => {
+                    Err(
+                        e @ (crate::chain::ChainError::Reverted { .. }
+                        | crate::chain::ChainError::Refused(_)),
+                    ) => {
                         last = e.to_string();
                         break;
                     }

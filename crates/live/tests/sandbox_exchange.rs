@@ -612,6 +612,60 @@ fn ledger_shares(ledger: &Value, slug: &str, outcome: Outcome) -> u64 {
         .sum()
 }
 
+/// Buys 5 of the recorded token at its best ask and 5 of the other at the complement of the
+/// best bid (the mirrored book: a buy of the other side at 1 − bid meets the bid); waits for
+/// both fills on the ledger and returns the key's Up and Down shares (micro-shares).
+async fn buy_both_sides(
+    sb: &Sandbox,
+    venue: &Venue,
+    w: &Window,
+    token: TokenId,
+    outcome: Outcome,
+    book: &Value,
+) -> (u64, u64) {
+    let other = outcome.other();
+    let (up, down) = polyedge_core::book_tokens(w).unwrap();
+    let other_token = if other == Outcome::Up { up } else { down };
+    let ask = best(book, "asks").unwrap();
+    let bid = best(book, "bids").unwrap();
+    let complement = Price::from_micros(1_000_000 - bid.micros()).unwrap();
+    for (id, o, t, p) in [
+        (1, outcome, token, ask),
+        (2, other, other_token, complement),
+    ] {
+        let prepared = venue
+            .prepare(&intent(id, w, o, Side::Buy, p, 5), t)
+            .await
+            .unwrap();
+        venue.post(prepared).await.unwrap();
+    }
+    let t0 = Instant::now();
+    loop {
+        let l = sb.ledger();
+        let key = venue.ws_auth().0;
+        let mine = l["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["api_key"] == key.as_str())
+            .cloned()
+            .unwrap_or(Value::Null);
+        let one = json!({"accounts": [mine]});
+        let (u, d) = (
+            ledger_shares(&one, &w.slug, Outcome::Up),
+            ledger_shares(&one, &w.slug, Outcome::Down),
+        );
+        if u > 0 && d > 0 {
+            return (u, d);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no fills on both sides: {l}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The SDK's CTF client (`polyedge_live::chain`) against the sandbox's chain at `/rpc`: a
 /// redeem before the window resolved is told apart (the executor waits and tries again), sets
 /// bought on both sides are merged into pUSD on the ledger, and a merge of more than is held is
@@ -631,40 +685,7 @@ async fn the_sdks_ctf_client_merges_sets_and_redeems_only_after_resolution_on_th
     let condition: alloy_primitives::B256 = w.condition_id.unwrap().to_string().parse().unwrap();
     assert_eq!(chain.redeem(condition).await, Err(ChainError::NotResolved));
 
-    // Buy 5 of the recorded token at its best ask, and 5 of the other at the complement of the
-    // best bid (the mirrored book: a buy of the other side at 1 − bid meets the bid).
-    let other = outcome.other();
-    let (up, down) = polyedge_core::book_tokens(&w).unwrap();
-    let other_token = if other == Outcome::Up { up } else { down };
-    let ask = best(&book, "asks").unwrap();
-    let bid = best(&book, "bids").unwrap();
-    let complement = Price::from_micros(1_000_000 - bid.micros()).unwrap();
-    for (id, o, t, p) in [
-        (1, outcome, token, ask),
-        (2, other, other_token, complement),
-    ] {
-        let prepared = venue
-            .prepare(&intent(id, &w, o, Side::Buy, p, 5), t)
-            .await
-            .unwrap();
-        venue.post(prepared).await.unwrap();
-    }
-    let t0 = Instant::now();
-    let (held_up, held_down) = loop {
-        let l = sb.ledger();
-        let (u, d) = (
-            ledger_shares(&l, &w.slug, Outcome::Up),
-            ledger_shares(&l, &w.slug, Outcome::Down),
-        );
-        if u > 0 && d > 0 {
-            break (u, d);
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "no fills on both sides: {l}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (held_up, held_down) = buy_both_sides(&sb, &venue, &w, token, outcome, &book).await;
     let sets = held_up.min(held_down);
     let before = sb.ledger()["accounts"][0]["balance_micros"]
         .as_i64()
@@ -675,7 +696,7 @@ async fn the_sdks_ctf_client_merges_sets_and_redeems_only_after_resolution_on_th
     // More than held: refused before anything is mined.
     let err = chain.merge(condition, sets + 1).await.unwrap_err();
     assert!(
-        matches!(&err, ChainError::Failed(t) if t.contains("burn amount exceeds balance")),
+        matches!(&err, ChainError::Refused(t) if t.contains("burn amount exceeds balance")),
         "{err}"
     );
     assert_eq!(sb.ledger()["chain"]["reverted"], 0);
@@ -697,6 +718,80 @@ async fn the_sdks_ctf_client_merges_sets_and_redeems_only_after_resolution_on_th
         venue.balance_micros().await.unwrap(),
         before + i64::try_from(sets).unwrap(),
         "the CLOB sees the merged pUSD"
+    );
+    sb.shutdown().await.unwrap();
+}
+
+/// The executor's side of a merge (`Executor::merge`, what the engine calls for
+/// `Action::Merge`): sent on chain and paid on the ledger; a merge the engine booked but the
+/// chain refuses halts the executor with the reason, and nothing more is taken after that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_executor_merges_on_chain_and_halts_when_a_booked_merge_fails() {
+    use polyedge_engine::Executor as _;
+    let (sb, windows) = start().await;
+    let venue = std::sync::Arc::new(
+        Venue::connect(venue_config(&sb), &secrets(KEY1))
+            .await
+            .unwrap(),
+    );
+    let (w, token, outcome, book) = open_window(&sb, &windows).await;
+    let (held_up, held_down) = buy_both_sides(&sb, &venue, &w, token, outcome, &book).await;
+    let sets = held_up.min(held_down) / 2;
+    let before = venue.balance_micros().await.unwrap();
+    let mut exec =
+        polyedge_live::LiveExecutor::new(venue.clone(), tokio::runtime::Handle::current());
+    let now = polyedge_core::UnixNanos(sb.now());
+    // A window the executor never ordered in has no condition id to name: refused.
+    assert!(exec.merge(&w.slug, Size::from_micros(sets), now).is_err());
+    exec.know_window(&w);
+    exec.merge(&w.slug, Size::from_micros(sets), now).unwrap();
+    let t0 = Instant::now();
+    while exec
+        .stats()
+        .merges
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+    {
+        assert!(t0.elapsed() < Duration::from_secs(20), "merge not mined");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        venue.balance_micros().await.unwrap(),
+        before + i64::try_from(sets).unwrap()
+    );
+    // Ten times what is held: the engine would book it; the chain refuses; the executor halts.
+    exec.merge(&w.slug, Size::from_micros(sets * 10), now)
+        .unwrap();
+    let t0 = Instant::now();
+    let mut out = Vec::new();
+    let why = loop {
+        exec.poll(now, &mut out);
+        if let Some(why) = exec.halted() {
+            break why.to_string();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no halt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("halted: {why}");
+    assert!(
+        why.contains("failed on chain") && why.contains("burn amount exceeds balance"),
+        "{why}"
+    );
+    assert_eq!(
+        exec.stats()
+            .merge_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert!(
+        exec.merge(&w.slug, Size::from_micros(1), now).is_err(),
+        "halted: no more merges"
+    );
+    assert_eq!(sb.ledger()["chain"]["merges"], 1);
+    assert_eq!(
+        venue.balance_micros().await.unwrap(),
+        before + i64::try_from(sets).unwrap(),
+        "the refused merge moved nothing"
     );
     sb.shutdown().await.unwrap();
 }
