@@ -89,7 +89,14 @@ impl Chain {
         let url = rpc_url
             .parse()
             .map_err(|e| ChainError::Setup(format!("polygon_rpc_url {rpc_url:?}: {e}")))?;
+        // The nonce is read from the node for every transaction: alloy's default (cached)
+        // nonce manager counts a nonce as used even when the gas estimate then refuses the call,
+        // and every later transaction is "nonce too high" (seen with redeems retried before
+        // resolution).
         let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
             .with_chain_id(chain_id)
             .wallet(EthereumWallet::from(signer))
             .connect_http(url)
