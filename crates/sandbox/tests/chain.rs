@@ -7,7 +7,7 @@
 use alloy::consensus::{SignableTransaction as _, TxEip1559, TxEnvelope};
 use alloy::eips::eip2718::Encodable2718 as _;
 use alloy::network::TxSignerSync as _;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::primitives::{B256, Bytes, TxKind, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy_sol_types::{SolCall as _, sol};
 use polyedge_core::{
@@ -354,5 +354,4 @@ fn the_reads_a_provider_makes_are_answered_with_alloys_types() {
         call(&mut st, "eth_getTransactionReceipt", &json!([B256::ZERO]))["result"],
         Value::Null
     );
-    let _: Address = me.address();
 }

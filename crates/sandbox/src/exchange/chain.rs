@@ -487,9 +487,12 @@ impl State {
             .map(|a| a.api_key.clone())
             .collect();
         let window_of = |c: &B256| {
-            self.windows
-                .iter()
-                .find(|w| w.condition_id.as_ref().map(ToString::to_string) == Some(c.to_string()))
+            let c = c.to_string();
+            self.windows.iter().find(|w| {
+                w.condition_id
+                    .as_ref()
+                    .is_some_and(|id| id.to_string() == c)
+            })
         };
         let selector = input.get(..4).unwrap_or_default();
         if selector == IConditionalTokens::redeemPositionsCall::SELECTOR {
